@@ -1,0 +1,172 @@
+//! The command line: `layerwise` opens the app; `train`, `eval`, `export` and `bench`
+//! run headless. Exit codes: 0 success, 1 training failure, 2 bad arguments or input.
+
+mod train;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::checkpoint;
+use crate::data::Mnist;
+use crate::train::{CachedSampling, Hyperparams};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "layerwise",
+    version,
+    about = "Watch a stacked autoencoder learn MNIST, one autoencoder at a time."
+)]
+pub struct Cli {
+    /// Folder of MNIST-format IDX files, raw or .gz (default: $LAYERWISE_DATA, else the
+    /// built-in MNIST).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train headless, printing what the seed program printed.
+    Train(train::TrainArgs),
+    /// Print the test MSE of a saved model.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Checkpoint to evaluate (safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub load: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Every recipe setting, with the recipe's value as default.
+#[derive(Debug, Clone, Args)]
+pub struct HyperArgs {
+    #[arg(long, default_value_t = 0.01)]
+    pub learning_rate: f32,
+    /// L2 regularisation of the weights (`l2 * sum(w^2) / 2`).
+    #[arg(long, default_value_t = 1e-4)]
+    pub l2: f32,
+    /// Epochs of each phase.
+    #[arg(long, default_value_t = 4)]
+    pub epochs: u32,
+    #[arg(long, default_value_t = 150)]
+    pub batch_size: usize,
+    /// Seeds initialisation and batch order: same seed, same run.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0.9)]
+    pub beta1: f32,
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f32,
+    #[arg(long, default_value_t = 1e-8)]
+    pub epsilon: f32,
+    #[arg(long, default_value_t = 300)]
+    pub hidden1: usize,
+    /// Width of the code layer.
+    #[arg(long, default_value_t = 150)]
+    pub hidden2: usize,
+    /// Restart Adam's step counter at each phase (the seed shares one counter).
+    #[arg(long)]
+    pub fresh_adam_counter: bool,
+    /// Batch order of a cached phase 2: `epoch` (as uncached) or `seed` (the seed's).
+    #[arg(long, value_enum, default_value_t = CachedSampling::Epoch)]
+    pub cached_sampling: CachedSampling,
+}
+
+impl HyperArgs {
+    pub fn hyperparams(&self) -> Hyperparams {
+        Hyperparams {
+            learning_rate: self.learning_rate,
+            l2: self.l2,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            epsilon: self.epsilon,
+            hidden1: self.hidden1,
+            hidden2: self.hidden2,
+            fresh_adam_counter: self.fresh_adam_counter,
+            cached_sampling: self.cached_sampling,
+        }
+    }
+}
+
+/// Why a command failed, which decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad arguments or input files: exit code 2.
+    Input(anyhow::Error),
+    /// Training went wrong (e.g. diverged): exit code 1.
+    Training(anyhow::Error),
+}
+
+impl Failure {
+    pub fn input(e: impl Into<anyhow::Error>) -> Self {
+        Failure::Input(e.into())
+    }
+
+    pub fn exit(self) -> ExitCode {
+        let (e, code) = match self {
+            Failure::Input(e) => (e, 2),
+            Failure::Training(e) => (e, 1),
+        };
+        // One line, the whole cause chain; no backtrace.
+        eprintln!("layerwise: error: {e:#}");
+        ExitCode::from(code)
+    }
+}
+
+/// Runs a headless command; `None` means "no subcommand", which the caller turns into
+/// the app.
+pub fn run(cli: Cli) -> Option<ExitCode> {
+    let result = match cli.command? {
+        Command::Train(args) => train::run(cli.data.as_deref(), args),
+        Command::Eval(args) => eval(cli.data.as_deref(), args),
+    };
+    Some(match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => f.exit(),
+    })
+}
+
+pub fn load_data(dir: Option<&Path>) -> Result<Arc<Mnist>, Failure> {
+    Mnist::load(dir).map(Arc::new).map_err(Failure::input)
+}
+
+fn eval(data: Option<&Path>, args: EvalArgs) -> Result<(), Failure> {
+    let ck = checkpoint::load(&args.load, None).map_err(Failure::input)?;
+    let data = load_data(data)?;
+    if ck.params.arch().inputs != crate::data::PIXELS {
+        return Err(Failure::input(anyhow::anyhow!(
+            "{}: the model takes {} inputs, the images have {}",
+            args.load.display(),
+            ck.params.arch().inputs,
+            crate::data::PIXELS
+        )));
+    }
+    let t = std::time::Instant::now();
+    let mse = crate::train::eval::reconstruction_mse(&ck.params, &data.test);
+    let seconds = t.elapsed().as_secs_f64();
+    if args.json {
+        let out = serde_json::json!({
+            "test_mse": mse,
+            "seconds": seconds,
+            "arch": ck.params.arch().to_string(),
+            "epochs_done": ck.epochs_done,
+            "data": data.source,
+        });
+        println!("{out}");
+    } else {
+        println!("Test MSE: {}", mse as f32);
+    }
+    Ok(())
+}

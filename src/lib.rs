@@ -1,0 +1,10 @@
+//! layerwise: a stacked autoencoder trained one autoencoder at a time, after the
+//! TensorFlow-1 recipe of Géron's *Hands-On Machine Learning*, headless or in a window.
+//!
+//! Data flows one way: [`data`] -> [`model`] -> [`train`] -> `ui` / [`cli`].
+
+pub mod checkpoint;
+pub mod cli;
+pub mod data;
+pub mod model;
+pub mod train;

@@ -1,0 +1,230 @@
+//! The only place that knows which GEMM we use, plus the fused element-wise passes.
+//!
+//! faer was measured fastest on this model's shapes (see README, "Performance"): on the
+//! 2-core Zen 5 of the dev machines it ran the 150x784x300 products at 340-395 GFLOP/s
+//! on two threads, against 170-365 for matrixmultiply (threaded) and 185-230 for `gemm`.
+//! Its results are independent of how many rows a product has, which is what lets the
+//! hidden1 cache reproduce the uncached run bit for bit.
+
+use faer::{Accum, MatMut, MatRef, Par};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+
+/// Below this many multiply-adds a product is not worth splitting across threads.
+const PARALLEL_MIN_MACS: usize = 12_000_000;
+
+/// `c = a · b` (or `c += a · b` when `accumulate`). Transposed operands are plain
+/// transposed views (`w.t()`): the kernel reads them through their strides, no copies.
+pub fn matmul(c: ArrayViewMut2<f32>, a: ArrayView2<f32>, b: ArrayView2<f32>, accumulate: bool) {
+    let (m, k) = a.dim();
+    let par = if m * b.ncols() * k >= PARALLEL_MIN_MACS {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    };
+    matmul_with(c, a, b, accumulate, par);
+}
+
+/// `matmul` on the calling thread only, for callers that parallelise over blocks.
+pub fn matmul_serial(
+    c: ArrayViewMut2<f32>,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    accumulate: bool,
+) {
+    matmul_with(c, a, b, accumulate, Par::Seq);
+}
+
+fn matmul_with(
+    c: ArrayViewMut2<f32>,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    accumulate: bool,
+    par: Par,
+) {
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "matmul shapes: {:?} x {:?} -> {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    faer::linalg::matmul::matmul(to_faer_mut(c), accum, to_faer(a), to_faer(b), 1.0f32, par);
+}
+
+fn to_faer<'a>(a: ArrayView2<'a, f32>) -> MatRef<'a, f32> {
+    let (r, c) = a.dim();
+    let s = a.strides();
+    // SAFETY: the view guarantees that every (i, j) with i < r, j < c at these strides
+    // lies inside its allocation for the view's lifetime, which the MatRef borrows.
+    unsafe { MatRef::from_raw_parts(a.as_ptr(), r, c, s[0], s[1]) }
+}
+
+fn to_faer_mut<'a>(a: ArrayViewMut2<'a, f32>) -> MatMut<'a, f32> {
+    let (r, c) = a.dim();
+    let s = a.strides();
+    let (s0, s1) = (s[0], s[1]);
+    let mut a = a;
+    // SAFETY: as in `to_faer`; the unique borrow of the view is moved into the MatMut.
+    unsafe { MatMut::from_raw_parts_mut(a.as_mut_ptr(), r, c, s0, s1) }
+}
+
+/// TensorFlow's ELU: `x < 0 ? exp(x) - 1 : x`.
+#[inline]
+pub fn elu(x: f32) -> f32 {
+    if x < 0.0 { x.exp() - 1.0 } else { x }
+}
+
+/// TensorFlow's `EluGrad`, written in terms of the activation: `a < 0 ? g * (a + 1) : g`.
+#[inline]
+pub fn elu_grad(g: f32, a: f32) -> f32 {
+    if a < 0.0 { g * (a + 1.0) } else { g }
+}
+
+/// `z = elu(z + b)` row by row: the bias add and activation of a dense ELU layer.
+pub fn bias_elu(mut z: ArrayViewMut2<f32>, b: ArrayView1<f32>) {
+    for mut row in z.rows_mut() {
+        Zip::from(&mut row)
+            .and(&b)
+            .for_each(|z, &b| *z = elu(*z + b));
+    }
+}
+
+/// `z += b` row by row: the bias of the linear output layer.
+pub fn bias_add(mut z: ArrayViewMut2<f32>, b: ArrayView1<f32>) {
+    for mut row in z.rows_mut() {
+        row += &b;
+    }
+}
+
+/// Turns the gradient w.r.t. an ELU layer's output into the gradient w.r.t. its
+/// pre-activation, in place, and writes the bias gradient (the column sums) into `gb`.
+pub fn elu_backward(mut g: ArrayViewMut2<f32>, act: ArrayView2<f32>, mut gb: ArrayViewMut1<f32>) {
+    gb.fill(0.0);
+    Zip::from(g.rows_mut())
+        .and(act.rows())
+        .for_each(|mut grow, arow| {
+            Zip::from(&mut grow)
+                .and(&arow)
+                .and(&mut gb)
+                .for_each(|g, &a, gb| {
+                    *g = elu_grad(*g, a);
+                    *gb += *g;
+                });
+        });
+}
+
+/// Column sums of `g` into `gb` (a bias gradient).
+pub fn column_sums(g: ArrayView2<f32>, mut gb: ArrayViewMut1<f32>) {
+    gb.fill(0.0);
+    for row in g.axis_iter(Axis(0)) {
+        gb += &row;
+    }
+}
+
+/// The reconstruction loss `mean((y - target)^2)` and, into `d`, its gradient w.r.t. `y`:
+/// `2 (y - target) / N`. The sum runs in f64 so the loss of large batches stays exact
+/// to f32 precision.
+pub fn mse_and_grad(y: ArrayView2<f32>, target: ArrayView2<f32>, mut d: ArrayViewMut2<f32>) -> f32 {
+    let scale = 2.0 / y.len() as f32;
+    let mut sum = 0f64;
+    Zip::from(&mut d)
+        .and(&y)
+        .and(&target)
+        .for_each(|d, &y, &t| {
+            let diff = y - t;
+            sum += (diff as f64) * (diff as f64);
+            *d = diff * scale;
+        });
+    (sum / y.len() as f64) as f32
+}
+
+/// `mean((y - target)^2)` without a gradient.
+pub fn mse(y: ArrayView2<f32>, target: ArrayView2<f32>) -> f64 {
+    let mut sum = 0f64;
+    Zip::from(&y).and(&target).for_each(|&y, &t| {
+        let diff = (y - t) as f64;
+        sum += diff * diff;
+    });
+    sum / y.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn naive(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
+        let (m, k) = a.dim();
+        let n = b.ncols();
+        Array2::from_shape_fn((m, n), |(i, j)| {
+            (0..k)
+                .map(|p| a[[i, p]] as f64 * b[[p, j]] as f64)
+                .sum::<f64>() as f32
+        })
+    }
+
+    fn filled(r: usize, c: usize, s: f32) -> Array2<f32> {
+        Array2::from_shape_fn((r, c), |(i, j)| ((i * 31 + j * 17) as f32 * s).sin())
+    }
+
+    #[test]
+    fn matmul_matches_naive_for_plain_and_transposed_views() {
+        for &(m, k, n) in &[(7, 5, 3), (150, 784, 300), (31, 300, 150)] {
+            let a = filled(m, k, 0.37);
+            let b = filled(k, n, 0.11);
+            let at = a.t().to_owned(); // k x m, read back through .t()
+            let bt = b.t().to_owned();
+            let want = naive(a.view(), b.view());
+            for (av, bv) in [
+                (a.view(), b.view()),
+                (at.t(), b.view()),
+                (a.view(), bt.t()),
+                (at.t(), bt.t()),
+            ] {
+                let mut c = Array2::zeros((m, n));
+                matmul(c.view_mut(), av, bv, false);
+                let err = (&c - &want).iter().fold(0f32, |e, d| e.max(d.abs()));
+                assert!(err < 1e-3 * (k as f32).sqrt(), "{m}x{k}x{n}: {err}");
+                // accumulate adds on top
+                matmul(c.view_mut(), av, bv, true);
+                let err2 = (&c - &(&want * 2.0))
+                    .iter()
+                    .fold(0f32, |e, d| e.max(d.abs()));
+                assert!(err2 < 2e-3 * (k as f32).sqrt());
+            }
+        }
+    }
+
+    #[test]
+    fn products_do_not_depend_on_the_number_of_rows() {
+        // The cache computes hidden1 in big blocks, a batch in 150 rows: same bits.
+        let x = filled(4096, 784, 0.013);
+        let w = filled(784, 300, 0.007);
+        let mut big = Array2::zeros((4096, 300));
+        matmul(big.view_mut(), x.view(), w.view(), false);
+        let rows: Vec<usize> = (0..150).map(|i| (i * 997 + 5) % 4096).collect();
+        let xs = x.select(Axis(0), &rows);
+        let mut small = Array2::zeros((150, 300));
+        matmul(small.view_mut(), xs.view(), w.view(), false);
+        assert_eq!(small, big.select(Axis(0), &rows));
+        let mut serial = Array2::zeros((150, 300));
+        matmul_serial(serial.view_mut(), xs.view(), w.view(), false);
+        assert_eq!(serial, small);
+    }
+
+    #[test]
+    fn elu_matches_tensorflow_definition() {
+        assert_eq!(elu(2.0), 2.0);
+        assert_eq!(elu(0.0), 0.0);
+        assert_eq!(elu(-1.0), (-1.0f32).exp() - 1.0);
+        assert_eq!(elu_grad(3.0, 0.5), 3.0);
+        assert_eq!(elu_grad(3.0, -0.5), 1.5);
+    }
+}

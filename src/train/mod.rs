@@ -1,0 +1,8 @@
+//! Training: hyperparameters, the phase runner, whole-set passes.
+
+pub mod config;
+pub mod eval;
+pub mod trainer;
+
+pub use config::{CachedSampling, HyperparamError, Hyperparams};
+pub use trainer::{CacheInfo, EpochEnd, PhaseEnd, Step, TrainError, Trainer};

@@ -1,0 +1,205 @@
+//! The engine against the recipe: what each phase may touch, cached == uncached,
+//! reproducibility, checkpoints, divergence.
+
+use std::sync::{Arc, OnceLock};
+
+use layerwise::checkpoint::{self, Checkpoint};
+use layerwise::data::Mnist;
+use layerwise::model::{Params, Phase, TENSOR_NAMES};
+use layerwise::train::{CachedSampling, Hyperparams, TrainError, Trainer};
+
+fn data() -> Arc<Mnist> {
+    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
+    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
+        .clone()
+}
+
+/// One epoch of large batches: the same code paths as the recipe, a fraction of the time.
+fn short() -> Hyperparams {
+    Hyperparams {
+        epochs: 1,
+        batch_size: 1000,
+        ..Hyperparams::default()
+    }
+}
+
+fn run(t: &mut Trainer, phase: Phase, cache: bool) -> Vec<f32> {
+    t.begin_phase(phase, cache).unwrap();
+    let mut epoch_mse = Vec::new();
+    t.run_phase(|s| epoch_mse.extend(s.epoch_end.map(|e| e.train_mse)))
+        .unwrap();
+    epoch_mse
+}
+
+fn changed(a: &Params, b: &Params) -> Vec<&'static str> {
+    TENSOR_NAMES
+        .iter()
+        .zip(a.tensors().iter().zip(b.tensors()))
+        .filter(|(_, (x, y))| *x != y)
+        .map(|(n, _)| *n)
+        .collect()
+}
+
+#[test]
+fn phase1_trains_only_the_outer_layers_and_phase2_only_the_inner() {
+    let mut t = Trainer::new(data(), short()).unwrap();
+    let before = t.params().clone();
+    run(&mut t, Phase::One, false);
+    let after1 = t.params().clone();
+    assert_eq!(
+        changed(&before, &after1),
+        ["weights1", "biases1", "weights4", "biases4"]
+    );
+    for cache in [false, true] {
+        let start = t.params().clone();
+        run(&mut t, Phase::Two, cache);
+        assert_eq!(
+            changed(&start, t.params()),
+            ["weights2", "biases2", "weights3", "biases3"],
+            "cache: {cache}"
+        );
+    }
+}
+
+#[test]
+fn cached_phase2_ends_with_the_same_weights_as_uncached() {
+    let mut results = Vec::new();
+    for cache in [false, true] {
+        let mut t = Trainer::new(data(), short()).unwrap();
+        run(&mut t, Phase::One, false);
+        let mse = run(&mut t, Phase::Two, cache);
+        results.push((t.params().clone(), mse, t.test_mse()));
+    }
+    // Bit for bit: the cache is computed by the same kernels, row for row.
+    assert_eq!(results[0].0, results[1].0);
+    assert_eq!(results[0].1, results[1].1);
+    assert_eq!(results[0].2, results[1].2);
+}
+
+#[test]
+fn seed_sampling_differs_but_trains() {
+    let hp = Hyperparams {
+        cached_sampling: CachedSampling::Seed,
+        ..short()
+    };
+    let mut a = Trainer::new(data(), hp).unwrap();
+    let mut b = Trainer::new(data(), short()).unwrap();
+    for t in [&mut a, &mut b] {
+        run(t, Phase::One, false);
+        run(t, Phase::Two, true);
+    }
+    assert_ne!(a.params(), b.params());
+    // It learns as well as the default sampling, give or take.
+    let (ma, mb) = (a.test_mse(), b.test_mse());
+    assert!((ma / mb - 1.0).abs() < 0.3, "{ma} vs {mb}");
+}
+
+#[test]
+fn same_seed_same_run_other_seed_other_run() {
+    let go = |seed| {
+        let mut t = Trainer::new(data(), Hyperparams { seed, ..short() }).unwrap();
+        run(&mut t, Phase::One, false);
+        t.params().clone()
+    };
+    let a = go(1);
+    assert_eq!(a, go(1));
+    assert_ne!(a, go(2));
+}
+
+#[test]
+fn phase2_shares_adams_step_counter_with_phase1_unless_asked() {
+    let mut t = Trainer::new(data(), short()).unwrap();
+    run(&mut t, Phase::One, false);
+    assert_eq!(t.adam_steps(), 55);
+    run(&mut t, Phase::Two, true);
+    assert_eq!(t.adam_steps(), 110);
+
+    let mut f = Trainer::new(
+        data(),
+        Hyperparams {
+            fresh_adam_counter: true,
+            ..short()
+        },
+    )
+    .unwrap();
+    run(&mut f, Phase::One, false);
+    run(&mut f, Phase::Two, true);
+    assert_eq!(f.adam_steps(), 55);
+}
+
+#[test]
+fn checkpoint_round_trip_reproduces_the_test_mse() {
+    let mut t = Trainer::new(data(), short()).unwrap();
+    run(&mut t, Phase::One, false);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    let ck = Checkpoint {
+        params: t.params().clone(),
+        hyperparams: Some(short()),
+        adam_steps: t.adam_steps(),
+        epochs_done: t.epochs_done(),
+    };
+    checkpoint::save(&path, &ck).unwrap();
+    let back = checkpoint::load(&path, Some(t.params().arch())).unwrap();
+    assert_eq!(back, ck);
+    let mut u = Trainer::new(data(), Hyperparams { seed: 9, ..short() }).unwrap();
+    u.load_params(back.params, back.adam_steps, back.epochs_done)
+        .unwrap();
+    assert_eq!(u.test_mse(), t.test_mse());
+    assert_eq!(u.epochs_done(), [1, 0]);
+}
+
+#[test]
+fn divergence_stops_the_phase_and_keeps_the_last_good_parameters() {
+    let hp = Hyperparams {
+        learning_rate: 10.0,
+        ..short()
+    };
+    let mut t = Trainer::new(data(), hp).unwrap();
+    t.begin_phase(Phase::One, false).unwrap();
+    // The parameters before each update; the last update before the blow-up is the
+    // one that caused it, so the trainer must go back to before it.
+    let mut before_last_update = t.params().clone();
+    let err = loop {
+        let before = t.params().clone();
+        match t.step() {
+            Ok(_) => before_last_update = before,
+            Err(e) => break e,
+        }
+    };
+    match &err {
+        TrainError::Diverged {
+            phase,
+            epoch,
+            batch,
+            batches,
+            ..
+        } => {
+            assert_eq!((*phase, *epoch, *batches), (Phase::One, 0, 55));
+            assert!(*batch >= 1 && *batch <= 55);
+        }
+        e => panic!("expected divergence, got {e}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("phase 1 diverged in epoch 0 at batch")
+    );
+    assert_eq!(t.params(), &before_last_update);
+    assert!(t.params().all_finite());
+    assert!(t.running().is_none());
+    // The trainer is usable again: a sane learning rate trains from here.
+    t.reset();
+    t.set_hyperparams(short()).unwrap();
+    run(&mut t, Phase::One, false);
+    assert!(t.params().all_finite());
+}
+
+#[test]
+fn nonsense_hyperparameters_are_refused_up_front() {
+    let bad = Hyperparams {
+        batch_size: 0,
+        ..short()
+    };
+    let err = Trainer::new(data(), bad).err().unwrap();
+    assert!(err.to_string().contains("batch size"), "{err}");
+}
