@@ -49,10 +49,10 @@ pub struct EvalArgs {
 /// Every recipe setting, with the recipe's value as default.
 #[derive(Debug, Clone, Args)]
 pub struct HyperArgs {
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     pub learning_rate: f32,
     /// L2 regularisation of the weights (`l2 * sum(w^2) / 2`).
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
     pub l2: f32,
     /// Epochs of each phase.
     #[arg(long, default_value_t = 4)]
@@ -62,11 +62,11 @@ pub struct HyperArgs {
     /// Seeds initialisation and batch order: same seed, same run.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub beta1: f32,
-    #[arg(long, default_value_t = 0.999)]
+    #[arg(long, default_value_t = 0.999, allow_negative_numbers = true)]
     pub beta2: f32,
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value_t = 1e-8, allow_negative_numbers = true)]
     pub epsilon: f32,
     #[arg(long, default_value_t = 300)]
     pub hidden1: usize,

@@ -11,17 +11,24 @@ use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
 /// Below this many multiply-adds a product is not worth splitting across threads.
 const PARALLEL_MIN_MACS: usize = 12_000_000;
+/// Splits land on multiples of this (one AVX-512 register of f32).
+const SPLIT_ALIGN: usize = 16;
 
 /// `c = a · b` (or `c += a · b` when `accumulate`). Transposed operands are plain
 /// transposed views (`w.t()`): the kernel reads them through their strides, no copies.
+///
+/// Large products are cut into one block of rows or columns per rayon thread and the
+/// blocks run as serial GEMMs under `rayon::join`. faer's own threading would be as
+/// fast, but it allocates on every call; this does not.
 pub fn matmul(c: ArrayViewMut2<f32>, a: ArrayView2<f32>, b: ArrayView2<f32>, accumulate: bool) {
+    check_shapes(&c, &a, &b);
     let (m, k) = a.dim();
-    let par = if m * b.ncols() * k >= PARALLEL_MIN_MACS {
-        Par::rayon(0)
-    } else {
-        Par::Seq
-    };
-    matmul_with(c, a, b, accumulate, par);
+    let n = b.ncols();
+    let threads = rayon::current_num_threads();
+    if m * n * k < PARALLEL_MIN_MACS || threads < 2 {
+        return serial(c, a, b, accumulate);
+    }
+    split(c, a, b, accumulate, threads);
 }
 
 /// `matmul` on the calling thread only, for callers that parallelise over blocks.
@@ -31,31 +38,67 @@ pub fn matmul_serial(
     b: ArrayView2<f32>,
     accumulate: bool,
 ) {
-    matmul_with(c, a, b, accumulate, Par::Seq);
+    check_shapes(&c, &a, &b);
+    serial(c, a, b, accumulate);
 }
 
-fn matmul_with(
-    c: ArrayViewMut2<f32>,
-    a: ArrayView2<f32>,
-    b: ArrayView2<f32>,
-    accumulate: bool,
-    par: Par,
-) {
-    let (m, k) = a.dim();
-    let (k2, n) = b.dim();
+fn check_shapes(c: &ArrayViewMut2<f32>, a: &ArrayView2<f32>, b: &ArrayView2<f32>) {
     assert!(
-        k == k2 && c.dim() == (m, n),
+        a.ncols() == b.nrows() && c.dim() == (a.nrows(), b.ncols()),
         "matmul shapes: {:?} x {:?} -> {:?}",
         a.dim(),
         b.dim(),
         c.dim()
     );
+}
+
+/// Cuts the larger output dimension into `parts` aligned blocks, recursively in halves.
+fn split(
+    c: ArrayViewMut2<f32>,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    accumulate: bool,
+    parts: usize,
+) {
+    let (m, n) = c.dim();
+    let along_rows = m >= n;
+    let len = if along_rows { m } else { n };
+    let at = (len * (parts / 2) / parts).next_multiple_of(SPLIT_ALIGN);
+    if parts < 2 || at == 0 || at >= len {
+        return serial(c, a, b, accumulate);
+    }
+    let (lo, hi) = (parts / 2, parts - parts / 2);
+    if along_rows {
+        let (c1, c2) = c.split_at(Axis(0), at);
+        let (a1, a2) = a.split_at(Axis(0), at);
+        rayon::join(
+            || split(c1, a1, b, accumulate, lo),
+            || split(c2, a2, b, accumulate, hi),
+        );
+    } else {
+        let (c1, c2) = c.split_at(Axis(1), at);
+        let (b1, b2) = b.split_at(Axis(1), at);
+        rayon::join(
+            || split(c1, a, b1, accumulate, lo),
+            || split(c2, a, b2, accumulate, hi),
+        );
+    }
+}
+
+fn serial(c: ArrayViewMut2<f32>, a: ArrayView2<f32>, b: ArrayView2<f32>, accumulate: bool) {
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    faer::linalg::matmul::matmul(to_faer_mut(c), accum, to_faer(a), to_faer(b), 1.0f32, par);
+    faer::linalg::matmul::matmul(
+        to_faer_mut(c),
+        accum,
+        to_faer(a),
+        to_faer(b),
+        1.0f32,
+        Par::Seq,
+    );
 }
 
 fn to_faer<'a>(a: ArrayView2<'a, f32>) -> MatRef<'a, f32> {

@@ -5,4 +5,4 @@ pub mod eval;
 pub mod trainer;
 
 pub use config::{CachedSampling, HyperparamError, Hyperparams};
-pub use trainer::{CacheInfo, EpochEnd, PhaseEnd, Step, TrainError, Trainer};
+pub use trainer::{CacheInfo, EpochEnd, PhaseEnd, Step, TrainError, Trainer, in_pool};

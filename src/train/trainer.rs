@@ -419,18 +419,28 @@ impl Trainer {
     }
 
     /// Runs the running phase to its end, calling `on_step` after every batch.
-    pub fn run_phase(&mut self, mut on_step: impl FnMut(&Step)) -> Result<PhaseEnd, TrainError> {
-        loop {
-            let step = self.step()?;
-            on_step(&step);
-            if let Some(end) = step.phase_end {
-                return Ok(end);
+    pub fn run_phase(&mut self, on_step: impl FnMut(&Step) + Send) -> Result<PhaseEnd, TrainError> {
+        in_pool(|| {
+            let mut on_step = on_step;
+            loop {
+                let step = self.step()?;
+                on_step(&step);
+                if let Some(end) = step.phase_end {
+                    return Ok(end);
+                }
             }
-        }
+        })
     }
 
     /// The seed's "Test MSE": the full stack's reconstruction error on the test set.
     pub fn test_mse(&self) -> f64 {
         eval::reconstruction_mse(&self.params, &self.data.test)
     }
+}
+
+/// Runs `f` on a thread of rayon's pool. A loop of `Trainer::step`s should run this way:
+/// the GEMMs' `rayon::join`s then hand work to the other threads through the pool's
+/// own queues, with no allocation and no wake-up of a thread outside the pool.
+pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }

@@ -1,0 +1,128 @@
+//! The `layerwise` binary: a shortened recipe end to end, eval of a saved model, and the
+//! documented exit codes and messages for bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn layerwise(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_layerwise"))
+        .args(args)
+        .env_remove("LAYERWISE_DATA")
+        .output()
+        .expect("run layerwise")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn shortened_recipe_prints_like_the_seed_and_eval_reproduces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let model = model.to_str().unwrap();
+    let o = layerwise(&["train", "--epochs", "1", "--cache-hidden1", "--save", model]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Training phase #1");
+    assert!(lines[1].starts_with("0 Train MSE: 0.0"), "{out}");
+    assert!(out.contains("Training phase #2\n"), "{out}");
+    assert!(out.contains("[hidden1 cache: "), "{out}");
+    let test_line = lines.last().unwrap();
+    let test_mse: f64 = test_line
+        .strip_prefix("Test MSE: ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // One epoch per phase already gets within a factor of two of the full recipe.
+    assert!(test_mse > 0.005 && test_mse < 0.02, "{test_mse}");
+
+    let e = layerwise(&["eval", "--load", model]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert_eq!(stdout(&e).trim(), *test_line);
+}
+
+#[test]
+fn json_holds_every_figure() {
+    let o = layerwise(&["train", "--epochs", "1", "--batch-size", "1000", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["settings"]["batch_size"], 1000);
+    assert_eq!(
+        v["settings"]["learning_rate"].as_f64().unwrap() as f32,
+        0.01
+    );
+    assert_eq!(v["phases"].as_array().unwrap().len(), 2);
+    assert_eq!(v["phases"][0]["epochs"][0]["epoch"], 0);
+    assert!(v["phases"][1]["epochs"][0]["train_mse"].as_f64().unwrap() > 0.0);
+    assert!(v["phases"][0]["seconds"].as_f64().unwrap() > 0.0);
+    assert!(v["test_mse"].as_f64().unwrap() > 0.0);
+    assert!(v["phases"][1]["cache"].is_null());
+}
+
+fn assert_fails(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(needle), "{needle:?} not in {err:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("stack backtrace"), "{err}");
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    assert_fails(
+        &layerwise(&["train", "--learning-rate", "-1"]),
+        2,
+        "learning rate",
+    );
+    assert_fails(&layerwise(&["train", "--batch-size", "0"]), 2, "batch size");
+    assert_fails(&layerwise(&["train", "--phases", "3"]), 2, "3");
+    assert_fails(&layerwise(&["train", "--epochs", "x"]), 2, "invalid value");
+}
+
+#[test]
+fn bad_data_folder_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_fails(
+        &layerwise(&["--data", d, "train"]),
+        2,
+        "missing file train-images-idx3-ubyte",
+    );
+    // A truncated copy of the real training images.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mnist");
+    for f in std::fs::read_dir(&src).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+    }
+    let victim = dir.path().join("train-labels-idx1-ubyte.gz");
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..bytes.len() / 2]).unwrap();
+    let o = layerwise(&["--data", d, "train"]);
+    assert_fails(&o, 2, "train-labels-idx1-ubyte.gz");
+    assert!(
+        stderr(&o).contains("truncated") || stderr(&o).contains("gzip"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_checkpoint_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.safetensors");
+    std::fs::write(&p, b"definitely not tensors").unwrap();
+    let o = layerwise(&["eval", "--load", p.to_str().unwrap()]);
+    assert_fails(&o, 2, "bad.safetensors: not a safetensors file");
+}
+
+#[test]
+fn divergence_exits_1_with_where_it_happened() {
+    let o = layerwise(&["train", "--learning-rate", "10", "--phases", "1"]);
+    assert_fails(&o, 1, "phase 1 diverged in epoch 0 at batch");
+}

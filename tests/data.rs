@@ -1,0 +1,125 @@
+//! Loading MNIST-format folders: what a broken folder reports, and Fashion-MNIST-like
+//! alternatives loading like the built-in set.
+
+use std::path::Path;
+
+use layerwise::data::Mnist;
+
+fn idx(dims: &[u32], fill: u8) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    let n: u32 = dims.iter().product();
+    v.extend(std::iter::repeat_n(fill, n as usize));
+    v
+}
+
+/// A minimal valid folder (raw files): 5,010 train and 20 test images.
+fn folder(dir: &Path, train_labels: u32, label: u8) {
+    std::fs::write(dir.join("train-images-idx3-ubyte"), idx(&[5010, 28, 28], 7)).unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx(&[train_labels], label),
+    )
+    .unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx(&[20, 28, 28], 9)).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(&[20], 1)).unwrap();
+}
+
+fn error(dir: &Path) -> String {
+    Mnist::load_dir(dir).unwrap_err().to_string()
+}
+
+#[test]
+fn a_raw_folder_loads_with_the_split() {
+    let dir = tempfile::tempdir().unwrap();
+    folder(dir.path(), 5010, 3);
+    let m = Mnist::load_dir(dir.path()).unwrap();
+    assert_eq!(
+        (m.train.len(), m.validation.len(), m.test.len()),
+        (10, 5000, 20)
+    );
+    assert_eq!(m.train.image(9)[0], 7);
+}
+
+#[test]
+fn image_and_label_counts_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    folder(dir.path(), 5009, 3);
+    let e = error(dir.path());
+    assert!(
+        e.contains("train-images-idx3-ubyte holds 5010 images"),
+        "{e}"
+    );
+    assert!(
+        e.contains("train-labels-idx1-ubyte holds 5009 labels"),
+        "{e}"
+    );
+}
+
+#[test]
+fn labels_must_be_classes_and_shapes_28_by_28() {
+    let dir = tempfile::tempdir().unwrap();
+    folder(dir.path(), 5010, 12);
+    assert!(error(dir.path()).contains("label 12 at index 0 is not a class 0-9"));
+    std::fs::write(
+        dir.path().join("t10k-images-idx3-ubyte"),
+        idx(&[20, 32, 32], 0),
+    )
+    .unwrap();
+    folder_keep_test(dir.path());
+    let e = error(dir.path());
+    assert!(
+        e.contains(
+            "t10k-images-idx3-ubyte: expected images of shape [n, 28, 28], found [20, 32, 32]"
+        ),
+        "{e}"
+    );
+}
+
+fn folder_keep_test(dir: &Path) {
+    std::fs::write(dir.join("train-images-idx3-ubyte"), idx(&[5010, 28, 28], 7)).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx(&[5010], 1)).unwrap();
+}
+
+#[test]
+fn too_few_training_images_for_the_split() {
+    let dir = tempfile::tempdir().unwrap();
+    folder(dir.path(), 5010, 1);
+    std::fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        idx(&[100, 28, 28], 7),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), idx(&[100], 1)).unwrap();
+    assert!(error(dir.path()).contains("the training set has 100 images"));
+}
+
+#[test]
+fn a_gz_name_over_raw_bytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    folder(dir.path(), 5010, 1);
+    std::fs::rename(
+        dir.path().join("t10k-labels-idx1-ubyte"),
+        dir.path().join("t10k-labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    let e = error(dir.path());
+    assert!(
+        e.contains("t10k-labels-idx1-ubyte.gz: not a gzip file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn fashion_mnist_from_debian_loads_when_installed() {
+    let dir = Path::new("/usr/share/datasets/fashion-mnist");
+    if !dir.exists() {
+        eprintln!("skipped: apt-get install dataset-fashion-mnist to run this");
+        return;
+    }
+    let m = Mnist::load_dir(dir).unwrap();
+    assert_eq!((m.train.len(), m.test.len()), (55_000, 10_000));
+    assert_ne!(m.test.pixels, Mnist::embedded().unwrap().test.pixels);
+}
