@@ -41,7 +41,11 @@ fn steps(c: &mut Criterion) {
     let mut t = trainer(&data);
     t.begin_phase(Phase::One, false).unwrap();
     g.bench_function("phase1", |bench| {
-        bench.iter_custom(|n| pooled(n, &mut || drop(black_box(t.step().unwrap()))))
+        bench.iter_custom(|n| {
+            pooled(n, &mut || {
+                black_box(t.step().unwrap());
+            })
+        })
     });
     for cached in [true, false] {
         let mut t = trainer(&data);
@@ -59,7 +63,11 @@ fn steps(c: &mut Criterion) {
             "phase2_uncached"
         };
         g.bench_function(name, |bench| {
-            bench.iter_custom(|n| pooled(n, &mut || drop(black_box(t.step().unwrap()))))
+            bench.iter_custom(|n| {
+                pooled(n, &mut || {
+                    black_box(t.step().unwrap());
+                })
+            })
         });
     }
     g.finish();
