@@ -8,3 +8,4 @@ pub mod cli;
 pub mod data;
 pub mod model;
 pub mod train;
+pub mod ui;

@@ -24,6 +24,13 @@ pub struct Cli {
     /// built-in MNIST).
     #[arg(long, global = true, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// App only: start these phases, one after the other, once the window is up
+    /// (e.g. `--autostart 1,2`).
+    #[arg(long, value_delimiter = ',', value_name = "PHASES", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub autostart: Vec<u8>,
+    /// App only: print the UI's frame times (p50, p95) to stderr when the window closes.
+    #[arg(long)]
+    pub frame_stats: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -125,17 +132,30 @@ impl Failure {
     }
 }
 
-/// Runs a headless command; `None` means "no subcommand", which the caller turns into
-/// the app.
-pub fn run(cli: Cli) -> Option<ExitCode> {
-    let result = match cli.command? {
-        Command::Train(args) => train::run(cli.data.as_deref(), args),
-        Command::Eval(args) => eval(cli.data.as_deref(), args),
+/// Runs the command line: a headless command, or the app when there is none.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Some(Command::Train(args)) => train::run(cli.data.as_deref(), args),
+        Some(Command::Eval(args)) => eval(cli.data.as_deref(), args),
+        None => app(cli.data.as_deref(), &cli.autostart, cli.frame_stats),
     };
-    Some(match result {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => f.exit(),
-    })
+    }
+}
+
+fn app(data: Option<&Path>, autostart: &[u8], frame_stats: bool) -> Result<(), Failure> {
+    let data = load_data(data)?;
+    let options = crate::ui::AppOptions {
+        settings: None,
+        autostart: autostart
+            .iter()
+            .filter_map(|&n| crate::model::Phase::from_number(n))
+            .collect(),
+    };
+    crate::ui::run(data, options, frame_stats)
+        .map_err(|e| Failure::Training(anyhow::anyhow!("the window could not be opened: {e}")))
 }
 
 pub fn load_data(dir: Option<&Path>) -> Result<Arc<Mnist>, Failure> {

@@ -186,24 +186,34 @@ impl Inference {
     /// phase-1 reconstruction. Results are in the first `x.nrows()` rows.
     pub fn run(&mut self, p: &Params, x: ArrayView2<f32>, outer: bool) {
         let n = x.nrows();
-        assert!(n <= self.rows());
-        let h1 = self.h1.slice_mut(s![..n, ..]);
-        hidden1_serial(p, x, h1);
-        let h1 = self.h1.slice(s![..n, ..]);
-        let mut h2 = self.h2.slice_mut(s![..n, ..]);
-        matmul_serial(h2.view_mut(), h1, p.w2.view(), false);
-        bias_elu(h2.view_mut(), p.b2.view());
+        self.encode(p, x);
+        let h2 = self.h2.slice(s![..n, ..]);
         let mut h3 = self.h3.slice_mut(s![..n, ..]);
-        matmul_serial(h3.view_mut(), h2.view(), p.w3.view(), false);
+        matmul_serial(h3.view_mut(), h2, p.w3.view(), false);
         bias_elu(h3.view_mut(), p.b3.view());
         let mut out = self.out.slice_mut(s![..n, ..]);
         matmul_serial(out.view_mut(), h3.view(), p.w4.view(), false);
         bias_add(out, p.b4.view());
         if outer {
             let mut o = self.outer.slice_mut(s![..n, ..]);
-            matmul_serial(o.view_mut(), h1, p.w4.view(), false);
+            matmul_serial(o.view_mut(), self.h1.slice(s![..n, ..]), p.w4.view(), false);
             bias_add(o, p.b4.view());
         }
+    }
+
+    /// hidden1 and the code (hidden2) of `x`, into the first `x.nrows()` rows.
+    pub fn encode(&mut self, p: &Params, x: ArrayView2<f32>) {
+        let n = x.nrows();
+        assert!(n <= self.rows());
+        hidden1_serial(p, x, self.h1.slice_mut(s![..n, ..]));
+        let mut h2 = self.h2.slice_mut(s![..n, ..]);
+        matmul_serial(
+            h2.view_mut(),
+            self.h1.slice(s![..n, ..]),
+            p.w2.view(),
+            false,
+        );
+        bias_elu(h2, p.b2.view());
     }
 }
 

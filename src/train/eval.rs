@@ -1,10 +1,11 @@
-//! Whole-set passes, parallel over blocks of images: the hidden1 cache and the test MSE.
+//! Whole-set passes, parallel over blocks of images: the hidden1 cache, the test MSE
+//! and the mean code of each class.
 
-use ndarray::{ArrayView2, ArrayViewMut2, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 use rayon::prelude::*;
 
 use crate::data::batch::convert_range;
-use crate::data::{Images, PIXELS};
+use crate::data::{CLASSES, Images, PIXELS};
 use crate::model::grad::hidden1_serial;
 use crate::model::linalg::mse;
 use crate::model::{Inference, Params};
@@ -31,9 +32,26 @@ pub fn hidden1_all(p: &Params, images: &Images, out: &mut [f32]) {
 /// `mean((output - x)^2)` of the full stack over all of `images`, as the seed's
 /// `Test MSE`.
 pub fn reconstruction_mse(p: &Params, images: &Images) -> f64 {
+    squared_errors(p, images, false).1
+}
+
+/// The reconstruction MSE of the outer autoencoder alone (phase 1's, 784-300-784) and
+/// of the full stack, over all of `images`.
+pub fn reconstruction_errors(p: &Params, images: &Images) -> Errors {
+    let (outer, full) = squared_errors(p, images, true);
+    Errors { outer, full }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Errors {
+    pub outer: f64,
+    pub full: f64,
+}
+
+fn squared_errors(p: &Params, images: &Images, outer: bool) -> (f64, f64) {
     let arch = p.arch();
     let blocks = images.len().div_ceil(BLOCK);
-    let sum: f64 = (0..blocks)
+    let (outer_sum, full_sum) = (0..blocks)
         .into_par_iter()
         .map_init(
             || (vec![0f32; BLOCK * PIXELS], Inference::new(arch, BLOCK)),
@@ -42,12 +60,58 @@ pub fn reconstruction_mse(p: &Params, images: &Images) -> f64 {
                 let x = &mut x[..rows * PIXELS];
                 convert_range(images, b * BLOCK, x);
                 let x = view(x, PIXELS);
-                inf.run(p, x, false);
-                mse(inf.out.slice(s![..rows, ..]), x) * (rows * PIXELS) as f64
+                inf.run(p, x, outer);
+                let n = (rows * PIXELS) as f64;
+                let full = mse(inf.out.slice(s![..rows, ..]), x) * n;
+                let outer = if outer {
+                    mse(inf.outer.slice(s![..rows, ..]), x) * n
+                } else {
+                    0.0
+                };
+                (outer, full)
             },
         )
-        .sum();
-    sum / (images.len() * PIXELS) as f64
+        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let n = (images.len() * PIXELS) as f64;
+    (outer_sum / n, full_sum / n)
+}
+
+/// The mean code (hidden2) of each class over `images`: `CLASSES` x hidden2, row c
+/// the mean over the images labelled c (zeros for a class with no images).
+pub fn class_mean_codes(p: &Params, images: &Images) -> Array2<f32> {
+    let arch = p.arch();
+    let h2 = arch.hidden2;
+    let blocks = images.len().div_ceil(BLOCK);
+    let zero = || (Array2::<f64>::zeros((CLASSES, h2)), [0usize; CLASSES]);
+    let (sums, counts) = (0..blocks)
+        .into_par_iter()
+        .map_init(
+            || (vec![0f32; BLOCK * PIXELS], Inference::new(arch, BLOCK)),
+            |(x, inf), b| {
+                let start = b * BLOCK;
+                let rows = BLOCK.min(images.len() - start);
+                let x = &mut x[..rows * PIXELS];
+                convert_range(images, start, x);
+                inf.encode(p, view(x, PIXELS));
+                let (mut sums, mut counts) = zero();
+                for (r, code) in inf.h2.rows().into_iter().take(rows).enumerate() {
+                    let c = images.labels[start + r] as usize;
+                    counts[c] += 1;
+                    sums.row_mut(c).zip_mut_with(&code, |s, &v| *s += v as f64);
+                }
+                (sums, counts)
+            },
+        )
+        .reduce(zero, |(s1, c1), (s2, c2)| {
+            (s1 + s2, std::array::from_fn(|i| c1[i] + c2[i]))
+        });
+    let mut means = Array2::zeros((CLASSES, h2));
+    for (c, (mut row, sum)) in means.rows_mut().into_iter().zip(sums.rows()).enumerate() {
+        if counts[c] > 0 {
+            row.zip_mut_with(&sum, |m, &s| *m = (s / counts[c] as f64) as f32);
+        }
+    }
+    means
 }
 
 fn view(x: &[f32], cols: usize) -> ArrayView2<'_, f32> {

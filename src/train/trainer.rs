@@ -45,6 +45,8 @@ pub enum TrainError {
     NotRunning,
     #[error("a phase is running; stop it first")]
     Busy,
+    #[error("cannot start the training worker: {0}")]
+    Worker(String),
     #[error("the model is {model} but the data has {inputs} pixels per image")]
     InputMismatch { model: Arch, inputs: usize },
 }
@@ -205,6 +207,22 @@ impl Trainer {
         }
         self.adam.config = hp.adam();
         self.hp = hp;
+        Ok(())
+    }
+
+    /// Trains on another dataset from now on; the parameters stay. The batch order
+    /// restarts from the seed and the hidden1 cache is dropped.
+    pub fn set_data(&mut self, data: Arc<Mnist>) -> Result<(), TrainError> {
+        if self.run.is_some() {
+            return Err(TrainError::Busy);
+        }
+        self.hp.validate(data.train.len())?;
+        let n = data.train.len();
+        self.sampler = Sampler::new(n, stream_seed(self.hp.seed, BATCH_STREAM));
+        self.subset = SubsetSampler::new(n, stream_seed(self.hp.seed, SUBSET_STREAM));
+        self.cache = None;
+        self.w1_version += 1;
+        self.data = data;
         Ok(())
     }
 
@@ -435,6 +453,11 @@ impl Trainer {
     /// The seed's "Test MSE": the full stack's reconstruction error on the test set.
     pub fn test_mse(&self) -> f64 {
         eval::reconstruction_mse(&self.params, &self.data.test)
+    }
+
+    /// Test-set reconstruction errors of the outer autoencoder and of the full stack.
+    pub fn test_errors(&self) -> eval::Errors {
+        eval::reconstruction_errors(&self.params, &self.data.test)
     }
 }
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the real app under Xvfb, drives it like a person (autostart for phase 1, the "2"
+# key for phase 2, Ctrl+Q to quit) and saves screenshots of the whole screen here.
+# Needs: xvfb xdotool imagemagick (apt-get install -y xvfb xdotool imagemagick).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=screenshots
+bin=target/release/layerwise
+[ -x "$bin" ] || cargo build --release
+display=:$((90 + RANDOM % 9))
+export DISPLAY=$display
+Xvfb "$display" -screen 0 1600x1000x24 >/dev/null 2>&1 &
+xvfb=$!
+tmp=$(mktemp -d)
+export XDG_DATA_HOME=$tmp   # fresh settings: the recipe's defaults
+trap 'kill $xvfb 2>/dev/null; rm -rf "$tmp"' EXIT
+sleep 1
+
+"$bin" --autostart 1 --frame-stats 2> "$tmp/stderr" &
+app=$!
+
+title() { xdotool search --name '^layerwise' getwindowname 2>/dev/null | head -1; }
+# Waits until the title says that phase $1 is running, then until it does no longer.
+wait_phase() {
+  local t=0
+  until title | grep -q "phase $1"; do sleep 0.2; t=$((t + 1)); [ $t -lt 300 ] || { echo "phase $1 never started"; exit 1; }; done
+  until [ "$(title)" = "layerwise" ]; do sleep 0.5; t=$((t + 1)); [ $t -lt 900 ] || { echo "phase $1 never ended"; exit 1; }; done
+  sleep 1   # the last snapshot's redraw
+}
+
+sleep 4
+import -window root "$out/training-phase1.png"
+echo "saved $out/training-phase1.png (during phase 1)"
+wait_phase 1
+import -window root "$out/after-phase1.png"
+echo "saved $out/after-phase1.png"
+
+win=$(xdotool search --name '^layerwise' | head -1)
+xdotool windowfocus --sync "$win" 2>/dev/null || true
+xdotool key --window "$win" 2
+wait_phase 2
+import -window root "$out/after-phase2.png"
+echo "saved $out/after-phase2.png"
+
+xdotool key --window "$win" ctrl+q
+wait $app
+cat "$tmp/stderr"

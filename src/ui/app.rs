@@ -1,0 +1,469 @@
+//! The app shell: owns the worker, the session built from its events, the persisted
+//! settings and the panels; applies the commands the panels return.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::command::UiCommand;
+use super::losses::LossesPanel;
+use super::session::Session;
+use super::training::TrainingPanel;
+use crate::data::Mnist;
+use crate::model::Phase;
+use crate::train::Hyperparams;
+use crate::train::worker::{Command, Event, RunState, Waker, WorkerHandle};
+
+/// Everything that persists between launches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub hyperparams: Hyperparams,
+    pub cache_hidden1: bool,
+    pub log_scale: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            hyperparams: Hyperparams::default(),
+            cache_hidden1: true,
+            log_scale: true,
+        }
+    }
+}
+
+/// How the app is started (command line, or a test).
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Use these settings instead of the persisted ones.
+    pub settings: Option<Settings>,
+    /// Phases to run one after the other as soon as the window is up.
+    pub autostart: Vec<Phase>,
+}
+
+/// UI frame times (CPU seconds per frame), for the status bar and `--frame-stats`.
+#[derive(Debug, Default)]
+pub struct FrameStats {
+    recent: VecDeque<f32>,
+    pub all: Vec<f32>,
+}
+
+impl FrameStats {
+    const WINDOW: usize = 300;
+
+    fn push(&mut self, seconds: f32) {
+        if self.recent.len() == Self::WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(seconds);
+        self.all.push(seconds);
+    }
+
+    /// (p50, p95) in milliseconds of `samples`.
+    pub fn percentiles(samples: impl Iterator<Item = f32>) -> Option<(f32, f32)> {
+        let mut v: Vec<f32> = samples.collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f32::total_cmp);
+        let at = |q: f32| v[((v.len() - 1) as f32 * q).round() as usize] * 1000.0;
+        Some((at(0.5), at(0.95)))
+    }
+
+    fn recent_ms(&self) -> Option<(f32, f32)> {
+        Self::percentiles(self.recent.iter().copied())
+    }
+}
+
+pub struct LayerwiseApp {
+    pub settings: Settings,
+    pub session: Session,
+    worker: Option<WorkerHandle>,
+    wake: Waker,
+    /// The hyperparameters the worker has; a changed valid set is sent while idle.
+    sent_hyperparams: Hyperparams,
+    training: TrainingPanel,
+    losses: LossesPanel,
+    autostart: VecDeque<Phase>,
+    pub frames: FrameStats,
+    /// The window title last sent, to send only changes.
+    title: String,
+}
+
+impl LayerwiseApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, data: Arc<Mnist>, options: AppOptions) -> Self {
+        let settings = options.settings.unwrap_or_else(|| {
+            cc.storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default()
+        });
+        let ctx = cc.egui_ctx.clone();
+        let wake: Waker = Arc::new(move || ctx.request_repaint());
+        let mut app = Self {
+            sent_hyperparams: settings.hyperparams.clone(),
+            session: Session::new(data),
+            worker: None,
+            wake,
+            training: TrainingPanel::default(),
+            losses: LossesPanel,
+            autostart: options.autostart.into(),
+            frames: FrameStats::default(),
+            title: String::new(),
+            settings,
+        };
+        app.spawn_worker();
+        app
+    }
+
+    /// Starts a worker on a fresh model from the current settings (at launch, and after
+    /// a worker died).
+    fn spawn_worker(&mut self) {
+        let mut hp = self.settings.hyperparams.clone();
+        if hp.validate(self.session.data.train.len()).is_err() {
+            // Persisted nonsense must not keep the app from starting.
+            self.session
+                .errors
+                .push("the saved hyperparameters were invalid; the recipe's are used".into());
+            hp = Hyperparams::default();
+            self.settings.hyperparams = hp.clone();
+        }
+        match WorkerHandle::spawn(self.session.data.clone(), hp.clone(), self.wake.clone()) {
+            Ok(w) => {
+                w.send(Command::SetCacheHidden1(self.settings.cache_hidden1));
+                self.worker = Some(w);
+                self.sent_hyperparams = hp;
+            }
+            Err(e) => self.session.errors.push(e.to_string()),
+        }
+    }
+
+    fn send(&mut self, c: Command) {
+        let sent = self.worker.as_ref().is_some_and(|w| w.send(c));
+        if !sent {
+            self.session
+                .errors
+                .push("the training worker is not running; press Reset to restart it".into());
+        }
+    }
+
+    /// Applies every event the worker has sent so far.
+    pub fn pump(&mut self) {
+        loop {
+            let next = match &self.worker {
+                Some(w) => w.try_recv(),
+                None => return,
+            };
+            match next {
+                Ok(Some(e)) => self.apply(e),
+                Ok(None) => return,
+                Err(_) => {
+                    self.worker_died();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies the worker's events, blocking, until `until` holds for the session or
+    /// `timeout` passes. For tests: they wait on the channel instead of sleeping, and
+    /// events the frames already applied count too.
+    pub fn wait_until(&mut self, timeout: Duration, until: impl Fn(&Session) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !until(&self.session) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(w) = &self.worker else {
+                return false;
+            };
+            if left.is_zero() {
+                return false;
+            }
+            match w.recv_timeout(left) {
+                Ok(Some(e)) => self.apply(e),
+                Ok(None) => return false,
+                Err(_) => {
+                    self.worker_died();
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Asks the worker for the test-set errors of the current parameters.
+    pub fn evaluate_now(&mut self) {
+        self.send(Command::Evaluate);
+    }
+
+    /// Test only: makes the worker panic, to check that the app survives it.
+    #[doc(hidden)]
+    pub fn inject_worker_panic(&mut self) {
+        self.send(Command::InjectPanic);
+    }
+
+    fn worker_died(&mut self) {
+        self.worker = None;
+        self.session.state = RunState::Idle;
+        self.session.progress = None;
+        self.session.errors.push(
+            "the training worker stopped unexpectedly; press Reset to start a new one".into(),
+        );
+    }
+
+    fn apply(&mut self, e: Event) {
+        let phase_done = matches!(e, Event::PhaseDone { .. });
+        let failed = matches!(e, Event::Error(_) | Event::Stopped(_));
+        self.session.apply(e);
+        if failed {
+            self.autostart.clear();
+        }
+        if phase_done && let Some(next) = self.autostart.pop_front() {
+            self.send(Command::StartPhase(next));
+        }
+    }
+
+    pub fn dispatch(&mut self, ctx: &egui::Context, cmd: UiCommand) {
+        let idle = self.session.is_idle();
+        match cmd {
+            UiCommand::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+            UiCommand::Phase1 | UiCommand::Phase2 if idle => {
+                let phase = if cmd == UiCommand::Phase1 {
+                    Phase::One
+                } else {
+                    Phase::Two
+                };
+                if self.hyperparams_valid() {
+                    self.sync_hyperparams();
+                    self.send(Command::StartPhase(phase));
+                }
+            }
+            UiCommand::PauseResume => match self.session.state {
+                RunState::Running(_) => self.send(Command::Pause),
+                RunState::Paused(_) => self.send(Command::Resume),
+                RunState::Idle => {}
+            },
+            UiCommand::Stop if !idle => self.send(Command::Stop),
+            UiCommand::Reset => {
+                self.autostart.clear();
+                if self.worker.is_none() {
+                    self.spawn_worker();
+                    self.session.apply(Event::Reset);
+                } else {
+                    self.sync_hyperparams();
+                    self.send(Command::Reset);
+                }
+            }
+            UiCommand::ToggleCache => {
+                self.settings.cache_hidden1 = !self.settings.cache_hidden1;
+                let on = self.settings.cache_hidden1;
+                self.send(Command::SetCacheHidden1(on));
+            }
+            _ => {}
+        }
+    }
+
+    fn hyperparams_valid(&self) -> bool {
+        self.settings
+            .hyperparams
+            .validate(self.session.data.train.len())
+            .is_ok()
+    }
+
+    /// Sends edited hyperparameters to the idle worker once they are valid.
+    fn sync_hyperparams(&mut self) {
+        if self.session.is_idle()
+            && self.settings.hyperparams != self.sent_hyperparams
+            && self.hyperparams_valid()
+        {
+            self.sent_hyperparams = self.settings.hyperparams.clone();
+            self.send(Command::SetHyperparams(self.sent_hyperparams.clone()));
+        }
+    }
+
+    /// The window title shows a running phase's progress, also in a task bar.
+    fn update_title(&mut self, ctx: &egui::Context) {
+        let title = match (self.session.state, self.session.progress) {
+            (RunState::Idle, _) | (_, None) => "layerwise".to_string(),
+            (state, Some(p)) => {
+                let done = (p.epoch as usize * p.batches + p.batch) * 100
+                    / (p.epochs as usize * p.batches).max(1);
+                let paused = if matches!(state, RunState::Paused(_)) {
+                    " paused"
+                } else {
+                    ""
+                };
+                format!("layerwise · {}{paused} · {done}%", p.phase)
+            }
+        };
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) -> Vec<UiCommand> {
+        let mut clicked = Vec::new();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                for cmd in [UiCommand::Quit] {
+                    if ui
+                        .button(cmd.label())
+                        .on_hover_text(cmd.hover_text(ui.ctx()))
+                        .clicked()
+                    {
+                        clicked.push(cmd);
+                        ui.close();
+                    }
+                }
+            });
+            ui.menu_button("Training", |ui| {
+                for cmd in [
+                    UiCommand::Phase1,
+                    UiCommand::Phase2,
+                    UiCommand::PauseResume,
+                    UiCommand::Stop,
+                    UiCommand::Reset,
+                ] {
+                    if ui
+                        .button(cmd.label())
+                        .on_hover_text(cmd.hover_text(ui.ctx()))
+                        .clicked()
+                    {
+                        clicked.push(cmd);
+                        ui.close();
+                    }
+                }
+            });
+            ui.menu_button("View", |ui| {
+                ui.checkbox(&mut self.settings.log_scale, "Log-scale losses");
+                egui::widgets::global_theme_preference_buttons(ui);
+            });
+        });
+        clicked
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.weak(format!(
+                "{} · {} train / {} test images",
+                self.session.data.source,
+                self.session.data.train.len(),
+                self.session.data.test.len()
+            ));
+            if let Some(t) = self.session.test {
+                ui.separator();
+                ui.label(format!(
+                    "test MSE: full stack {:.6} · outer autoencoder {:.6}",
+                    t.full, t.outer
+                ));
+            }
+            if let Some(n) = &self.session.notice {
+                ui.separator();
+                ui.weak(n);
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if let Some((p50, p95)) = self.frames.recent_ms() {
+                    ui.weak(format!("frame {p50:.1} ms (p95 {p95:.1})"));
+                }
+            });
+        });
+    }
+
+    /// Errors float over the bottom of the plot, so that no control moves when one
+    /// appears; they stay until dismissed.
+    fn errors_ui(&mut self, ctx: &egui::Context) {
+        if self.session.errors.is_empty() {
+            return;
+        }
+        let mut dismiss = false;
+        egui::Area::new(egui::Id::unique("layerwise-errors"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -36.0))
+            .order(egui::Order::Foreground)
+            .show(ctx, |ui| {
+                let color = ui.visuals().error_fg_color;
+                egui::Frame::popup(ui.style())
+                    .stroke(egui::Stroke::new(1.5, color))
+                    .show(ui, |ui| {
+                        ui.set_max_width(520.0);
+                        ui.colored_label(color, egui::RichText::new("Error").strong());
+                        let n = self.session.errors.len();
+                        for e in self.session.errors.iter().skip(n.saturating_sub(3)) {
+                            ui.colored_label(color, e.as_str());
+                        }
+                        dismiss = ui.button("Dismiss").clicked();
+                    });
+            });
+        if dismiss {
+            self.session.errors.clear();
+        }
+    }
+}
+
+impl eframe::App for LayerwiseApp {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        if let Some(t) = frame.info().cpu_usage {
+            self.frames.push(t);
+        }
+        self.pump();
+        if self.session.is_idle()
+            && self.session.runs.is_empty()
+            && let Some(first) = self.autostart.pop_front()
+        {
+            let cmd = if first == Phase::One {
+                UiCommand::Phase1
+            } else {
+                UiCommand::Phase2
+            };
+            self.dispatch(ctx, cmd);
+        }
+        for cmd in UiCommand::pressed(ctx) {
+            self.dispatch(ctx, cmd);
+        }
+        self.update_title(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let mut clicked = Vec::new();
+        egui::Panel::top("menu").show(ui, |ui| clicked.extend(self.menu_ui(ui)));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        egui::Panel::left("training")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    let Settings {
+                        hyperparams,
+                        cache_hidden1,
+                        ..
+                    } = &mut self.settings;
+                    clicked.extend(self.training.ui(
+                        ui,
+                        &self.session,
+                        hyperparams,
+                        *cache_hidden1,
+                    ));
+                });
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.losses
+                .ui(ui, &self.session, &mut self.settings.log_scale);
+        });
+        self.errors_ui(ui.ctx());
+        for cmd in clicked {
+            self.dispatch(ui.ctx(), cmd);
+        }
+        self.sync_hyperparams();
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some(mut w) = self.worker.take() {
+            w.shutdown();
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The "Losses" plot: every batch loss of every phase run (faint), a smoothed line per
+//! run, epoch markers and phase boundaries, on a linear or log10 scale.
+
+use egui::{Color32, Ui};
+use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints, Text, VLine};
+
+use super::session::Session;
+use super::stack::{FROZEN, TRAINS};
+use crate::model::Phase;
+
+#[derive(Debug, Default)]
+pub struct LossesPanel;
+
+fn phase_color(phase: Phase) -> Color32 {
+    match phase {
+        Phase::One => TRAINS,
+        Phase::Two => FROZEN,
+    }
+}
+
+impl LossesPanel {
+    pub fn ui(&mut self, ui: &mut Ui, session: &Session, log_scale: &mut bool) {
+        ui.horizontal(|ui| {
+            ui.heading("Losses");
+            ui.checkbox(log_scale, "log scale")
+                .on_hover_text("Plot log10 of the loss: both phases' ranges stay readable");
+            if let Some(last) = session.runs.last().and_then(|r| r.raw.last()) {
+                ui.weak(format!("batch {} · loss {:.6}", last.x, last.y));
+            }
+        });
+        let log = *log_scale;
+        let y_label = if log { "log10(MSE)" } else { "MSE" };
+        Plot::new("losses")
+            .legend(Legend::default())
+            .x_axis_label("batch")
+            .y_axis_label(y_label)
+            .label_formatter(move |hover| {
+                let (name, p) = match hover {
+                    HoverPosition::NearDataPoint {
+                        plot_name,
+                        position,
+                        ..
+                    } => (format!("{plot_name}\n"), position),
+                    HoverPosition::Elsewhere { position } => (String::new(), position),
+                };
+                let y = if log { 10f64.powf(p.y) } else { p.y };
+                Some(format!("{name}batch {:.0}\nMSE {y:.6}", p.x))
+            })
+            .show(ui, |plot| {
+                for (i, run) in session.runs.iter().enumerate() {
+                    let color = phase_color(run.phase);
+                    let name = match (run.phase, run.cached) {
+                        (Phase::One, _) => "phase 1".to_string(),
+                        (Phase::Two, false) => "phase 2".to_string(),
+                        (Phase::Two, true) => "phase 2 (cached)".to_string(),
+                    };
+                    let (raw, smooth) = if log {
+                        (&run.raw_log, &run.smooth_log)
+                    } else {
+                        (&run.raw, &run.smooth)
+                    };
+                    plot.line(
+                        Line::new(name.clone(), PlotPoints::Borrowed(raw))
+                            .color(color.gamma_multiply(0.3))
+                            .id(("raw", i)),
+                    );
+                    plot.line(
+                        Line::new(name.clone(), PlotPoints::Borrowed(smooth))
+                            .color(color)
+                            .width(2.0)
+                            .id(("smooth", i)),
+                    );
+                    plot.vline(
+                        VLine::new("", run.start)
+                            .color(color)
+                            .width(1.5)
+                            .allow_hover(false),
+                    );
+                    if let Some(first) = smooth.first() {
+                        plot.text(
+                            Text::new("", egui_plot::PlotPoint::new(run.start, first.y), name)
+                                .anchor(egui::Align2::LEFT_BOTTOM)
+                                .color(color),
+                        );
+                    }
+                    for &x in &run.epoch_ends {
+                        plot.vline(
+                            VLine::new("", x)
+                                .color(color.gamma_multiply(0.35))
+                                .style(egui_plot::LineStyle::dashed_loose())
+                                .allow_hover(false),
+                        );
+                    }
+                }
+            });
+    }
+}

@@ -1,0 +1,74 @@
+//! The desktop app (eframe): one struct per panel, a session built from the worker's
+//! events, and the shell that ties them together. Nothing below `ui` knows egui.
+
+pub mod app;
+pub mod command;
+pub mod losses;
+pub mod session;
+pub mod stack;
+pub mod training;
+
+use std::sync::Arc;
+
+pub use app::{AppOptions, FrameStats, LayerwiseApp, Settings};
+
+use crate::data::Mnist;
+
+/// The app id: where eframe keeps the settings (`~/.local/share/layerwise` on Linux).
+pub const APP_ID: &str = "layerwise";
+
+/// Opens the window and runs until it is closed. With `frame_stats`, prints the UI
+/// frame times (p50/p95) to stderr at the end.
+pub fn run(data: Arc<Mnist>, options: AppOptions, frame_stats: bool) -> eframe::Result {
+    let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
+        .unwrap_or_default();
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("layerwise")
+            .with_app_id(APP_ID)
+            .with_inner_size([1500.0, 950.0])
+            .with_min_inner_size([900.0, 600.0])
+            .with_icon(Arc::new(icon)),
+        ..Default::default()
+    };
+    eframe::run_native(
+        APP_ID,
+        native,
+        Box::new(move |cc| {
+            let app = LayerwiseApp::new(cc, data, options);
+            Ok(Box::new(StatsOnExit { app, frame_stats }))
+        }),
+    )
+}
+
+/// Prints the frame-time percentiles when the window closes, if asked to.
+struct StatsOnExit {
+    app: LayerwiseApp,
+    frame_stats: bool,
+}
+
+impl eframe::App for StatsOnExit {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        self.app.logic(ctx, frame);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        self.app.ui(ui, frame);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.app.save(storage);
+    }
+
+    fn on_exit(&mut self, gl: Option<&eframe::glow::Context>) {
+        self.app.on_exit(gl);
+        if self.frame_stats
+            && let Some((p50, p95)) = FrameStats::percentiles(self.app.frames.all.iter().copied())
+        {
+            eprintln!(
+                "frame time over {} frames: p50 {p50:.2} ms, p95 {p95:.2} ms",
+                self.app.frames.all.len()
+            );
+        }
+    }
+}

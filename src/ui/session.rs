@@ -1,0 +1,286 @@
+//! What the app knows about training, built only from the worker's events. Panels read
+//! it; nothing here draws.
+
+use std::sync::Arc;
+
+use egui_plot::PlotPoint;
+
+use crate::data::Mnist;
+use crate::model::Phase;
+use crate::train::CacheInfo;
+use crate::train::eval::Errors;
+use crate::train::worker::{Event, Progress, RunState, Snapshot};
+
+/// Weight of a new batch loss in the smoothed line (an exponential moving average
+/// over roughly 10 batches).
+const SMOOTHING: f64 = 0.1;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochRow {
+    /// Index of the phase run in `Session::runs`.
+    pub run: usize,
+    pub phase: Phase,
+    pub epoch: u32,
+    pub train_mse: f32,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseResult {
+    pub run: usize,
+    pub phase: Phase,
+    pub cached: bool,
+    pub epochs: u32,
+    pub seconds: f64,
+    pub test: Errors,
+}
+
+/// The batch losses of one phase run, ready to plot without copying.
+#[derive(Debug, Clone)]
+pub struct LossRun {
+    pub phase: Phase,
+    pub cached: bool,
+    /// x of the run's first batch (batches count on across runs).
+    pub start: f64,
+    pub raw: Vec<PlotPoint>,
+    pub smooth: Vec<PlotPoint>,
+    pub raw_log: Vec<PlotPoint>,
+    pub smooth_log: Vec<PlotPoint>,
+    /// x of each epoch end.
+    pub epoch_ends: Vec<f64>,
+}
+
+impl LossRun {
+    fn push(&mut self, x: f64, loss: f32) {
+        let y = loss as f64;
+        let s = match self.smooth.last() {
+            Some(p) => p.y + SMOOTHING * (y - p.y),
+            None => y,
+        };
+        self.raw.push(PlotPoint::new(x, y));
+        self.smooth.push(PlotPoint::new(x, s));
+        // Losses are positive; clamp so a zero cannot produce -inf.
+        self.raw_log.push(PlotPoint::new(x, y.max(1e-30).log10()));
+        self.smooth_log
+            .push(PlotPoint::new(x, s.max(1e-30).log10()));
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub data: Arc<Mnist>,
+    pub state: RunState,
+    pub progress: Option<Progress>,
+    pub epochs: Vec<EpochRow>,
+    pub results: Vec<PhaseResult>,
+    pub runs: Vec<LossRun>,
+    /// Batches trained since the model was created, the plot's x axis.
+    pub batches: u64,
+    pub cache: Option<CacheInfo>,
+    /// Latest parameters, for the live views.
+    pub snapshot: Option<Snapshot>,
+    /// The snapshot taken at each epoch end, oldest first.
+    pub history: Vec<Snapshot>,
+    /// The newest mean code per class, kept across snapshots that do not carry one.
+    pub class_means: Option<Arc<ndarray::Array2<f32>>>,
+    pub test: Option<Errors>,
+    /// Errors not yet dismissed, newest last.
+    pub errors: Vec<String>,
+    /// Short confirmations ("saved ...").
+    pub notice: Option<String>,
+}
+
+impl Session {
+    pub fn new(data: Arc<Mnist>) -> Self {
+        Self {
+            data,
+            state: RunState::Idle,
+            progress: None,
+            epochs: Vec::new(),
+            results: Vec::new(),
+            runs: Vec::new(),
+            batches: 0,
+            cache: None,
+            snapshot: None,
+            history: Vec::new(),
+            class_means: None,
+            test: None,
+            errors: Vec::new(),
+            notice: None,
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.state == RunState::Idle
+    }
+
+    /// Seconds per epoch of the latest uncached and cached phase 2, once measured.
+    pub fn phase2_epoch_seconds(&self) -> [Option<f64>; 2] {
+        let last = |cached: bool| {
+            self.results
+                .iter()
+                .rev()
+                .find(|r| r.phase == Phase::Two && r.cached == cached)
+                .map(|r| r.seconds / r.epochs.max(1) as f64)
+        };
+        [last(false), last(true)]
+    }
+
+    /// Forgets the training record (a new model: reset, or a loaded checkpoint).
+    fn clear_record(&mut self) {
+        self.progress = None;
+        self.epochs.clear();
+        self.results.clear();
+        self.runs.clear();
+        self.batches = 0;
+        self.history.clear();
+        self.test = None;
+    }
+
+    pub fn apply(&mut self, e: Event) {
+        match e {
+            Event::State(s) => {
+                self.state = s;
+                if s == RunState::Idle {
+                    self.progress = None;
+                }
+            }
+            Event::PhaseStarted { phase, cached, .. } => {
+                self.runs.push(LossRun {
+                    phase,
+                    cached,
+                    start: self.batches as f64,
+                    raw: Vec::new(),
+                    smooth: Vec::new(),
+                    raw_log: Vec::new(),
+                    smooth_log: Vec::new(),
+                    epoch_ends: Vec::new(),
+                });
+            }
+            Event::BatchLoss { loss, .. } => {
+                self.batches += 1;
+                let x = self.batches as f64;
+                if let Some(run) = self.runs.last_mut() {
+                    run.push(x, loss);
+                }
+            }
+            Event::Progress(p) => self.progress = Some(p),
+            Event::EpochDone {
+                phase,
+                epoch,
+                train_mse,
+                seconds,
+            } => {
+                if let Some(run) = self.runs.last_mut() {
+                    run.epoch_ends.push(self.batches as f64);
+                }
+                self.epochs.push(EpochRow {
+                    run: self.runs.len().saturating_sub(1),
+                    phase,
+                    epoch,
+                    train_mse,
+                    seconds,
+                });
+            }
+            Event::CacheBuilt(info) => self.cache = Some(info),
+            Event::PhaseDone {
+                phase,
+                epochs,
+                seconds,
+                cached,
+                test,
+            } => {
+                self.test = Some(test);
+                self.results.push(PhaseResult {
+                    run: self.runs.len().saturating_sub(1),
+                    phase,
+                    cached,
+                    epochs,
+                    seconds,
+                    test,
+                });
+            }
+            Event::Stopped(phase) => {
+                self.notice = Some(format!("{phase} stopped"));
+            }
+            Event::Snapshot(s) => {
+                if let Some(m) = &s.class_means {
+                    self.class_means = Some(m.clone());
+                }
+                if s.epoch_end.is_some() {
+                    self.history.push(s.clone());
+                }
+                self.snapshot = Some(s);
+            }
+            Event::Evaluated(test) => self.test = Some(test),
+            Event::Reset => {
+                self.clear_record();
+                self.cache = None;
+                self.notice = Some("model re-initialised from the seed".into());
+            }
+            Event::DataLoaded(data) => {
+                self.notice = Some(format!("opened {}", data.source));
+                self.data = data;
+                self.cache = None;
+                self.class_means = None;
+            }
+            Event::CheckpointLoaded(path) => {
+                self.clear_record();
+                self.notice = Some(format!("loaded {}", path.display()));
+            }
+            Event::CheckpointSaved(path) => {
+                self.notice = Some(format!("saved {}", path.display()));
+            }
+            Event::Error(msg) => self.errors.push(msg),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn losses_epochs_and_results_follow_the_events() {
+        let data = Arc::new(Mnist::embedded().unwrap());
+        let mut s = Session::new(data);
+        s.apply(Event::PhaseStarted {
+            phase: Phase::One,
+            cached: false,
+            epochs: 1,
+            batches: 2,
+        });
+        for loss in [0.5, 0.25] {
+            s.apply(Event::BatchLoss {
+                phase: Phase::One,
+                loss,
+            });
+        }
+        s.apply(Event::EpochDone {
+            phase: Phase::One,
+            epoch: 0,
+            train_mse: 0.2,
+            seconds: 1.0,
+        });
+        s.apply(Event::PhaseDone {
+            phase: Phase::Two,
+            epochs: 2,
+            seconds: 3.0,
+            cached: true,
+            test: Errors {
+                outer: 0.008,
+                full: 0.01,
+            },
+        });
+        let run = &s.runs[0];
+        assert_eq!(run.raw.len(), 2);
+        assert_eq!((run.raw[1].x, run.raw[1].y), (2.0, 0.25));
+        assert!((run.smooth[1].y - (0.5 - 0.1 * 0.25)).abs() < 1e-12);
+        assert!((run.raw_log[1].y - 0.25f64.log10()).abs() < 1e-12);
+        assert_eq!(run.epoch_ends, vec![2.0]);
+        assert_eq!(s.epochs.len(), 1);
+        assert_eq!(s.phase2_epoch_seconds(), [None, Some(1.5)]);
+        s.apply(Event::Reset);
+        assert!(s.runs.is_empty() && s.epochs.is_empty() && s.batches == 0);
+    }
+}

@@ -1,0 +1,301 @@
+//! The left panel: the stack drawing, hyperparameters, phase buttons, the cache switch,
+//! progress, and the table of epochs.
+
+use egui::{Color32, RichText, Ui};
+
+use super::command::UiCommand;
+use super::session::Session;
+use super::stack::{StackView, stack_ui};
+use crate::model::Phase;
+use crate::train::Hyperparams;
+use crate::train::worker::RunState;
+
+/// Text being edited in the float fields, so that "0." or "1e-" can be typed.
+#[derive(Debug, Default)]
+pub struct TrainingPanel {
+    lr_text: Option<String>,
+    l2_text: Option<String>,
+    /// Phase previewed in the drawing while a phase button is hovered.
+    preview: Option<Phase>,
+}
+
+/// What the panel saw of the hyperparameters this frame.
+pub enum HyperparamCheck {
+    Valid,
+    Invalid(String),
+}
+
+impl TrainingPanel {
+    /// Draws the panel; edits `hp` and `cache_hidden1` in place and returns the
+    /// commands clicked.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        session: &Session,
+        hp: &mut Hyperparams,
+        cache_hidden1: bool,
+    ) -> Vec<UiCommand> {
+        let mut clicked = Vec::new();
+        let shown = self.preview.take().or(match session.state {
+            RunState::Running(p) | RunState::Paused(p) => Some(p),
+            RunState::Idle => session.results.last().map(|r| r.phase),
+        });
+        ui.heading("Training");
+        stack_ui(
+            ui,
+            StackView {
+                arch: hp.arch(crate::data::PIXELS),
+                phase: shown,
+                running: !session.is_idle(),
+            },
+        );
+        ui.add_space(6.0);
+
+        let idle = session.is_idle();
+        let check = ui
+            .add_enabled_ui(idle, |ui| self.hyperparams_ui(ui, session, hp))
+            .inner;
+        let valid = matches!(check, HyperparamCheck::Valid);
+        if let HyperparamCheck::Invalid(msg) = &check {
+            ui.colored_label(ui.visuals().error_fg_color, msg.as_str());
+        }
+        ui.add_space(6.0);
+
+        for (cmd, phase) in [
+            (UiCommand::Phase1, Phase::One),
+            (UiCommand::Phase2, Phase::Two),
+        ] {
+            let b = ui
+                .add_enabled(
+                    idle && valid,
+                    egui::Button::new(cmd.label()).min_size(egui::vec2(ui.available_width(), 0.0)),
+                )
+                .on_hover_text(cmd.hover_text(ui.ctx()));
+            if b.hovered() {
+                self.preview = Some(phase);
+            }
+            if b.clicked() {
+                clicked.push(cmd);
+            }
+        }
+        ui.horizontal(|ui| {
+            let running = !idle;
+            let pause_label = if matches!(session.state, RunState::Paused(_)) {
+                "Resume"
+            } else {
+                "Pause"
+            };
+            if ui
+                .add_enabled(running, egui::Button::new(pause_label))
+                .on_hover_text(UiCommand::PauseResume.hover_text(ui.ctx()))
+                .clicked()
+            {
+                clicked.push(UiCommand::PauseResume);
+            }
+            for cmd in [UiCommand::Stop, UiCommand::Reset] {
+                let enabled = cmd == UiCommand::Reset || running;
+                if ui
+                    .add_enabled(enabled, egui::Button::new(cmd.label()))
+                    .on_hover_text(cmd.hover_text(ui.ctx()))
+                    .clicked()
+                {
+                    clicked.push(cmd);
+                }
+            }
+        });
+        ui.add_space(4.0);
+        self.cache_ui(ui, session, hp, cache_hidden1, &mut clicked);
+        ui.separator();
+        progress_ui(ui, session);
+        ui.separator();
+        epochs_ui(ui, session);
+        clicked
+    }
+
+    fn hyperparams_ui(
+        &mut self,
+        ui: &mut Ui,
+        session: &Session,
+        hp: &mut Hyperparams,
+    ) -> HyperparamCheck {
+        let mut problem = None;
+        egui::Grid::new("hyperparams")
+            .num_columns(2)
+            .spacing([12.0, 4.0])
+            .show(ui, |ui| {
+                let lr = float_field(
+                    ui,
+                    "Learning rate",
+                    &mut self.lr_text,
+                    &mut hp.learning_rate,
+                );
+                let l2 = float_field(ui, "L2", &mut self.l2_text, &mut hp.l2);
+                problem = lr.or(l2);
+                int_field(ui, "Epochs per phase", None, &mut hp.epochs);
+                int_field(ui, "Batch size", None, &mut hp.batch_size);
+                int_field(
+                    ui,
+                    "Seed",
+                    Some("Takes effect at the next Reset"),
+                    &mut hp.seed,
+                );
+            });
+        if let Some(p) = problem {
+            return HyperparamCheck::Invalid(p);
+        }
+        match hp.validate(session.data.train.len()) {
+            Ok(()) => HyperparamCheck::Valid,
+            Err(e) => HyperparamCheck::Invalid(e.to_string()),
+        }
+    }
+
+    fn cache_ui(
+        &mut self,
+        ui: &mut Ui,
+        session: &Session,
+        hp: &Hyperparams,
+        cache_hidden1: bool,
+        clicked: &mut Vec<UiCommand>,
+    ) {
+        let bytes = session.data.train.len() * hp.hidden1 * std::mem::size_of::<f32>();
+        ui.horizontal(|ui| {
+            let mut on = cache_hidden1;
+            if ui
+                .checkbox(&mut on, UiCommand::ToggleCache.label())
+                .on_hover_text(UiCommand::ToggleCache.hover_text(ui.ctx()))
+                .changed()
+            {
+                clicked.push(UiCommand::ToggleCache);
+            }
+            ui.weak(format!("{:.0} MB", bytes as f64 / 1e6));
+        });
+        if let Some(c) = session.cache {
+            let how = if c.reused {
+                "reused".to_string()
+            } else {
+                format!("built in {:.2} s", c.seconds)
+            };
+            ui.weak(format!("hidden1 cache {how}"));
+        }
+        if let [Some(uncached), Some(cached)] = session.phase2_epoch_seconds() {
+            ui.label(format!(
+                "Phase 2 per epoch: {uncached:.2} s uncached, {cached:.2} s cached ({:.1}x)",
+                uncached / cached
+            ));
+        }
+    }
+}
+
+/// A text field for a float: `value` follows the text while it parses; outside changes
+/// of `value` show up while the field is not being edited. Returns a problem.
+fn float_field(
+    ui: &mut Ui,
+    label: &str,
+    text: &mut Option<String>,
+    value: &mut f32,
+) -> Option<String> {
+    let label_id = ui.label(label).id;
+    let t = text.get_or_insert_with(|| value.to_string());
+    let resp = ui
+        .add(egui::TextEdit::singleline(t).desired_width(90.0))
+        .labelled_by(label_id);
+    let parsed = t.trim().parse::<f32>();
+    if resp.changed() {
+        if let Ok(v) = parsed {
+            *value = v;
+        }
+    } else if !resp.has_focus() && parsed.is_ok() && parsed != Ok(*value) {
+        *t = value.to_string();
+    }
+    ui.end_row();
+    match t.trim().parse::<f32>() {
+        Ok(_) => None,
+        Err(_) => Some(format!("{label}: '{}' is not a number", t.trim())),
+    }
+}
+
+/// A labelled drag value for an integer setting.
+fn int_field<T: egui::emath::Numeric>(
+    ui: &mut Ui,
+    label: &str,
+    hover: Option<&str>,
+    value: &mut T,
+) {
+    let l = ui.label(label);
+    if let Some(h) = hover {
+        l.clone().on_hover_text(h);
+    }
+    ui.add(egui::DragValue::new(value).speed(0.2))
+        .labelled_by(l.id);
+    ui.end_row();
+}
+
+fn progress_ui(ui: &mut Ui, s: &Session) {
+    match (s.state, s.progress) {
+        (RunState::Idle, _) | (_, None) => {
+            ui.weak("Idle");
+        }
+        (state, Some(p)) => {
+            let paused = matches!(state, RunState::Paused(_));
+            ui.label(RichText::new(format!(
+                "{}{} · epoch {}/{} · batch {}/{}",
+                p.phase,
+                if paused { " (paused)" } else { "" },
+                p.epoch + 1,
+                p.epochs,
+                p.batch,
+                p.batches
+            )));
+            let done = (p.epoch as usize * p.batches + p.batch) as f32
+                / (p.epochs as usize * p.batches).max(1) as f32;
+            ui.add(egui::ProgressBar::new(done).show_percentage());
+            ui.label(format!(
+                "{:.0} samples/s · ETA {:.1} s",
+                p.samples_per_sec, p.eta_seconds
+            ));
+        }
+    }
+}
+
+fn epochs_ui(ui: &mut Ui, s: &Session) {
+    ui.strong("Epochs");
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, true])
+        .stick_to_bottom(true)
+        .show(ui, |ui| {
+            egui::Grid::new("epochs")
+                .num_columns(4)
+                .striped(true)
+                .spacing([14.0, 2.0])
+                .show(ui, |ui| {
+                    for h in ["phase", "epoch", "train MSE", "seconds"] {
+                        ui.strong(h);
+                    }
+                    ui.end_row();
+                    for (i, run) in s.runs.iter().enumerate() {
+                        for row in s.epochs.iter().filter(|r| r.run == i) {
+                            ui.label(row.phase.number().to_string());
+                            ui.label(row.epoch.to_string());
+                            ui.monospace(format!("{:.6}", row.train_mse));
+                            ui.monospace(format!("{:.2}", row.seconds));
+                            ui.end_row();
+                        }
+                        if let Some(r) = s.results.iter().find(|r| r.run == i) {
+                            let good = Color32::from_rgb(80, 170, 90);
+                            let tag = if run.cached { " (cached)" } else { "" };
+                            ui.label("");
+                            ui.label(RichText::new("test").strong())
+                                .on_hover_text("Test-set MSE of the full stack (the seed's figure) and, below, of the outer autoencoder alone");
+                            ui.monospace(RichText::new(format!("{:.6}", r.test.full)).color(good).strong());
+                            ui.monospace(format!("{:.2}{tag}", r.seconds));
+                            ui.end_row();
+                            ui.label("");
+                            ui.weak("outer");
+                            ui.monospace(format!("{:.6}", r.test.outer));
+                            ui.label("");
+                            ui.end_row();
+                        }
+                    }
+                });
+        });
+}

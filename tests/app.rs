@@ -1,0 +1,208 @@
+//! The real app, driven through egui_kittest without a GPU: clicks go through egui, the
+//! worker trains for real, and the tests wait on its event channel (never sleep).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use layerwise::data::Mnist;
+use layerwise::train::Hyperparams;
+use layerwise::train::worker::RunState;
+use layerwise::ui::session::Session;
+use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
+
+const PHASE1: &str = "Phase 1 — outer autoencoder";
+const PHASE2: &str = "Phase 2 — inner autoencoder";
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn data() -> Arc<Mnist> {
+    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
+    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
+        .clone()
+}
+
+fn app(hp: Hyperparams, cache_hidden1: bool) -> Harness<'static, LayerwiseApp> {
+    let settings = Settings {
+        hyperparams: hp,
+        cache_hidden1,
+        ..Settings::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| {
+            LayerwiseApp::new(
+                cc,
+                data(),
+                AppOptions {
+                    settings: Some(settings),
+                    autostart: Vec::new(),
+                },
+            )
+        });
+    // The worker's first events: idle, and the initial snapshot.
+    assert!(wait(&mut h, |s| s.snapshot.is_some()));
+    h.run_steps(2);
+    h
+}
+
+/// One epoch of 55 batches: the recipe's code paths, quickly.
+fn short() -> Hyperparams {
+    Hyperparams {
+        epochs: 1,
+        batch_size: 1000,
+        ..Hyperparams::default()
+    }
+}
+
+/// Applies worker events until `until` holds, then draws a frame.
+fn wait(h: &mut Harness<'static, LayerwiseApp>, until: impl Fn(&Session) -> bool) -> bool {
+    let ok = h.state_mut().wait_until(TIMEOUT, until);
+    // Two frames: a new floating area is measured in its first, shown in its second.
+    h.run_steps(2);
+    ok
+}
+
+fn phases_done(n: usize) -> impl Fn(&Session) -> bool {
+    move |s| s.results.len() >= n
+}
+
+#[test]
+fn phase1_click_fills_the_plot_and_the_epoch_table() {
+    let mut h = app(short(), false);
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    h.run_steps(3);
+    let s = &h.state().session;
+    assert_eq!(s.runs.len(), 1);
+    assert_eq!(s.runs[0].raw.len(), 55, "one plot point per batch");
+    assert_eq!(s.runs[0].epoch_ends, vec![55.0]);
+    assert_eq!(s.epochs.len(), 1);
+    let row = s.epochs[0].clone();
+    let test = s.results[0].test;
+    assert!(row.train_mse > 0.0 && row.train_mse < 0.1);
+    // What the table shows is what the worker measured.
+    h.get_by_label(&format!("{:.6}", row.train_mse));
+    h.get_by_label(&format!("{:.6}", test.full));
+    assert_eq!(h.state().session.state, RunState::Idle);
+}
+
+#[test]
+fn cache_checkbox_then_phase2_reports_the_cache_build() {
+    let mut h = app(short(), false);
+    h.get_by_label("Cache hidden1").click();
+    h.run_steps(2);
+    assert!(h.state().settings.cache_hidden1);
+    h.get_by_label(PHASE2).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.cache.is_some()));
+    assert!(wait(&mut h, phases_done(1)));
+    h.run_steps(3);
+    let s = &h.state().session;
+    let cache = s.cache.expect("CacheBuilt reached the UI");
+    assert_eq!(cache.bytes, 55_000 * 300 * 4);
+    assert!(!cache.reused);
+    assert!(s.results[0].cached);
+    let shown = format!("hidden1 cache built in {:.2} s", cache.seconds);
+    h.get_by_label(&shown);
+}
+
+#[test]
+fn pause_and_stop_take_effect_within_one_batch() {
+    // Big batches (about 0.1 s each) so that "within one batch" is unambiguous.
+    let hp = Hyperparams {
+        epochs: 50,
+        batch_size: 10_000,
+        ..Hyperparams::default()
+    };
+    let mut h = app(hp, false);
+    h.get_by_label(PHASE1).click();
+    h.run_steps(1);
+    assert!(wait(&mut h, |s| s.batches >= 1));
+    let seen = h.state().session.batches;
+    h.get_by_label("Pause").click();
+    h.run_steps(1);
+    // Every batch's loss is sent before the pause is acknowledged.
+    assert!(wait(&mut h, |s| matches!(s.state, RunState::Paused(_))));
+    let at_pause = h.state().session.batches;
+    assert!(
+        at_pause - seen <= 1,
+        "{} batches after Pause",
+        at_pause - seen
+    );
+    // Nothing trains while paused: a command answered after the pause is a barrier.
+    h.state_mut().evaluate_now();
+    assert!(wait(&mut h, |s| s.test.is_some()));
+    assert_eq!(h.state().session.batches, at_pause);
+
+    h.get_by_label("Resume").click();
+    h.run_steps(1);
+    assert!(wait(&mut h, |s| s.batches > at_pause));
+    let seen = h.state().session.batches;
+    h.get_by_label("Stop").click();
+    h.run_steps(1);
+    assert!(wait(&mut h, |s| s.is_idle()));
+    assert!(h.state().session.batches - seen <= 1);
+    h.get_by_label_contains("phase 1 stopped");
+}
+
+#[test]
+fn invalid_hyperparameters_disable_the_phase_buttons_with_a_message() {
+    let mut h = app(short(), false);
+    h.get_by_label("Learning rate")
+        .set_text_value_accesskit("-1");
+    h.run_steps(3);
+    h.get_by_label_contains("learning rate: must be a finite number > 0");
+    assert!(h.get_by_label(PHASE1).accesskit_node().is_disabled());
+    assert!(h.get_by_label(PHASE2).accesskit_node().is_disabled());
+    // Clicking a disabled button starts nothing.
+    h.get_by_label(PHASE1).click();
+    h.run_steps(3);
+    assert!(h.state().session.runs.is_empty());
+
+    h.get_by_label("Learning rate")
+        .set_text_value_accesskit("abc");
+    h.run_steps(3);
+    h.get_by_label_contains("'abc' is not a number");
+
+    h.get_by_label("Learning rate")
+        .set_text_value_accesskit("0.02");
+    h.run_steps(3);
+    assert!(!h.get_by_label(PHASE1).accesskit_node().is_disabled());
+    assert_eq!(h.state().settings.hyperparams.learning_rate, 0.02);
+}
+
+#[test]
+fn keyboard_starts_a_phase() {
+    let mut h = app(short(), false);
+    h.key_press(egui::Key::Num1);
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    assert_eq!(h.state().session.runs.len(), 1);
+    // Idle, the app stops repainting: `run` settles instead of hitting its step limit.
+    h.run();
+}
+
+#[test]
+fn a_worker_panic_is_shown_and_reset_recovers() {
+    let mut h = app(short(), false);
+    h.state_mut().inject_worker_panic();
+    assert!(wait(&mut h, |s| s.errors.len() == 1));
+    h.get_by_label_contains("internal error in the training worker");
+    // A new phase is refused until Reset...
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.errors.len() == 2));
+    assert!(h.state().session.runs.is_empty());
+    // ...and works after it.
+    h.get_by_label("Reset").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.notice.as_deref()
+        == Some("model re-initialised from the seed")));
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    assert_eq!(h.state().session.results.len(), 1);
+}
