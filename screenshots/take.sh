@@ -28,19 +28,26 @@ wait_phase() {
   sleep 1   # the last snapshot's redraw
 }
 
-sleep 4
-import -window root "$out/training-phase1.png"
-echo "saved $out/training-phase1.png (during phase 1)"
-wait_phase 1
-import -window root "$out/after-phase1.png"
-echo "saved $out/after-phase1.png"
+shot() {
+  local win
+  win=$(xdotool search --name '^layerwise' | head -1)
+  import -window "$win" "$out/$1"
+  echo "saved $out/$1"
+}
 
+until xdotool search --name '^layerwise' >/dev/null 2>&1; do sleep 0.2; done
 win=$(xdotool search --name '^layerwise' | head -1)
+# Rest the pointer on the loss curve, so the hover read-out shows.
+xdotool mousemove --window "$win" 520 250
+sleep 4
+shot training-phase1.png
+wait_phase 1
+shot after-phase1.png
+
 xdotool windowfocus --sync "$win" 2>/dev/null || true
 xdotool key --window "$win" 2
 wait_phase 2
-import -window root "$out/after-phase2.png"
-echo "saved $out/after-phase2.png"
+shot after-phase2.png
 
 xdotool key --window "$win" ctrl+q
 wait $app

@@ -6,6 +6,9 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod export;
+pub mod inspect;
 pub mod model;
+pub mod picture;
 pub mod train;
 pub mod ui;

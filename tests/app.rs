@@ -10,6 +10,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use layerwise::data::Mnist;
 use layerwise::train::Hyperparams;
 use layerwise::train::worker::RunState;
+use layerwise::ui::recon::Selection;
 use layerwise::ui::session::Session;
 use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
 
@@ -205,4 +206,151 @@ fn a_worker_panic_is_shown_and_reset_recovers() {
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
     assert_eq!(h.state().session.results.len(), 1);
+}
+
+fn no_pins() -> Settings {
+    Settings {
+        hyperparams: short(),
+        cache_hidden1: false,
+        selection: Selection::default(),
+        ..Settings::default()
+    }
+}
+
+fn app_with(settings: Settings) -> Harness<'static, LayerwiseApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            LayerwiseApp::new(
+                cc,
+                data(),
+                AppOptions {
+                    settings: Some(settings),
+                    autostart: Vec::new(),
+                },
+            )
+        });
+    assert!(wait(&mut h, |s| s.snapshot.is_some()));
+    h
+}
+
+#[test]
+fn scrubbing_and_pinning_change_the_shown_images() {
+    let mut h = app_with(no_pins());
+    let test = data().test.clone();
+    h.get_by_label_contains("image #0 · digit 7");
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    let label = test.labels[1];
+    h.get_by_label_contains(&format!("image #1 · digit {label}"));
+    assert_eq!(h.state().recon.recons[0].index, 1);
+    h.get_by_label("Pin").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.selection.pinned, vec![1]);
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    // The current image leads, the pinned one follows.
+    let shown: Vec<usize> = h.state().recon.recons.iter().map(|r| r.index).collect();
+    assert_eq!(shown, vec![2, 1]);
+    h.get_by_label(&format!("#1 · {label}"));
+    h.get_by_label(&format!("#2 · {}", test.labels[2]));
+
+    // Only 7s: the scrubber jumps to the next 7.
+    h.get_by_label("Show").click();
+    h.run_steps(2);
+    h.get_by_label("only 7s").click();
+    h.run_steps(2);
+    let current = h.state().settings.selection.current;
+    assert_eq!(test.labels[current], 7);
+    let next7 = (current + 1..test.len())
+        .find(|&i| test.labels[i] == 7)
+        .unwrap();
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(h.state().settings.selection.current, next7);
+    h.get_by_label_contains(&format!("image #{next7} · digit 7"));
+}
+
+/// Opens a File menu item's dialog, types `path` and presses the dialog's button.
+fn through_dialog(
+    h: &mut Harness<'static, LayerwiseApp>,
+    item: &str,
+    path: &std::path::Path,
+    button: &str,
+) {
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label(item).click();
+    h.run_steps(3);
+    assert!(h.state().dialog.is_some());
+    h.get_by_label("Path")
+        .set_text_value_accesskit(path.to_str().unwrap());
+    h.run_steps(2);
+    h.get_by_label(button).click();
+    h.run_steps(2);
+    assert!(
+        h.state().dialog.is_none(),
+        "the dialog closes once a path is chosen"
+    );
+}
+
+#[test]
+fn a_bad_checkpoint_shows_an_error_and_keeps_the_model() {
+    let mut h = app_with(no_pins());
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.safetensors");
+    std::fs::write(&bad, b"not a checkpoint at all").unwrap();
+    let before = h.state().session.snapshot.clone().unwrap().params;
+    through_dialog(&mut h, "Load checkpoint…", &bad, "Load");
+    assert!(wait(&mut h, |s| !s.errors.is_empty()));
+    h.get_by_label_contains("broken.safetensors: not a safetensors file");
+    let after = h.state().session.snapshot.clone().unwrap().params;
+    assert!(
+        std::sync::Arc::ptr_eq(&before, &after),
+        "no new model was taken"
+    );
+    // The worker still has the old model: training from it works.
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+}
+
+#[test]
+fn export_writes_pngs_of_the_expected_size() {
+    let mut settings = no_pins();
+    settings.selection.pinned = vec![3, 5];
+    let mut h = app_with(settings);
+    let dir = tempfile::tempdir().unwrap();
+    through_dialog(&mut h, "Export images as PNG…", dir.path(), "Export here");
+    h.get_by_label_contains("wrote 4 PNG files");
+    let size = |name: &str| image::image_dimensions(dir.path().join(name)).unwrap();
+    // 3 images (current + 2 pinned): 4 columns of 28x4 px with 8 px gaps.
+    assert_eq!(
+        size("reconstructions.png"),
+        (4 * 112 + 5 * 8, 3 * (112 + 8) + 8)
+    );
+    assert_eq!(size("codes.png"), (150 * 4, 3 * 16));
+    assert_eq!(size("class_means.png"), (150 * 4, 10 * 16));
+    assert_eq!(size("features.png"), ((20 * 29 + 1) * 2, (15 * 29 + 1) * 2));
+    let img = image::open(dir.path().join("reconstructions.png")).unwrap();
+    assert!(
+        img.to_rgba8().pixels().any(|p| p.0[0] > 200),
+        "the digits are drawn"
+    );
+}
+
+#[test]
+fn loss_history_exports_as_csv() {
+    let mut h = app_with(no_pins());
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    let dir = tempfile::tempdir().unwrap();
+    through_dialog(&mut h, "Export loss history as CSV…", dir.path(), "Save");
+    let csv = std::fs::read_to_string(dir.path().join("losses.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 55);
+    assert!(lines[55].starts_with("0,1,0,55,"), "{}", lines[55]);
+    let epoch_mse = h.state().session.epochs[0].train_mse;
+    assert!(lines[55].ends_with(&format!(",{epoch_mse}")));
 }

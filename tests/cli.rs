@@ -126,3 +126,49 @@ fn divergence_exits_1_with_where_it_happened() {
     let o = layerwise(&["train", "--learning-rate", "10", "--phases", "1"]);
     assert_fails(&o, 1, "phase 1 diverged in epoch 0 at batch");
 }
+
+#[test]
+fn export_writes_the_views_of_a_saved_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = layerwise(&[
+        "train",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1000",
+        "--phases",
+        "1",
+        "--save",
+        m,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("png");
+    let e = layerwise(&[
+        "export",
+        "--load",
+        m,
+        "--images",
+        "0,1,2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert_eq!(stdout(&e).lines().count(), 4);
+    let (w, h) = image::image_dimensions(out.join("reconstructions.png")).unwrap();
+    assert_eq!((w, h), (4 * 112 + 5 * 8, 3 * 120 + 8));
+    assert_fails(
+        &layerwise(&[
+            "export",
+            "--load",
+            m,
+            "--images",
+            "10000",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        2,
+        "no test image 10000",
+    );
+}

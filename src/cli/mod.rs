@@ -41,6 +41,22 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Print the test MSE of a saved model.
     Eval(EvalArgs),
+    /// Write the app's views of a saved model as PNG files: reconstructions, codes,
+    /// mean code per class, features.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Checkpoint to show (safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub load: PathBuf,
+    /// Test images to reconstruct, by index.
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4,5,6,7")]
+    pub images: Vec<usize>,
+    /// Folder to write into (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +153,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::Train(args)) => train::run(cli.data.as_deref(), args),
         Some(Command::Eval(args)) => eval(cli.data.as_deref(), args),
+        Some(Command::Export(args)) => export(cli.data.as_deref(), args),
         None => app(cli.data.as_deref(), &cli.autostart, cli.frame_stats),
     };
     match result {
@@ -162,17 +179,44 @@ pub fn load_data(dir: Option<&Path>) -> Result<Arc<Mnist>, Failure> {
     Mnist::load(dir).map(Arc::new).map_err(Failure::input)
 }
 
-fn eval(data: Option<&Path>, args: EvalArgs) -> Result<(), Failure> {
-    let ck = checkpoint::load(&args.load, None).map_err(Failure::input)?;
+/// A checkpoint and the data to run it on, checked to fit together.
+fn model_and_data(
+    load: &Path,
+    data: Option<&Path>,
+) -> Result<(checkpoint::Checkpoint, Arc<Mnist>), Failure> {
+    let ck = checkpoint::load(load, None).map_err(Failure::input)?;
     let data = load_data(data)?;
     if ck.params.arch().inputs != crate::data::PIXELS {
         return Err(Failure::input(anyhow::anyhow!(
             "{}: the model takes {} inputs, the images have {}",
-            args.load.display(),
+            load.display(),
             ck.params.arch().inputs,
             crate::data::PIXELS
         )));
     }
+    Ok((ck, data))
+}
+
+fn export(data: Option<&Path>, args: ExportArgs) -> Result<(), Failure> {
+    let (ck, data) = model_and_data(&args.load, data)?;
+    let n = data.test.len();
+    if let Some(bad) = args.images.iter().find(|&&i| i >= n) {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--images: there is no test image {bad} (the test set has {n})"
+        )));
+    }
+    let means = crate::train::eval::class_mean_codes(&ck.params, &data.test);
+    let written =
+        crate::export::write_pngs(&args.out, &ck.params, &data.test, &args.images, &means)
+            .map_err(|e| Failure::input(anyhow::anyhow!(e)))?;
+    for p in written {
+        println!("{}", p.display());
+    }
+    Ok(())
+}
+
+fn eval(data: Option<&Path>, args: EvalArgs) -> Result<(), Failure> {
+    let (ck, data) = model_and_data(&args.load, data)?;
     let t = std::time::Instant::now();
     let mse = crate::train::eval::reconstruction_mse(&ck.params, &data.test);
     let seconds = t.elapsed().as_secs_f64();

@@ -121,3 +121,48 @@ fn view(x: &[f32], cols: usize) -> ArrayView2<'_, f32> {
 fn view_mut(x: &mut [f32], cols: usize) -> ArrayViewMut2<'_, f32> {
     ArrayViewMut2::from_shape((x.len() / cols, cols), x).expect("block is whole rows")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Mnist;
+    use crate::model::Arch;
+
+    #[test]
+    fn class_means_equal_a_direct_mean() {
+        let data = Mnist::embedded().unwrap();
+        let p = Params::he_init(Arch::RECIPE, 11);
+        let means = class_mean_codes(&p, &data.test);
+        // Directly: every image's code on its own, summed per class in f64.
+        let mut sums = Array2::<f64>::zeros((CLASSES, 150));
+        let mut counts = [0usize; CLASSES];
+        let mut inf = Inference::new(Arch::RECIPE, 1);
+        let mut x = vec![0f32; PIXELS];
+        for i in 0..data.test.len() {
+            convert_range(&data.test, i, &mut x);
+            inf.encode(&p, view(&x, PIXELS));
+            let c = data.test.labels[i] as usize;
+            counts[c] += 1;
+            sums.row_mut(c)
+                .zip_mut_with(&inf.h2.row(0), |s, &v| *s += v as f64);
+        }
+        for c in 0..CLASSES {
+            for u in 0..150 {
+                let direct = (sums[[c, u]] / counts[c] as f64) as f32;
+                assert!(
+                    (means[[c, u]] - direct).abs() <= 1e-5 * (1.0 + direct.abs()),
+                    "{c} {u}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_mse_of_both_autoencoders() {
+        let data = Mnist::embedded().unwrap();
+        let p = Params::he_init(Arch::RECIPE, 2);
+        let e = reconstruction_errors(&p, &data.test);
+        assert_eq!(e.full, reconstruction_mse(&p, &data.test));
+        assert!(e.outer > 0.0 && e.outer != e.full);
+    }
+}

@@ -7,9 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::codes::CodesPanel;
 use super::command::UiCommand;
+use super::features::FeaturesPanel;
+use super::file_dialog::{FileDialog, Outcome, Purpose};
 use super::losses::LossesPanel;
+use super::recon::{ReconPanel, Selection};
 use super::session::Session;
+use super::shown;
 use super::training::TrainingPanel;
 use crate::data::Mnist;
 use crate::model::Phase;
@@ -23,6 +28,9 @@ pub struct Settings {
     pub hyperparams: Hyperparams,
     pub cache_hidden1: bool,
     pub log_scale: bool,
+    pub selection: Selection,
+    /// Where the file dialog starts.
+    pub last_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -31,6 +39,12 @@ impl Default for Settings {
             hyperparams: Hyperparams::default(),
             cache_hidden1: true,
             log_scale: true,
+            selection: Selection {
+                current: 0,
+                digit: None,
+                pinned: vec![1, 2, 3, 4, 8],
+            },
+            last_dir: None,
         }
     }
 }
@@ -87,6 +101,12 @@ pub struct LayerwiseApp {
     sent_hyperparams: Hyperparams,
     training: TrainingPanel,
     losses: LossesPanel,
+    pub recon: ReconPanel,
+    codes: CodesPanel,
+    features: FeaturesPanel,
+    /// `None`: the views follow training; else an index into `Session::history`.
+    pub history_pick: Option<usize>,
+    pub dialog: Option<FileDialog>,
     autostart: VecDeque<Phase>,
     pub frames: FrameStats,
     /// The window title last sent, to send only changes.
@@ -102,6 +122,8 @@ impl LayerwiseApp {
         });
         let ctx = cc.egui_ctx.clone();
         let wake: Waker = Arc::new(move || ctx.request_repaint());
+        let mut settings = settings;
+        settings.selection.fit(data.test.len());
         let mut app = Self {
             sent_hyperparams: settings.hyperparams.clone(),
             session: Session::new(data),
@@ -109,6 +131,11 @@ impl LayerwiseApp {
             wake,
             training: TrainingPanel::default(),
             losses: LossesPanel,
+            recon: ReconPanel::default(),
+            codes: CodesPanel::default(),
+            features: FeaturesPanel::default(),
+            history_pick: None,
+            dialog: None,
             autostart: options.autostart.into(),
             frames: FrameStats::default(),
             title: String::new(),
@@ -215,6 +242,12 @@ impl LayerwiseApp {
     fn apply(&mut self, e: Event) {
         let phase_done = matches!(e, Event::PhaseDone { .. });
         let failed = matches!(e, Event::Error(_) | Event::Stopped(_));
+        if let Event::DataLoaded(d) = &e {
+            self.settings.selection.fit(d.test.len());
+        }
+        if matches!(e, Event::Reset | Event::CheckpointLoaded(_)) {
+            self.history_pick = None;
+        }
         self.session.apply(e);
         if failed {
             self.autostart.clear();
@@ -260,8 +293,76 @@ impl LayerwiseApp {
                 let on = self.settings.cache_hidden1;
                 self.send(Command::SetCacheHidden1(on));
             }
+            UiCommand::ScrubPrevious | UiCommand::ScrubNext => {
+                let delta = if cmd == UiCommand::ScrubNext { 1 } else { -1 };
+                self.settings.selection.step(&self.session.data.test, delta);
+            }
+            UiCommand::PinImage => {
+                let current = self.settings.selection.current;
+                self.settings.selection.toggle_pin(current);
+            }
+            UiCommand::OpenData => self.open_dialog(Purpose::OpenData),
+            UiCommand::LoadCheckpoint => self.open_dialog(Purpose::LoadCheckpoint),
+            UiCommand::SaveCheckpoint => self.open_dialog(Purpose::SaveCheckpoint),
+            UiCommand::ExportImages => self.open_dialog(Purpose::ExportImages),
+            UiCommand::ExportLosses => self.open_dialog(Purpose::ExportLosses),
             _ => {}
         }
+    }
+
+    fn open_dialog(&mut self, purpose: Purpose) {
+        let start = self
+            .settings
+            .last_dir
+            .clone()
+            .filter(|d| d.is_dir())
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| std::path::PathBuf::from("/"));
+        self.dialog = Some(FileDialog::new(purpose, &start));
+    }
+
+    /// Carries out what the file dialog chose.
+    fn chosen(&mut self, purpose: Purpose, path: std::path::PathBuf) {
+        match purpose {
+            Purpose::OpenData => self.send(Command::OpenData(path)),
+            Purpose::LoadCheckpoint => self.send(Command::LoadCheckpoint(path)),
+            Purpose::SaveCheckpoint => self.send(Command::SaveCheckpoint(path)),
+            Purpose::ExportImages => {
+                let result = self.export_images(&path);
+                self.report(result);
+            }
+            Purpose::ExportLosses => {
+                let result = std::fs::write(&path, self.session.losses_csv())
+                    .map(|()| format!("wrote {}", path.display()))
+                    .map_err(|e| format!("{}: {e}", path.display()));
+                self.report(result);
+            }
+        }
+    }
+
+    fn report(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(notice) => self.session.notice = Some(notice),
+            Err(e) => self.session.errors.push(e),
+        }
+    }
+
+    /// Writes the shown parameters' views as PNG files into `dir`.
+    pub fn export_images(&mut self, dir: &std::path::Path) -> Result<String, String> {
+        let shown =
+            shown::pick(&self.session, self.history_pick).ok_or("no model to export yet")?;
+        let test = &self.session.data.test;
+        let means = match &shown.class_means {
+            Some(m) => m.as_ref().clone(),
+            None => crate::train::eval::class_mean_codes(&shown.params, test),
+        };
+        let indices = self.settings.selection.shown();
+        let written = crate::export::write_pngs(dir, &shown.params, test, &indices, &means)?;
+        Ok(format!(
+            "wrote {} PNG files to {}",
+            written.len(),
+            dir.display()
+        ))
     }
 
     fn hyperparams_valid(&self) -> bool {
@@ -307,7 +408,14 @@ impl LayerwiseApp {
         let mut clicked = Vec::new();
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                for cmd in [UiCommand::Quit] {
+                for cmd in [
+                    UiCommand::OpenData,
+                    UiCommand::LoadCheckpoint,
+                    UiCommand::SaveCheckpoint,
+                    UiCommand::ExportImages,
+                    UiCommand::ExportLosses,
+                    UiCommand::Quit,
+                ] {
                     if ui
                         .button(cmd.label())
                         .on_hover_text(cmd.hover_text(ui.ctx()))
@@ -446,10 +554,57 @@ impl eframe::App for LayerwiseApp {
                     ));
                 });
             });
+        if self
+            .history_pick
+            .is_some_and(|i| i >= self.session.history.len())
+        {
+            self.history_pick = None;
+        }
+        let shown = shown::pick(&self.session, self.history_pick);
+        let ctx = ui.ctx().clone();
+        if let Some(shown) = &shown {
+            let test = &self.session.data.test;
+            self.recon
+                .update(&ctx, shown, test, &self.settings.selection);
+            self.codes
+                .update(&ctx, shown, &self.recon.recons, self.recon.generation);
+            self.features.update(&ctx, shown);
+        }
+        egui::Panel::right("views")
+            .resizable(true)
+            .default_size(440.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.features.ui(ui);
+                    ui.separator();
+                    self.codes.ui(ui);
+                });
+            });
         egui::CentralPanel::default().show(ui, |ui| {
-            self.losses
-                .ui(ui, &self.session, &mut self.settings.log_scale);
+            egui::Panel::top("losses")
+                .resizable(true)
+                .default_size(360.0)
+                .show(ui, |ui| {
+                    self.losses
+                        .ui(ui, &self.session, &mut self.settings.log_scale)
+                });
+            shown::history_ui(ui, &self.session, &mut self.history_pick);
+            self.recon
+                .ui(ui, &self.session.data.test, &mut self.settings.selection);
         });
+        if let Some(d) = &mut self.dialog {
+            let purpose = d.purpose;
+            let dir = d.dir().to_path_buf();
+            match d.show(&ctx) {
+                Outcome::Open => {}
+                Outcome::Cancelled => self.dialog = None,
+                Outcome::Chosen(path) => {
+                    self.dialog = None;
+                    self.settings.last_dir = Some(dir);
+                    self.chosen(purpose, path);
+                }
+            }
+        }
         self.errors_ui(ui.ctx());
         for cmd in clicked {
             self.dispatch(ui.ctx(), cmd);

@@ -2,10 +2,16 @@
 //! events, and the shell that ties them together. Nothing below `ui` knows egui.
 
 pub mod app;
+pub mod codes;
 pub mod command;
+pub mod features;
+pub mod file_dialog;
 pub mod losses;
+pub mod recon;
 pub mod session;
+pub mod shown;
 pub mod stack;
+pub mod textures;
 pub mod training;
 
 use std::sync::Arc;

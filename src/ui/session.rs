@@ -14,6 +14,8 @@ use crate::train::worker::{Event, Progress, RunState, Snapshot};
 /// Weight of a new batch loss in the smoothed line (an exponential moving average
 /// over roughly 10 batches).
 const SMOOTHING: f64 = 0.1;
+/// Epoch-end snapshots kept for the history slider (2.2 MB each for the recipe's net).
+pub const HISTORY_LIMIT: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochRow {
@@ -126,6 +128,36 @@ impl Session {
         [last(false), last(true)]
     }
 
+    /// Every batch loss as CSV: one line per batch, with the run, its phase, whether
+    /// phase 2 used the cache, the smoothed loss, and the seed's train MSE on the
+    /// batches that ended an epoch.
+    pub fn losses_csv(&self) -> String {
+        let mut out = String::from("run,phase,cached,batch,loss,smoothed,epoch_train_mse\n");
+        for (i, run) in self.runs.iter().enumerate() {
+            let mut ends = self.epochs.iter().filter(|e| e.run == i);
+            let mut next_end = run.epoch_ends.iter().zip(ends.by_ref());
+            let mut pending = next_end.next();
+            for (raw, smooth) in run.raw.iter().zip(&run.smooth) {
+                let epoch_mse = match pending {
+                    Some((&x, row)) if x == raw.x => {
+                        pending = next_end.next();
+                        row.train_mse.to_string()
+                    }
+                    _ => String::new(),
+                };
+                out.push_str(&format!(
+                    "{i},{},{},{},{},{},{epoch_mse}\n",
+                    run.phase.number(),
+                    run.cached as u8,
+                    raw.x,
+                    raw.y as f32,
+                    smooth.y as f32
+                ));
+            }
+        }
+        out
+    }
+
     /// Forgets the training record (a new model: reset, or a loaded checkpoint).
     fn clear_record(&mut self) {
         self.progress = None;
@@ -208,6 +240,9 @@ impl Session {
                     self.class_means = Some(m.clone());
                 }
                 if s.epoch_end.is_some() {
+                    if self.history.len() == HISTORY_LIMIT {
+                        self.history.remove(0);
+                    }
                     self.history.push(s.clone());
                 }
                 self.snapshot = Some(s);
@@ -280,6 +315,14 @@ mod tests {
         assert_eq!(run.epoch_ends, vec![2.0]);
         assert_eq!(s.epochs.len(), 1);
         assert_eq!(s.phase2_epoch_seconds(), [None, Some(1.5)]);
+        let csv = s.losses_csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "run,phase,cached,batch,loss,smoothed,epoch_train_mse"
+        );
+        assert_eq!(lines[1], "0,1,0,1,0.5,0.5,");
+        assert_eq!(lines[2], "0,1,0,2,0.25,0.475,0.2");
         s.apply(Event::Reset);
         assert!(s.runs.is_empty() && s.epochs.is_empty() && s.batches == 0);
     }

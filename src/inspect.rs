@@ -1,0 +1,127 @@
+//! What the exploration views show, computed from parameters and test images: the two
+//! reconstructions of an image, its code, and the per-image errors. Shared by the app
+//! and by `layerwise export`.
+
+use ndarray::{Array2, s};
+
+use crate::data::batch::gather_pixels;
+use crate::data::{Images, PIXELS};
+use crate::model::{Inference, Params};
+
+/// One test image through both autoencoders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconstruction {
+    /// Index in the test set.
+    pub index: usize,
+    pub label: u8,
+    /// Pixels in [0, 1], 784 of them.
+    pub original: Vec<f32>,
+    /// Phase 1's reconstruction: the outer autoencoder alone (784 -> 300 -> 784).
+    pub outer: Vec<f32>,
+    /// The full stack's (784 -> 300 -> 150 -> 300 -> 784).
+    pub full: Vec<f32>,
+    /// The code (hidden2).
+    pub code: Vec<f32>,
+    pub mse_outer: f32,
+    pub mse_full: f32,
+}
+
+/// Runs the images at `indices` (into `images`, all in range) through the stack.
+pub fn reconstruct(p: &Params, images: &Images, indices: &[usize]) -> Vec<Reconstruction> {
+    if indices.is_empty() {
+        return Vec::new();
+    }
+    let idx: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
+    let mut x = Array2::zeros((indices.len(), PIXELS));
+    gather_pixels(images, &idx, x.as_slice_mut().expect("standard layout"));
+    let mut inf = Inference::new(p.arch(), indices.len());
+    inf.run(p, x.view(), true);
+    let mse = |a: &[f32], b: &[f32]| {
+        (a.iter()
+            .zip(b)
+            .map(|(&a, &b)| ((a - b) as f64).powi(2))
+            .sum::<f64>()
+            / a.len() as f64) as f32
+    };
+    indices
+        .iter()
+        .enumerate()
+        .map(|(r, &index)| {
+            let row = |m: &Array2<f32>| m.slice(s![r, ..]).to_vec();
+            let original = row(&x);
+            let outer = row(&inf.outer);
+            let full = row(&inf.out);
+            Reconstruction {
+                index,
+                label: images.labels[index],
+                mse_outer: mse(&original, &outer),
+                mse_full: mse(&original, &full),
+                code: row(&inf.h2),
+                original,
+                outer,
+                full,
+            }
+        })
+        .collect()
+}
+
+/// The incoming weights of each hidden1 unit (a column of W1), as images.
+pub fn features(p: &Params) -> Vec<Vec<f32>> {
+    p.w1.columns().into_iter().map(|c| c.to_vec()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Mnist;
+    use crate::model::Arch;
+    use crate::model::grad::{Workspace, phase1_loss};
+
+    /// The engine's own passes, written out with ndarray's `dot`, for comparison.
+    fn by_hand(p: &Params, x: &Array2<f32>) -> (Array2<f32>, Array2<f32>, Array2<f32>) {
+        let elu = |m: Array2<f32>| m.mapv(crate::model::linalg::elu);
+        let h1 = elu(x.dot(&p.w1) + &p.b1);
+        let outer = h1.dot(&p.w4) + &p.b4;
+        let h2 = elu(h1.dot(&p.w2) + &p.b2);
+        let h3 = elu(h2.dot(&p.w3) + &p.b3);
+        (outer, h3.dot(&p.w4) + &p.b4, h2)
+    }
+
+    #[test]
+    fn reconstructions_equal_the_engines_forward_passes() {
+        let data = Mnist::embedded().unwrap();
+        let p = Params::he_init(Arch::RECIPE, 3);
+        let indices = [0, 7, 9999];
+        let r = reconstruct(&p, &data.test, &indices);
+        let idx: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
+        let mut x = Array2::zeros((3, PIXELS));
+        gather_pixels(&data.test, &idx, x.as_slice_mut().unwrap());
+        let (outer, full, code) = by_hand(&p, &x);
+        for (k, rec) in r.iter().enumerate() {
+            assert_eq!(rec.index, indices[k]);
+            assert_eq!(rec.label, data.test.labels[indices[k]]);
+            let close = |a: &[f32], b: ndarray::ArrayView1<f32>| {
+                a.iter()
+                    .zip(b)
+                    .all(|(&a, &b)| (a - b).abs() <= 1e-4 * (1.0 + b.abs()))
+            };
+            assert!(close(&rec.outer, outer.row(k)));
+            assert!(close(&rec.full, full.row(k)));
+            assert!(close(&rec.code, code.row(k)));
+        }
+        // And with the training code's phase-1 pass: the same loss.
+        let mut ws = Workspace::new(Arch::RECIPE, 3);
+        let loss = phase1_loss(&p, x.view(), &mut ws);
+        let mean = r.iter().map(|r| r.mse_outer as f64).sum::<f64>() / 3.0;
+        assert!((loss as f64 - mean).abs() < 1e-6 * mean);
+    }
+
+    #[test]
+    fn features_are_the_columns_of_w1() {
+        let p = Params::he_init(Arch::RECIPE, 1);
+        let f = features(&p);
+        assert_eq!(f.len(), 300);
+        assert_eq!(f[17].len(), 784);
+        assert_eq!(f[17][5], p.w1[[5, 17]]);
+    }
+}

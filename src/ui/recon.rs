@@ -1,0 +1,286 @@
+//! "Reconstructions": pick test images (scrubber, digit filter, pins) and see each one
+//! as the outer autoencoder and the full stack rebuild it, with its error.
+
+use egui::{RichText, Ui, vec2};
+
+use super::shown::Shown;
+use super::textures::Texture;
+use crate::data::Images;
+use crate::inspect::{self, Reconstruction};
+use crate::picture;
+
+/// At most this many pinned images.
+pub const MAX_PINS: usize = 8;
+const IMAGE_SIZE: f32 = 84.0;
+
+/// The persisted choice of images.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Selection {
+    /// The scrubbed test image.
+    pub current: usize,
+    pub digit: Option<u8>,
+    pub pinned: Vec<usize>,
+}
+
+impl Selection {
+    /// Drops what does not exist in a test set of `n` images.
+    pub fn fit(&mut self, n: usize) {
+        if self.current >= n {
+            self.current = 0;
+        }
+        self.pinned.retain(|&i| i < n);
+    }
+
+    /// The current image first, then the pinned ones (no repeats).
+    pub fn shown(&self) -> Vec<usize> {
+        let mut v = vec![self.current];
+        v.extend(self.pinned.iter().copied().filter(|&i| i != self.current));
+        v
+    }
+
+    /// Indices of the test images the digit filter lets through.
+    pub fn candidates(&self, test: &Images) -> Vec<usize> {
+        (0..test.len())
+            .filter(|&i| self.digit.is_none_or(|d| test.labels[i] == d))
+            .collect()
+    }
+
+    /// Moves the scrubber `delta` images through the filtered list.
+    pub fn step(&mut self, test: &Images, delta: isize) {
+        let c = self.candidates(test);
+        if c.is_empty() {
+            return;
+        }
+        let pos = c.partition_point(|&i| i < self.current);
+        let here = if c.get(pos) == Some(&self.current) {
+            pos as isize
+        } else {
+            pos as isize - (delta > 0) as isize
+        };
+        let next = (here + delta).clamp(0, c.len() as isize - 1) as usize;
+        self.current = c[next];
+    }
+
+    pub fn toggle_pin(&mut self, i: usize) {
+        if let Some(at) = self.pinned.iter().position(|&p| p == i) {
+            self.pinned.remove(at);
+        } else if self.pinned.len() < MAX_PINS {
+            self.pinned.push(i);
+        }
+    }
+}
+
+/// The panel: reconstructions are recomputed only when the parameters or the images
+/// change (a handful of images: cheap enough for the UI thread).
+#[derive(Default)]
+pub struct ReconPanel {
+    key: Option<(usize, Vec<usize>)>,
+    pub recons: Vec<Reconstruction>,
+    /// Counts recomputations, so that views built on `recons` know when to follow.
+    pub generation: u64,
+    textures: Vec<[Texture; 4]>,
+}
+
+impl ReconPanel {
+    /// Recomputes the reconstructions if the shown parameters or images changed.
+    pub fn update(&mut self, ctx: &egui::Context, shown: &Shown, test: &Images, sel: &Selection) {
+        let indices = sel.shown();
+        let key = (shown.key(), indices.clone());
+        if self.key.as_ref() == Some(&key) {
+            return;
+        }
+        self.recons = inspect::reconstruct(&shown.params, test, &indices);
+        self.textures
+            .resize_with(self.recons.len(), Default::default);
+        for (k, (r, tex)) in self.recons.iter().zip(&mut self.textures).enumerate() {
+            let rasters = [
+                picture::digit(&r.original),
+                picture::digit(&r.outer),
+                picture::digit(&r.full),
+                picture::error_map(&r.original, &r.full),
+            ];
+            for (j, (t, raster)) in tex.iter_mut().zip(&rasters).enumerate() {
+                t.set(ctx, &format!("recon-{k}-{j}"), raster);
+            }
+        }
+        self.key = Some(key);
+        self.generation += 1;
+    }
+
+    pub fn ui(&mut self, ui: &mut Ui, test: &Images, sel: &mut Selection) {
+        ui.horizontal(|ui| {
+            ui.heading("Reconstructions");
+            scrubber_ui(ui, test, sel);
+        });
+        egui::ScrollArea::horizontal()
+            .id_salt("recon-scroll")
+            .show(ui, |ui| {
+                egui::Grid::new("recon-grid")
+                    .spacing([8.0, 4.0])
+                    .show(ui, |ui| {
+                        ui.label("");
+                        for (k, r) in self.recons.iter().enumerate() {
+                            let title = format!("#{} · {}", r.index, r.label);
+                            ui.vertical_centered(|ui| {
+                                if k == 0 {
+                                    ui.label(RichText::new(title).strong());
+                                } else {
+                                    ui.horizontal(|ui| {
+                                        ui.label(title);
+                                        if ui.small_button("x").on_hover_text("Unpin").clicked() {
+                                            sel.toggle_pin(r.index);
+                                        }
+                                    });
+                                }
+                            });
+                        }
+                        ui.end_row();
+                        let rows = ["original", "phase 1\n(outer)", "full stack", "error"];
+                        for (j, name) in rows.iter().enumerate() {
+                            ui.label(*name);
+                            for (k, tex) in self.textures.iter().enumerate().take(self.recons.len())
+                            {
+                                if let Some(t) = tex[j].get() {
+                                    let r = &self.recons[k];
+                                    let hover = match j {
+                                        1 => format!("MSE {:.5}", r.mse_outer),
+                                        2 | 3 => format!("MSE {:.5}", r.mse_full),
+                                        _ => format!("test image {} (digit {})", r.index, r.label),
+                                    };
+                                    ui.add(egui::Image::new((
+                                        t.id(),
+                                        vec2(IMAGE_SIZE, IMAGE_SIZE),
+                                    )))
+                                    .on_hover_text(hover);
+                                }
+                            }
+                            ui.end_row();
+                        }
+                        ui.label("MSE");
+                        for r in &self.recons {
+                            ui.vertical(|ui| {
+                                ui.monospace(format!("outer {:.5}", r.mse_outer));
+                                ui.monospace(format!("full  {:.5}", r.mse_full));
+                            });
+                        }
+                        ui.end_row();
+                    });
+            });
+    }
+}
+
+fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) {
+    let candidates = sel.candidates(test);
+    if ui
+        .small_button("<")
+        .on_hover_text("Previous image (Left)")
+        .clicked()
+    {
+        sel.step(test, -1);
+    }
+    let mut pos = candidates
+        .partition_point(|&i| i < sel.current)
+        .min(candidates.len().saturating_sub(1));
+    let max = candidates.len().saturating_sub(1);
+    let slider = egui::Slider::new(&mut pos, 0..=max)
+        .show_value(false)
+        .trailing_fill(true);
+    let resp = ui
+        .add(slider)
+        .on_hover_text("Scrub through the test images");
+    resp.widget_info(|| egui::WidgetInfo::slider(true, pos as f64, "Test image"));
+    if resp.changed()
+        && let Some(&i) = candidates.get(pos)
+    {
+        sel.current = i;
+    }
+    if ui
+        .small_button(">")
+        .on_hover_text("Next image (Right)")
+        .clicked()
+    {
+        sel.step(test, 1);
+    }
+    let label = test.labels.get(sel.current).copied().unwrap_or_default();
+    ui.label(RichText::new(format!("image #{} · digit {label}", sel.current)).strong());
+    let filter = ui.label("Show");
+    egui::ComboBox::from_id_salt("digit-filter")
+        .selected_text(match sel.digit {
+            None => "all digits".to_string(),
+            Some(d) => format!("only {d}s"),
+        })
+        .show_ui(ui, |ui| {
+            let before = sel.digit;
+            ui.selectable_value(&mut sel.digit, None, "all digits");
+            for d in 0..10u8 {
+                ui.selectable_value(&mut sel.digit, Some(d), format!("only {d}s"));
+            }
+            if sel.digit != before {
+                sel.step(test, 0);
+            }
+        })
+        .response
+        .labelled_by(filter.id);
+    let pinned = sel.pinned.contains(&sel.current);
+    let text = if pinned { "Unpin" } else { "Pin" };
+    let full = !pinned && sel.pinned.len() >= MAX_PINS;
+    if ui
+        .add_enabled(!full, egui::Button::new(text))
+        .on_hover_text(format!(
+            "Keep this image in the comparison, up to {MAX_PINS} (P)"
+        ))
+        .clicked()
+    {
+        sel.toggle_pin(sel.current);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_set() -> Images {
+        Images {
+            pixels: vec![0; 6 * 784],
+            labels: vec![7, 2, 7, 1, 7, 2],
+        }
+    }
+
+    #[test]
+    fn stepping_follows_the_digit_filter() {
+        let t = test_set();
+        let mut s = Selection::default();
+        s.step(&t, 1);
+        assert_eq!(s.current, 1);
+        s.digit = Some(7);
+        s.step(&t, 1); // from 1 (not a 7) to the next 7
+        assert_eq!(s.current, 2);
+        s.step(&t, 1);
+        assert_eq!(s.current, 4);
+        s.step(&t, 1);
+        assert_eq!(s.current, 4, "stays at the last one");
+        s.step(&t, -2);
+        assert_eq!(s.current, 0);
+        s.digit = Some(2);
+        s.step(&t, 0);
+        assert_eq!(s.current, 1, "snaps to the first matching image");
+    }
+
+    #[test]
+    fn pins_are_unique_bounded_and_fit_the_data() {
+        let mut s = Selection::default();
+        for i in 0..20 {
+            s.toggle_pin(i);
+        }
+        assert_eq!(s.pinned.len(), MAX_PINS);
+        s.toggle_pin(3);
+        assert!(!s.pinned.contains(&3));
+        s.current = 5;
+        assert_eq!(s.shown()[0], 5);
+        assert_eq!(s.shown().iter().filter(|&&i| i == 5).count(), 1);
+        s.fit(4);
+        assert_eq!(s.current, 0);
+        assert!(s.pinned.iter().all(|&i| i < 4));
+    }
+}

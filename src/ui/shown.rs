@@ -1,0 +1,81 @@
+//! Which parameters the exploration views show: the live ones, or those saved at the end
+//! of any epoch of any phase (the history).
+
+use std::sync::Arc;
+
+use egui::Ui;
+use ndarray::Array2;
+
+use super::session::Session;
+use crate::model::Params;
+
+/// The parameters (and mean codes) the views draw from.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub params: Arc<Params>,
+    pub class_means: Option<Arc<Array2<f32>>>,
+    pub label: String,
+}
+
+impl Shown {
+    /// Changes whenever the parameters do: snapshots are never mutated, only replaced.
+    pub fn key(&self) -> usize {
+        Arc::as_ptr(&self.params) as usize
+    }
+}
+
+/// `history`: `None` for the live parameters, else an index into `session.history`.
+pub fn pick(session: &Session, history: Option<usize>) -> Option<Shown> {
+    match history.and_then(|i| session.history.get(i)) {
+        Some(s) => Some(Shown {
+            params: s.params.clone(),
+            class_means: s.class_means.clone(),
+            label: match s.epoch_end {
+                Some((phase, epoch)) => format!("after {phase}, epoch {epoch}"),
+                None => "saved".into(),
+            },
+        }),
+        None => session.snapshot.as_ref().map(|s| Shown {
+            params: s.params.clone(),
+            class_means: session.class_means.clone(),
+            label: "live".into(),
+        }),
+    }
+}
+
+/// The history slider: live, or the parameters after any finished epoch.
+pub fn history_ui(ui: &mut Ui, session: &Session, history: &mut Option<usize>) {
+    ui.horizontal(|ui| {
+        ui.label("Parameters:");
+        let mut live = history.is_none();
+        if ui
+            .radio_value(&mut live, true, "live")
+            .on_hover_text("Follow training as it happens")
+            .clicked()
+        {
+            *history = None;
+        }
+        let n = session.history.len();
+        ui.add_enabled_ui(n > 0, |ui| {
+            if ui
+                .radio_value(&mut live, false, "after epoch")
+                .on_hover_text("Look at the model as it was at the end of an epoch")
+                .clicked()
+            {
+                *history = Some(n.saturating_sub(1));
+            }
+            let mut i = history.unwrap_or(n.saturating_sub(1));
+            let slider = egui::Slider::new(&mut i, 0..=n.saturating_sub(1)).show_value(false);
+            let resp = ui.add_enabled(history.is_some(), slider);
+            resp.widget_info(|| {
+                egui::WidgetInfo::slider(history.is_some(), i as f64, "Epoch snapshot")
+            });
+            if resp.changed() {
+                *history = Some(i);
+            }
+        });
+        if let Some(s) = pick(session, *history) {
+            ui.weak(s.label);
+        }
+    });
+}
