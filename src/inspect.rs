@@ -79,7 +79,7 @@ mod tests {
 
     /// The engine's own passes, written out with ndarray's `dot`, for comparison.
     fn by_hand(p: &Params, x: &Array2<f32>) -> (Array2<f32>, Array2<f32>, Array2<f32>) {
-        let elu = |m: Array2<f32>| m.mapv(crate::model::linalg::elu);
+        let elu = |m: Array2<f32>| m.mapv(crate::model::kernels::elu);
         let h1 = elu(x.dot(&p.w1) + &p.b1);
         let outer = h1.dot(&p.w4) + &p.b4;
         let h2 = elu(h1.dot(&p.w2) + &p.b2);

@@ -65,8 +65,9 @@ fn wait(h: &mut Harness<'static, LayerwiseApp>, until: impl Fn(&Session) -> bool
     ok
 }
 
+/// `n` phases have ended and the worker is idle again.
 fn phases_done(n: usize) -> impl Fn(&Session) -> bool {
-    move |s| s.results.len() >= n
+    move |s| s.results.len() >= n && s.is_idle()
 }
 
 #[test]

@@ -6,6 +6,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 
 use super::mnist::{Images, PIXELS};
+use crate::simd::dispatch;
 
 /// The recipe's per-epoch shuffling, as `DataSet.next_batch` of TF >= 1.3 does it.
 #[derive(Debug, Clone)]
@@ -73,19 +74,19 @@ impl SubsetSampler {
 }
 
 /// Pixels as TensorFlow's loader makes them: `byte as f32 * (1.0 / 255.0)` in f32.
+#[inline(always)]
 pub fn pixel_to_f32(b: u8) -> f32 {
-    PIXEL_LUT[b as usize]
+    b as f32 * (1.0f32 / 255.0)
 }
 
-static PIXEL_LUT: [f32; 256] = {
-    let mut t = [0f32; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = i as f32 * (1.0f32 / 255.0);
-        i += 1;
+dispatch! {
+    /// `pixel_to_f32` over a whole row, vectorised.
+    pub fn convert_row(src: &[u8], dst: &mut [f32]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = pixel_to_f32(s);
+        }
     }
-    t
-};
+}
 
 /// Converts the images at `idx` into `out` (row-major, `idx.len()` x 784).
 pub fn gather_pixels(images: &Images, idx: &[u32], out: &mut [f32]) {
@@ -98,16 +99,7 @@ pub fn gather_pixels(images: &Images, idx: &[u32], out: &mut [f32]) {
 /// Converts consecutive images `start..start + out.len() / 784` into `out`.
 pub fn convert_range(images: &Images, start: usize, out: &mut [f32]) {
     let n = out.len() / PIXELS;
-    let src = &images.pixels[start * PIXELS..(start + n) * PIXELS];
-    for (row, img) in out.chunks_exact_mut(PIXELS).zip(src.chunks_exact(PIXELS)) {
-        convert_row(img, row);
-    }
-}
-
-fn convert_row(src: &[u8], dst: &mut [f32]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = PIXEL_LUT[s as usize];
-    }
+    convert_row(&images.pixels[start * PIXELS..(start + n) * PIXELS], out);
 }
 
 /// Copies the rows at `idx` of a row-major matrix with `width` columns into `out`.

@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::kernels::{self, AdamStep};
 use super::params::is_weight;
 use super::{Params, Phase};
 
@@ -100,19 +101,20 @@ impl Adam {
         grads: &mut Params,
     ) -> Result<(), NonFinite> {
         let c = self.config;
-        let k = Kernel {
+        let step = AdamStep {
             lr_t: self.lr_t(),
             one_minus_b1: 1.0 - c.beta1,
             one_minus_b2: 1.0 - c.beta2,
             eps: c.epsilon,
+            l2: 0.0,
         };
         let mut finite = true;
         {
             let (w, g) = (params.tensors_mut(), grads.tensors_mut());
             let (m, v) = (self.m.tensors_mut(), self.v.tensors_mut());
             for &t in phase.tensors() {
-                let l2_t = if is_weight(t) { l2 } else { 0.0 };
-                finite &= k.apply(l2_t, w[t], g[t], m[t], v[t]);
+                let l2 = if is_weight(t) { l2 } else { 0.0 };
+                finite &= apply(AdamStep { l2, ..step }, w[t], g[t], m[t], v[t]);
             }
         }
         if !finite {
@@ -147,59 +149,18 @@ impl Adam {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Kernel {
-    lr_t: f32,
-    one_minus_b1: f32,
-    one_minus_b2: f32,
-    eps: f32,
-}
-
-impl Kernel {
-    /// One pass over a tensor; leaves the old parameter values in `g` (free: the pass
-    /// touches `g` anyway), which is how a diverged step is undone. Returns whether
-    /// everything it wrote is finite.
-    fn apply(self, l2: f32, w: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32]) -> bool {
-        if w.len() < 2 * PAR_CHUNK {
-            return self.apply_chunk(l2, w, g, m, v);
-        }
-        w.par_chunks_mut(PAR_CHUNK)
-            .zip(g.par_chunks_mut(PAR_CHUNK))
-            .zip(m.par_chunks_mut(PAR_CHUNK))
-            .zip(v.par_chunks_mut(PAR_CHUNK))
-            .map(|(((w, g), m), v)| self.apply_chunk(l2, w, g, m, v))
-            .reduce(|| true, |a, b| a & b)
+/// One update of a tensor; leaves the old parameter values in `g`. Large tensors are
+/// split across rayon's threads. Returns whether everything it wrote is finite.
+fn apply(k: AdamStep, w: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32]) -> bool {
+    if w.len() < 2 * PAR_CHUNK {
+        return kernels::adam(k, w, g, m, v);
     }
-
-    #[inline]
-    fn apply_chunk(
-        self,
-        l2: f32,
-        w: &mut [f32],
-        g: &mut [f32],
-        m: &mut [f32],
-        v: &mut [f32],
-    ) -> bool {
-        let mut finite = true;
-        for (((w, g), m), v) in w
-            .iter_mut()
-            .zip(g.iter_mut())
-            .zip(m.iter_mut())
-            .zip(v.iter_mut())
-        {
-            let old = *w;
-            let grad = *g + l2 * old;
-            // TF's ApplyAdam kernel: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2).
-            *m += (grad - *m) * self.one_minus_b1;
-            *v += (grad * grad - *v) * self.one_minus_b2;
-            *w = old - self.lr_t * *m / (v.sqrt() + self.eps);
-            *g = old;
-            // `w` is finite only if m and v were too (an infinite v gives w - 0 though,
-            // so v is checked on its own).
-            finite &= w.is_finite() & v.is_finite();
-        }
-        finite
-    }
+    w.par_chunks_mut(PAR_CHUNK)
+        .zip(g.par_chunks_mut(PAR_CHUNK))
+        .zip(m.par_chunks_mut(PAR_CHUNK))
+        .zip(v.par_chunks_mut(PAR_CHUNK))
+        .map(|(((w, g), m), v)| kernels::adam(k, w, g, m, v))
+        .reduce(|| true, |a, b| a & b)
 }
 
 #[cfg(test)]

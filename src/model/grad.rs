@@ -1,11 +1,30 @@
 //! Forward and backward passes of the two phase losses, into preallocated buffers.
 
-use ndarray::{Array2, ArrayView2, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 
-use super::linalg::{
-    bias_add, bias_elu, column_sums, elu_backward, matmul, matmul_serial, mse, mse_and_grad,
+use super::kernels::{
+    bias_add, bias_elu, biased_mse, biased_mse_grad, column_sums, elu_backward, mse, mse_grad,
 };
+use super::linalg::{matmul, matmul_serial};
 use super::{Arch, Params};
+
+// Every array here is built in standard (row-major, contiguous) layout, and views of
+// leading rows stay contiguous: the kernels see them as flat slices.
+fn flat(a: ArrayView2<'_, f32>) -> &[f32] {
+    a.to_slice().expect("row-major contiguous")
+}
+
+fn flat_mut(a: ArrayViewMut2<'_, f32>) -> &mut [f32] {
+    a.into_slice().expect("row-major contiguous")
+}
+
+fn vec_of(a: &ndarray::Array1<f32>) -> &[f32] {
+    a.as_slice().expect("contiguous")
+}
+
+fn flat1(a: &mut ndarray::Array1<f32>) -> &mut [f32] {
+    a.as_slice_mut().expect("contiguous")
+}
 
 /// Every intermediate of a training step, sized once for a batch size.
 #[derive(Debug, Clone)]
@@ -46,15 +65,15 @@ impl Workspace {
 }
 
 /// `out = elu(x · W1 + b1)`.
-pub fn hidden1(p: &Params, x: ArrayView2<f32>, mut out: ndarray::ArrayViewMut2<f32>) {
+pub fn hidden1(p: &Params, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
     matmul(out.view_mut(), x, p.w1.view(), false);
-    bias_elu(out, p.b1.view());
+    bias_elu(flat_mut(out.view_mut()), vec_of(&p.b1));
 }
 
 /// `hidden1` on the calling thread only, for callers that parallelise over blocks.
-pub fn hidden1_serial(p: &Params, x: ArrayView2<f32>, mut out: ndarray::ArrayViewMut2<f32>) {
+pub fn hidden1_serial(p: &Params, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
     matmul_serial(out.view_mut(), x, p.w1.view(), false);
-    bias_elu(out, p.b1.view());
+    bias_elu(flat_mut(out.view_mut()), vec_of(&p.b1));
 }
 
 /// Phase 1 (the outer autoencoder, hidden2 and hidden3 bypassed): returns
@@ -75,9 +94,13 @@ pub fn phase1_forward(p: &Params, x: ArrayView2<f32>, ws: &mut Workspace) -> f32
 pub fn phase1_backward(p: &Params, x: ArrayView2<f32>, ws: &mut Workspace) {
     let g = &mut ws.grads;
     matmul(g.w4.view_mut(), ws.h1.t(), ws.d_out.view(), false);
-    column_sums(ws.d_out.view(), g.b4.view_mut());
+    column_sums(flat(ws.d_out.view()), flat1(&mut g.b4));
     matmul(ws.d_h1.view_mut(), ws.d_out.view(), p.w4.t(), false);
-    elu_backward(ws.d_h1.view_mut(), ws.h1.view(), g.b1.view_mut());
+    elu_backward(
+        flat_mut(ws.d_h1.view_mut()),
+        flat(ws.h1.view()),
+        flat1(&mut g.b1),
+    );
     matmul(g.w1.view_mut(), x.t(), ws.d_h1.view(), false);
 }
 
@@ -89,13 +112,15 @@ pub fn phase1_loss(p: &Params, x: ArrayView2<f32>, ws: &mut Workspace) -> f32 {
 fn forward1(p: &Params, x: ArrayView2<f32>, ws: &mut Workspace, grad: bool) -> f32 {
     assert_eq!(x.nrows(), ws.batch, "batch size of the workspace");
     hidden1(p, x, ws.h1.view_mut());
+    // The output bias is added inside the loss pass: one pass over 150 x 784 less.
     matmul(ws.out.view_mut(), ws.h1.view(), p.w4.view(), false);
-    bias_add(ws.out.view_mut(), p.b4.view());
-    if grad {
-        mse_and_grad(ws.out.view(), x, ws.d_out.view_mut())
+    let (out, b4, x) = (flat(ws.out.view()), vec_of(&p.b4), flat(x));
+    let loss = if grad {
+        biased_mse_grad(out, b4, x, flat_mut(ws.d_out.view_mut()))
     } else {
-        mse(ws.out.view(), x) as f32
-    }
+        biased_mse(out, b4, x)
+    };
+    loss as f32
 }
 
 /// Phase 2 (the inner autoencoder on frozen hidden1): with `ws.h1` holding hidden1 of
@@ -116,10 +141,18 @@ pub fn phase2_forward(p: &Params, ws: &mut Workspace) -> f32 {
 pub fn phase2_backward(p: &Params, ws: &mut Workspace) {
     let g = &mut ws.grads;
     // d_h1 holds d loss / d hidden3 here.
-    elu_backward(ws.d_h1.view_mut(), ws.h3.view(), g.b3.view_mut());
+    elu_backward(
+        flat_mut(ws.d_h1.view_mut()),
+        flat(ws.h3.view()),
+        flat1(&mut g.b3),
+    );
     matmul(g.w3.view_mut(), ws.h2.t(), ws.d_h1.view(), false);
     matmul(ws.d_h2.view_mut(), ws.d_h1.view(), p.w3.t(), false);
-    elu_backward(ws.d_h2.view_mut(), ws.h2.view(), g.b2.view_mut());
+    elu_backward(
+        flat_mut(ws.d_h2.view_mut()),
+        flat(ws.h2.view()),
+        flat1(&mut g.b2),
+    );
     matmul(g.w2.view_mut(), ws.h1.t(), ws.d_h2.view(), false);
 }
 
@@ -130,14 +163,16 @@ pub fn phase2_loss(p: &Params, ws: &mut Workspace) -> f32 {
 
 fn forward2(p: &Params, ws: &mut Workspace, grad: bool) -> f32 {
     matmul(ws.h2.view_mut(), ws.h1.view(), p.w2.view(), false);
-    bias_elu(ws.h2.view_mut(), p.b2.view());
+    bias_elu(flat_mut(ws.h2.view_mut()), vec_of(&p.b2));
     matmul(ws.h3.view_mut(), ws.h2.view(), p.w3.view(), false);
-    bias_elu(ws.h3.view_mut(), p.b3.view());
-    if grad {
-        mse_and_grad(ws.h3.view(), ws.h1.view(), ws.d_h1.view_mut())
+    bias_elu(flat_mut(ws.h3.view_mut()), vec_of(&p.b3));
+    let (h3, h1) = (flat(ws.h3.view()), flat(ws.h1.view()));
+    let loss = if grad {
+        mse_grad(h3, h1, flat_mut(ws.d_h1.view_mut()))
     } else {
-        mse(ws.h3.view(), ws.h1.view()) as f32
-    }
+        mse(h3, h1)
+    };
+    loss as f32
 }
 
 /// `l2 * sum(w^2) / 2` over the weights a phase trains (TF's `l2_regularizer`).
@@ -190,14 +225,14 @@ impl Inference {
         let h2 = self.h2.slice(s![..n, ..]);
         let mut h3 = self.h3.slice_mut(s![..n, ..]);
         matmul_serial(h3.view_mut(), h2, p.w3.view(), false);
-        bias_elu(h3.view_mut(), p.b3.view());
+        bias_elu(flat_mut(h3.view_mut()), vec_of(&p.b3));
         let mut out = self.out.slice_mut(s![..n, ..]);
         matmul_serial(out.view_mut(), h3.view(), p.w4.view(), false);
-        bias_add(out, p.b4.view());
+        bias_add(flat_mut(out.view_mut()), vec_of(&p.b4));
         if outer {
             let mut o = self.outer.slice_mut(s![..n, ..]);
             matmul_serial(o.view_mut(), self.h1.slice(s![..n, ..]), p.w4.view(), false);
-            bias_add(o, p.b4.view());
+            bias_add(flat_mut(o.view_mut()), vec_of(&p.b4));
         }
     }
 
@@ -213,7 +248,7 @@ impl Inference {
             p.w2.view(),
             false,
         );
-        bias_elu(h2, p.b2.view());
+        bias_elu(flat_mut(h2.view_mut()), vec_of(&p.b2));
     }
 }
 
@@ -323,7 +358,7 @@ mod tests {
         inf.run(&p, x.view(), true);
         let mut ws = Workspace::new(SMALL, 5);
         let l1 = phase1_loss(&p, x.view(), &mut ws);
-        let direct = mse(inf.outer.slice(s![..5, ..]), x.view()) as f32;
+        let direct = mse(flat(inf.outer.slice(s![..5, ..])), flat(x.view())) as f32;
         assert_eq!(l1, direct);
         assert_eq!(ws.h1, inf.h1.slice(s![..5, ..]));
     }

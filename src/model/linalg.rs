@@ -1,4 +1,4 @@
-//! The only place that knows which GEMM we use, plus the fused element-wise passes.
+//! The only place that knows which GEMM we use.
 //!
 //! faer was measured fastest on this model's shapes (see README, "Performance"): on the
 //! 2-core Zen 5 of the dev machines it ran the 150x784x300 products at 340-395 GFLOP/s
@@ -7,7 +7,7 @@
 //! hidden1 cache reproduce the uncached run bit for bit.
 
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 /// Below this many multiply-adds a product is not worth splitting across threads.
 const PARALLEL_MIN_MACS: usize = 12_000_000;
@@ -118,86 +118,6 @@ fn to_faer_mut<'a>(a: ArrayViewMut2<'a, f32>) -> MatMut<'a, f32> {
     unsafe { MatMut::from_raw_parts_mut(a.as_mut_ptr(), r, c, s0, s1) }
 }
 
-/// TensorFlow's ELU: `x < 0 ? exp(x) - 1 : x`.
-#[inline]
-pub fn elu(x: f32) -> f32 {
-    if x < 0.0 { x.exp() - 1.0 } else { x }
-}
-
-/// TensorFlow's `EluGrad`, written in terms of the activation: `a < 0 ? g * (a + 1) : g`.
-#[inline]
-pub fn elu_grad(g: f32, a: f32) -> f32 {
-    if a < 0.0 { g * (a + 1.0) } else { g }
-}
-
-/// `z = elu(z + b)` row by row: the bias add and activation of a dense ELU layer.
-pub fn bias_elu(mut z: ArrayViewMut2<f32>, b: ArrayView1<f32>) {
-    for mut row in z.rows_mut() {
-        Zip::from(&mut row)
-            .and(&b)
-            .for_each(|z, &b| *z = elu(*z + b));
-    }
-}
-
-/// `z += b` row by row: the bias of the linear output layer.
-pub fn bias_add(mut z: ArrayViewMut2<f32>, b: ArrayView1<f32>) {
-    for mut row in z.rows_mut() {
-        row += &b;
-    }
-}
-
-/// Turns the gradient w.r.t. an ELU layer's output into the gradient w.r.t. its
-/// pre-activation, in place, and writes the bias gradient (the column sums) into `gb`.
-pub fn elu_backward(mut g: ArrayViewMut2<f32>, act: ArrayView2<f32>, mut gb: ArrayViewMut1<f32>) {
-    gb.fill(0.0);
-    Zip::from(g.rows_mut())
-        .and(act.rows())
-        .for_each(|mut grow, arow| {
-            Zip::from(&mut grow)
-                .and(&arow)
-                .and(&mut gb)
-                .for_each(|g, &a, gb| {
-                    *g = elu_grad(*g, a);
-                    *gb += *g;
-                });
-        });
-}
-
-/// Column sums of `g` into `gb` (a bias gradient).
-pub fn column_sums(g: ArrayView2<f32>, mut gb: ArrayViewMut1<f32>) {
-    gb.fill(0.0);
-    for row in g.axis_iter(Axis(0)) {
-        gb += &row;
-    }
-}
-
-/// The reconstruction loss `mean((y - target)^2)` and, into `d`, its gradient w.r.t. `y`:
-/// `2 (y - target) / N`. The sum runs in f64 so the loss of large batches stays exact
-/// to f32 precision.
-pub fn mse_and_grad(y: ArrayView2<f32>, target: ArrayView2<f32>, mut d: ArrayViewMut2<f32>) -> f32 {
-    let scale = 2.0 / y.len() as f32;
-    let mut sum = 0f64;
-    Zip::from(&mut d)
-        .and(&y)
-        .and(&target)
-        .for_each(|d, &y, &t| {
-            let diff = y - t;
-            sum += (diff as f64) * (diff as f64);
-            *d = diff * scale;
-        });
-    (sum / y.len() as f64) as f32
-}
-
-/// `mean((y - target)^2)` without a gradient.
-pub fn mse(y: ArrayView2<f32>, target: ArrayView2<f32>) -> f64 {
-    let mut sum = 0f64;
-    Zip::from(&y).and(&target).for_each(|&y, &t| {
-        let diff = (y - t) as f64;
-        sum += diff * diff;
-    });
-    sum / y.len() as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,14 +180,5 @@ mod tests {
         let mut serial = Array2::zeros((150, 300));
         matmul_serial(serial.view_mut(), xs.view(), w.view(), false);
         assert_eq!(serial, small);
-    }
-
-    #[test]
-    fn elu_matches_tensorflow_definition() {
-        assert_eq!(elu(2.0), 2.0);
-        assert_eq!(elu(0.0), 0.0);
-        assert_eq!(elu(-1.0), (-1.0f32).exp() - 1.0);
-        assert_eq!(elu_grad(3.0, 0.5), 3.0);
-        assert_eq!(elu_grad(3.0, -0.5), 1.5);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod adam;
 pub mod grad;
+pub mod kernels;
 pub mod linalg;
 pub mod params;
 

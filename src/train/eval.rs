@@ -1,13 +1,13 @@
 //! Whole-set passes, parallel over blocks of images: the hidden1 cache, the test MSE
 //! and the mean code of each class.
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use crate::data::batch::convert_range;
 use crate::data::{CLASSES, Images, PIXELS};
 use crate::model::grad::hidden1_serial;
-use crate::model::linalg::mse;
+use crate::model::kernels::mse;
 use crate::model::{Inference, Params};
 
 /// Images per block: big enough for the GEMM to run near its peak, small enough that
@@ -62,9 +62,9 @@ fn squared_errors(p: &Params, images: &Images, outer: bool) -> (f64, f64) {
                 let x = view(x, PIXELS);
                 inf.run(p, x, outer);
                 let n = (rows * PIXELS) as f64;
-                let full = mse(inf.out.slice(s![..rows, ..]), x) * n;
+                let full = mse(flat(&inf.out.view(), rows), flat(&x, rows)) * n;
                 let outer = if outer {
-                    mse(inf.outer.slice(s![..rows, ..]), x) * n
+                    mse(flat(&inf.outer.view(), rows), flat(&x, rows)) * n
                 } else {
                     0.0
                 };
@@ -112,6 +112,12 @@ pub fn class_mean_codes(p: &Params, images: &Images) -> Array2<f32> {
         }
     }
     means
+}
+
+/// The first `rows` rows of a standard-layout matrix, flat.
+fn flat<'a>(a: &'a ArrayView2<'_, f32>, rows: usize) -> &'a [f32] {
+    let all = a.as_slice().expect("row-major contiguous");
+    &all[..rows * a.ncols()]
 }
 
 fn view(x: &[f32], cols: usize) -> ArrayView2<'_, f32> {
