@@ -91,13 +91,19 @@ fn steps(c: &mut Criterion) {
 
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm");
-    // The five products of a phase-1 step: (m, k, n, transpose a, transpose b).
+    // The five products of a phase-1 step: (m, k, n, transpose a, transpose b)...
     let shapes = [
         ("x.w1", 150, 784, 300, false, false),
         ("h1.w4", 150, 300, 784, false, false),
         ("h1t.d", 300, 150, 784, true, false),
         ("d.w4t", 150, 784, 300, false, true),
         ("xt.dz", 784, 150, 300, true, false),
+        // and of a phase-2 step
+        ("h1.w2", 150, 300, 150, false, false),
+        ("h2.w3", 150, 150, 300, false, false),
+        ("h2t.dz3", 150, 150, 300, true, false),
+        ("dz3.w3t", 150, 300, 150, false, true),
+        ("h1t.dz2", 300, 150, 150, true, false),
     ];
     for (name, m, k, n, ta, tb) in shapes {
         let a = Array2::from_shape_fn(if ta { (k, m) } else { (m, k) }, |(r, c)| {

@@ -1,15 +1,11 @@
 //! TF-1 `AdamOptimizer`, as the seed uses it: per-variable moments, one shared step
 //! counter, epsilon outside the bias correction, and the L2 term fused in.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::kernels::{self, AdamStep};
 use super::params::is_weight;
 use super::{Params, Phase};
-
-/// Chunk of a tensor updated by one rayon task; small tensors run on one thread.
-const PAR_CHUNK: usize = 32 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdamConfig {
@@ -108,15 +104,26 @@ impl Adam {
             eps: c.epsilon,
             l2: 0.0,
         };
-        let mut finite = true;
-        {
-            let (w, g) = (params.tensors_mut(), grads.tensors_mut());
-            let (m, v) = (self.m.tensors_mut(), self.v.tensors_mut());
-            for &t in phase.tensors() {
-                let l2 = if is_weight(t) { l2 } else { 0.0 };
-                finite &= apply(AdamStep { l2, ..step }, w[t], g[t], m[t], v[t]);
-            }
-        }
+        let finite = {
+            let t = phase.tensors();
+            let [w0, b0, w1, b1] = pick(params.tensors_mut(), t);
+            let [gw0, gb0, gw1, gb1] = pick(grads.tensors_mut(), t);
+            let [mw0, mb0, mw1, mb1] = pick(self.m.tensors_mut(), t);
+            let [vw0, vb0, vw1, vb1] = pick(self.v.tensors_mut(), t);
+            let weights = AdamStep { l2, ..step };
+            // The phase's two weight matrices (with their biases) side by side.
+            let (a, b) = rayon::join(
+                || {
+                    kernels::adam(weights, w0, gw0, mw0, vw0)
+                        & kernels::adam(step, b0, gb0, mb0, vb0)
+                },
+                || {
+                    kernels::adam(weights, w1, gw1, mw1, vw1)
+                        & kernels::adam(step, b1, gb1, mb1, vb1)
+                },
+            );
+            a & b
+        };
         if !finite {
             // `grads` holds the old parameters now.
             params.copy_tensors(grads, phase.tensors());
@@ -149,18 +156,17 @@ impl Adam {
     }
 }
 
-/// One update of a tensor; leaves the old parameter values in `g`. Large tensors are
-/// split across rayon's threads. Returns whether everything it wrote is finite.
-fn apply(k: AdamStep, w: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32]) -> bool {
-    if w.len() < 2 * PAR_CHUNK {
-        return kernels::adam(k, w, g, m, v);
-    }
-    w.par_chunks_mut(PAR_CHUNK)
-        .zip(g.par_chunks_mut(PAR_CHUNK))
-        .zip(m.par_chunks_mut(PAR_CHUNK))
-        .zip(v.par_chunks_mut(PAR_CHUNK))
-        .map(|(((w, g), m), v)| kernels::adam(k, w, g, m, v))
-        .reduce(|| true, |a, b| a & b)
+/// The four tensors at `indices` (ascending: weight, bias, weight, bias), by value.
+fn pick<'a>(tensors: [&'a mut [f32]; 8], indices: &[usize]) -> [&'a mut [f32]; 4] {
+    let mut it = tensors
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| indices.contains(i))
+        .map(|(_, t)| t);
+    let mut next = || it.next().expect("a phase trains four tensors");
+    let picked = [next(), next(), next(), next()];
+    debug_assert!(is_weight(indices[0]) && !is_weight(indices[1]) && is_weight(indices[2]));
+    picked
 }
 
 #[cfg(test)]

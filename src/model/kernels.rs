@@ -21,7 +21,8 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     // Adding and removing 1.5 * 2^23 rounds to the nearest integer (|t| < 2^22).
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 0.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let mut p = 1.987_569_2e-4f32;
     p = p * r + 1.398_199_9e-3;
@@ -30,8 +31,10 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let y = p * (r * r) + r + 1.0;
-    // 2^n by building the exponent bits; n is in [-126, 0] here.
-    let scale = f32::from_bits((((n as i32) + 127) as u32) << 23);
+    // 2^n from the exponent bits. n is in the low mantissa bits of t already: reading
+    // it there (instead of `n as i32`) keeps the loop in vector registers.
+    let ni = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let scale = f32::from_bits(((ni + 127) as u32) << 23);
     y * scale
 }
 
@@ -100,10 +103,9 @@ dispatch! {
 }
 
 dispatch! {
-    /// With `y = out + b` (row-wise), returns `mean((y - target)^2)` and writes its
-    /// gradient w.r.t. `y`, `2 (y - target) / N`, into `d`. Sums in f64.
-    pub fn biased_mse_grad(out: &[f32], b: &[f32], target: &[f32], d: &mut [f32]) -> f64 {
-        let scale = 2.0 / out.len() as f32;
+    /// With `y = out + b` (row-wise), returns `sum((y - target)^2)` (in f64) and writes
+    /// `scale * (y - target)` into `d` (the loss gradient for `scale = 2 / N`).
+    pub fn biased_mse_grad(out: &[f32], b: &[f32], target: &[f32], d: &mut [f32], scale: f32) -> f64 {
         let mut acc = [0f64; LANES];
         let w = b.len();
         for ((o, t), d) in out.chunks_exact(w).zip(target.chunks_exact(w)).zip(d.chunks_exact_mut(w)) {
@@ -122,14 +124,13 @@ dispatch! {
                 *d = diff * scale;
             }
         }
-        acc.iter().sum::<f64>() / out.len() as f64
+        acc.iter().sum::<f64>()
     }
 }
 
 dispatch! {
-    /// `mean((y - target)^2)` and its gradient `2 (y - target) / N` into `d`.
-    pub fn mse_grad(y: &[f32], target: &[f32], d: &mut [f32]) -> f64 {
-        let scale = 2.0 / y.len() as f32;
+    /// `sum((y - target)^2)`, and `scale * (y - target)` into `d`.
+    pub fn mse_grad(y: &[f32], target: &[f32], d: &mut [f32], scale: f32) -> f64 {
         let mut acc = [0f64; LANES];
         let (mut y16, mut t16, mut d16) = (y.chunks_exact(LANES), target.chunks_exact(LANES), d.chunks_exact_mut(LANES));
         for ((y, t), d) in (&mut y16).zip(&mut t16).zip(&mut d16) {
@@ -144,12 +145,12 @@ dispatch! {
             acc[k] += diff as f64 * diff as f64;
             *d = diff * scale;
         }
-        acc.iter().sum::<f64>() / y.len() as f64
+        acc.iter().sum::<f64>()
     }
 }
 
 dispatch! {
-    /// `mean((y + b - target)^2)`, `b` added row-wise, without gradient.
+    /// `sum((y + b - target)^2)`, `b` added row-wise, without gradient.
     pub fn biased_mse(y: &[f32], b: &[f32], target: &[f32]) -> f64 {
         let mut acc = [0f64; LANES];
         let w = b.len();
@@ -166,12 +167,12 @@ dispatch! {
                 acc[k] += diff * diff;
             }
         }
-        acc.iter().sum::<f64>() / y.len() as f64
+        acc.iter().sum::<f64>()
     }
 }
 
 dispatch! {
-    /// `mean((y - target)^2)`.
+    /// `sum((y - target)^2)`.
     pub fn mse(y: &[f32], target: &[f32]) -> f64 {
         let mut acc = [0f64; LANES];
         let (mut y16, mut t16) = (y.chunks_exact(LANES), target.chunks_exact(LANES));
@@ -185,7 +186,7 @@ dispatch! {
             let diff = (y - t) as f64;
             acc[k] += diff * diff;
         }
-        acc.iter().sum::<f64>() / y.len() as f64
+        acc.iter().sum::<f64>()
     }
 }
 
@@ -278,17 +279,16 @@ mod tests {
         }
         let t: Vec<f32> = z0.iter().map(|x| x * 0.5).collect();
         let mut d = vec![0f32; z0.len()];
-        let loss = mse_grad(&z0, &t, &mut d);
+        let loss = mse_grad(&z0, &t, &mut d, 0.5);
         let want: f64 = z0
             .iter()
             .zip(&t)
             .map(|(&y, &t)| ((y - t) as f64).powi(2))
-            .sum::<f64>()
-            / z0.len() as f64;
+            .sum::<f64>();
         assert!((loss - want).abs() < 1e-12 * want);
-        assert_eq!(d[5], (z0[5] - t[5]) * (2.0 / z0.len() as f32));
+        assert_eq!(d[5], (z0[5] - t[5]) * 0.5);
         let zeros = vec![0f32; 300];
-        let l2 = biased_mse_grad(&z0, &zeros, &t, &mut d);
+        let l2 = biased_mse_grad(&z0, &zeros, &t, &mut d, 0.5);
         assert_eq!(l2.to_bits(), biased_mse(&z0, &zeros, &t).to_bits());
         assert!((l2 - loss).abs() < 1e-12 * loss);
         assert!((mse(&z0, &t) - loss).abs() < 1e-12 * loss);

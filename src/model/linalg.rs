@@ -10,7 +10,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 /// Below this many multiply-adds a product is not worth splitting across threads.
-const PARALLEL_MIN_MACS: usize = 12_000_000;
+const PARALLEL_MIN_MACS: usize = 2_000_000;
 /// Splits land on multiples of this (one AVX-512 register of f32).
 const SPLIT_ALIGN: usize = 16;
 

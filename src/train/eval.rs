@@ -61,10 +61,9 @@ fn squared_errors(p: &Params, images: &Images, outer: bool) -> (f64, f64) {
                 convert_range(images, b * BLOCK, x);
                 let x = view(x, PIXELS);
                 inf.run(p, x, outer);
-                let n = (rows * PIXELS) as f64;
-                let full = mse(flat(&inf.out.view(), rows), flat(&x, rows)) * n;
+                let full = mse(flat(&inf.out.view(), rows), flat(&x, rows));
                 let outer = if outer {
-                    mse(flat(&inf.outer.view(), rows), flat(&x, rows)) * n
+                    mse(flat(&inf.outer.view(), rows), flat(&x, rows))
                 } else {
                     0.0
                 };

@@ -4,14 +4,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::Array2;
-
 use super::config::{CachedSampling, HyperparamError, Hyperparams};
 use super::eval;
 use crate::data::batch::{gather_pixels, gather_rows};
 use crate::data::{Mnist, PIXELS, Sampler, SubsetSampler};
 use crate::model::grad::{
-    hidden1, phase1_backward, phase1_forward, phase1_loss, phase2_backward, phase2_forward,
+    Phase2Input, phase1_backward, phase1_forward, phase1_loss, phase2_backward, phase2_forward,
     phase2_loss,
 };
 use crate::model::params::stream_seed;
@@ -124,7 +122,6 @@ pub struct Trainer {
     sampler: Sampler,
     subset: SubsetSampler,
     ws: Workspace,
-    x: Array2<f32>,
     idx: Vec<u32>,
     cache: Option<Cache>,
     /// Bumped whenever W1 or b1 change, so a stale cache is never used.
@@ -146,7 +143,6 @@ impl Trainer {
             sampler: Sampler::new(n, stream_seed(hp.seed, BATCH_STREAM)),
             subset: SubsetSampler::new(n, stream_seed(hp.seed, SUBSET_STREAM)),
             ws: Workspace::new(arch, hp.batch_size),
-            x: Array2::zeros((hp.batch_size, PIXELS)),
             idx: vec![0; hp.batch_size],
             cache: None,
             w1_version: 0,
@@ -202,7 +198,6 @@ impl Trainer {
         hp.validate(self.data.train.len())?;
         if hp.batch_size != self.hp.batch_size {
             self.ws = Workspace::new(self.params.arch(), hp.batch_size);
-            self.x = Array2::zeros((hp.batch_size, PIXELS));
             self.idx = vec![0; hp.batch_size];
         }
         self.adam.config = hp.adam();
@@ -342,22 +337,28 @@ impl Trainer {
         } else {
             self.sampler.next_batch(&mut self.idx);
         }
-        let x = self.x.as_slice_mut().expect("standard layout");
+        let idx = &self.idx;
+        // Each half of the batch is gathered by the thread that trains on it.
+        let pixels = |start: usize, out: &mut [f32]| {
+            gather_pixels(train, &idx[start..start + out.len() / PIXELS], out);
+        };
         let loss = match phase {
-            Phase::One => {
-                gather_pixels(train, &self.idx, x);
-                phase1_forward(p, self.x.view(), ws)
-            }
-            Phase::Two => {
-                if let (true, Some(c)) = (cached, &self.cache) {
-                    let h1 = ws.h1.as_slice_mut().expect("standard layout");
-                    gather_rows(&c.hidden1, p.arch().hidden1, &self.idx, h1);
-                } else {
-                    gather_pixels(train, &self.idx, x);
-                    hidden1(p, self.x.view(), ws.h1.view_mut());
+            Phase::One => phase1_forward(p, &pixels, ws),
+            Phase::Two => match (cached, &self.cache) {
+                (true, Some(c)) => {
+                    let width = p.arch().hidden1;
+                    let cache = |start: usize, out: &mut [f32]| {
+                        gather_rows(
+                            &c.hidden1,
+                            width,
+                            &idx[start..start + out.len() / width],
+                            out,
+                        );
+                    };
+                    phase2_forward(p, Phase2Input::Hidden1(&cache), ws)
                 }
-                phase2_forward(p, ws)
-            }
+                _ => phase2_forward(p, Phase2Input::Pixels(&pixels), ws),
+            },
         };
         let diverged = |run: &Run, what: String| TrainError::Diverged {
             phase,
@@ -384,7 +385,7 @@ impl Trainer {
             return Err(e);
         }
         match phase {
-            Phase::One => phase1_backward(p, self.x.view(), ws),
+            Phase::One => phase1_backward(p, ws),
             Phase::Two => phase2_backward(p, ws),
         }
         if self
@@ -412,7 +413,7 @@ impl Trainer {
         };
         if run.batch == run.batches {
             let train_mse = match phase {
-                Phase::One => phase1_loss(p, self.x.view(), ws),
+                Phase::One => phase1_loss(p, ws),
                 Phase::Two => phase2_loss(p, ws),
             };
             step.epoch_end = Some(EpochEnd {
