@@ -5,6 +5,7 @@
 //!    forward pass, the loss, and the backward pass down to every layer's delta;
 //! 2. the two weight gradients (`hᵀ · delta`), which need all rows, side by side;
 //! 3. (in `Adam`) the update of the two weight matrices side by side.
+//!
 //! The halves are fixed by the batch size, and partial sums are combined in a fixed
 //! order, so results do not depend on the number of threads.
 
