@@ -1,6 +1,7 @@
 //! The command line: `layerwise` opens the app; `train`, `eval`, `export` and `bench`
 //! run headless. Exit codes: 0 success, 1 training failure, 2 bad arguments or input.
 
+mod bench;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,8 @@ pub enum Command {
     /// Write the app's views of a saved model as PNG files: reconstructions, codes,
     /// mean code per class, features.
     Export(ExportArgs),
+    /// Measure the GEMM ceiling and each part of training on this machine.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +157,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Train(args)) => train::run(cli.data.as_deref(), args),
         Some(Command::Eval(args)) => eval(cli.data.as_deref(), args),
         Some(Command::Export(args)) => export(cli.data.as_deref(), args),
+        Some(Command::Bench(args)) => {
+            load_data(cli.data.as_deref()).and_then(|d| bench::run(d, args))
+        }
         None => app(cli.data.as_deref(), &cli.autostart, cli.frame_stats),
     };
     match result {

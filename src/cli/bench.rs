@@ -1,0 +1,132 @@
+//! `layerwise bench`: the GEMM ceiling on the recipe's shapes and the cost of each part
+//! of training, measured the way training runs (inside rayon's pool). For
+//! `benches/compare.sh`, which sets these beside the reference peers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use ndarray::Array2;
+use serde::Serialize;
+
+use super::Failure;
+use crate::data::Mnist;
+use crate::model::Phase;
+use crate::model::linalg::matmul;
+use crate::train::{Hyperparams, Trainer, eval, in_pool};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    threads: usize,
+    /// The five products of a phase-1 step, two threads: GFLOP/s of all five together.
+    gemm_gflops: f64,
+    phase1_step_ms: f64,
+    phase2_cached_step_ms: f64,
+    phase2_uncached_step_ms: f64,
+    cache_build_ms: f64,
+    test_eval_ms: f64,
+}
+
+/// Median seconds of `reps` runs of `f`, each `inner` calls, after a warm-up.
+fn median_secs(reps: usize, inner: usize, f: &mut dyn FnMut()) -> f64 {
+    for _ in 0..inner {
+        f();
+    }
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            for _ in 0..inner {
+                f();
+            }
+            s.elapsed().as_secs_f64() / inner as f64
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[reps / 2]
+}
+
+fn gemm_gflops() -> f64 {
+    let (b, i, h) = (150, 784, 300);
+    let m = |r, c| Array2::from_shape_fn((r, c), |(x, y)| ((x * 7 + y * 3) % 17) as f32 * 0.05);
+    let (x, w1, h1, w4, d) = (m(b, i), m(i, h), m(b, h), m(h, i), m(b, i));
+    let (mut o1, mut o2, mut o3, mut o4, mut o5) = (m(b, h), m(b, i), m(h, i), m(b, h), m(i, h));
+    let flops = 5.0 * 2.0 * (b * i * h) as f64;
+    let secs = median_secs(9, 50, &mut || {
+        matmul(o1.view_mut(), x.view(), w1.view(), false);
+        matmul(o2.view_mut(), h1.view(), w4.view(), false);
+        matmul(o3.view_mut(), h1.t(), d.view(), false);
+        matmul(o4.view_mut(), d.view(), w4.t(), false);
+        matmul(o5.view_mut(), x.t(), o4.view(), false);
+    });
+    flops / secs / 1e9
+}
+
+fn step_ms(data: &Arc<Mnist>, phase: Phase, cached: bool) -> Result<f64, Failure> {
+    let hp = Hyperparams {
+        epochs: 1000,
+        ..Hyperparams::default()
+    };
+    let mut t = Trainer::new(data.clone(), hp).map_err(Failure::input)?;
+    t.begin_phase(phase, cached)
+        .map_err(|e| Failure::Training(e.into()))?;
+    let mut failed = None;
+    let s = median_secs(9, 100, &mut || {
+        if let Err(e) = t.step() {
+            failed = Some(e);
+        }
+    });
+    match failed {
+        Some(e) => Err(Failure::Training(e.into())),
+        None => Ok(s * 1e3),
+    }
+}
+
+pub fn run(data: Arc<Mnist>, args: BenchArgs) -> Result<(), Failure> {
+    let report = in_pool(|| -> Result<Report, Failure> {
+        let probe = Trainer::new(data.clone(), Hyperparams::default()).map_err(Failure::input)?;
+        let p = probe.params().clone();
+        let mut cache = vec![0f32; data.train.len() * p.arch().hidden1];
+        Ok(Report {
+            threads: rayon::current_num_threads(),
+            gemm_gflops: gemm_gflops(),
+            phase1_step_ms: step_ms(&data, Phase::One, false)?,
+            phase2_cached_step_ms: step_ms(&data, Phase::Two, true)?,
+            phase2_uncached_step_ms: step_ms(&data, Phase::Two, false)?,
+            cache_build_ms: 1e3
+                * median_secs(5, 1, &mut || eval::hidden1_all(&p, &data.train, &mut cache)),
+            test_eval_ms: 1e3
+                * median_secs(7, 1, &mut || {
+                    std::hint::black_box(eval::reconstruction_mse(&p, &data.test));
+                }),
+        })
+    })?;
+    if args.json {
+        let j = serde_json::to_string(&report).map_err(|e| Failure::Training(e.into()))?;
+        println!("{j}");
+    } else {
+        println!("threads                   {}", report.threads);
+        println!(
+            "GEMM, recipe shapes       {:.0} GFLOP/s",
+            report.gemm_gflops
+        );
+        println!("phase 1 step              {:.3} ms", report.phase1_step_ms);
+        println!(
+            "phase 2 step, cached      {:.3} ms",
+            report.phase2_cached_step_ms
+        );
+        println!(
+            "phase 2 step, uncached    {:.3} ms",
+            report.phase2_uncached_step_ms
+        );
+        println!("hidden1 cache build       {:.1} ms", report.cache_build_ms);
+        println!("test evaluation (10,000)  {:.1} ms", report.test_eval_ms);
+    }
+    Ok(())
+}
