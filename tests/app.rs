@@ -39,6 +39,7 @@ fn app(hp: Hyperparams, cache_hidden1: bool) -> Harness<'static, LayerwiseApp> {
                 AppOptions {
                     settings: Some(settings),
                     autostart: Vec::new(),
+                    data_dir: None,
                 },
             )
         });
@@ -228,6 +229,7 @@ fn app_with(settings: Settings) -> Harness<'static, LayerwiseApp> {
                 AppOptions {
                     settings: Some(settings),
                     autostart: Vec::new(),
+                    data_dir: None,
                 },
             )
         });
@@ -354,4 +356,134 @@ fn loss_history_exports_as_csv() {
     assert!(lines[55].starts_with("0,1,0,55,"), "{}", lines[55]);
     let epoch_mse = h.state().session.epochs[0].train_mse;
     assert!(lines[55].ends_with(&format!(",{epoch_mse}")));
+}
+
+#[test]
+fn checkpoints_of_another_network_or_with_nan_are_refused_and_the_model_kept() {
+    use layerwise::checkpoint::{self, Checkpoint};
+    use layerwise::model::{Arch, Params};
+    let mut h = app_with(no_pins());
+    let dir = tempfile::tempdir().unwrap();
+    let other = Arch {
+        inputs: 784,
+        hidden1: 8,
+        hidden2: 4,
+    };
+    let save = |name: &str, params: Params| {
+        let path = dir.path().join(name);
+        let ck = Checkpoint {
+            params,
+            hyperparams: None,
+            adam_steps: 0,
+            epochs_done: [0, 0],
+        };
+        checkpoint::save(&path, &ck).unwrap();
+        path
+    };
+    let small = save("small.safetensors", Params::he_init(other, 1));
+    let mut p = Params::he_init(layerwise::model::Arch::RECIPE, 1);
+    p.w3[[2, 7]] = f32::INFINITY;
+    let inf = save("inf.safetensors", p);
+    let before = h.state().session.snapshot.clone().unwrap().params;
+    through_dialog(&mut h, "Load checkpoint…", &small, "Load");
+    assert!(wait(&mut h, |s| s.errors.len() == 1));
+    h.get_by_label_contains(
+        "the checkpoint's network is 784-8-4-8-784, the current one is 784-300-150-300-784",
+    );
+    through_dialog(&mut h, "Load checkpoint…", &inf, "Load");
+    assert!(wait(&mut h, |s| s.errors.len() == 2));
+    h.get_by_label_contains("tensor 'weights3' holds inf at index 607");
+    let after = h.state().session.snapshot.clone().unwrap().params;
+    assert!(std::sync::Arc::ptr_eq(&before, &after));
+}
+
+#[test]
+fn a_diverging_run_is_reported_and_the_app_stays_usable() {
+    let hp = Hyperparams {
+        learning_rate: 10.0,
+        ..short()
+    };
+    let mut h = app_with(Settings {
+        hyperparams: hp,
+        ..no_pins()
+    });
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| !s.errors.is_empty() && s.is_idle()));
+    h.get_by_label_contains("phase 1 diverged in epoch 0 at batch");
+    let params = h.state().session.snapshot.clone().unwrap().params;
+    assert!(params.all_finite());
+    // Dismiss, pick a sane learning rate, train.
+    h.get_by_label("Dismiss").click();
+    h.get_by_label("Learning rate")
+        .set_text_value_accesskit("0.01");
+    h.run_steps(3);
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    assert!(h.state().session.errors.is_empty());
+}
+
+fn app_keeping_models_in(dir: &std::path::Path, hp: Hyperparams) -> Harness<'static, LayerwiseApp> {
+    let settings = Settings {
+        hyperparams: hp,
+        ..no_pins()
+    };
+    let dir = dir.to_path_buf();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            LayerwiseApp::new(
+                cc,
+                data(),
+                AppOptions {
+                    settings: Some(settings),
+                    autostart: Vec::new(),
+                    data_dir: Some(dir),
+                },
+            )
+        });
+    assert!(wait(&mut h, |s| s.snapshot.is_some()));
+    h
+}
+
+#[test]
+fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
+    use layerwise::checkpoint;
+    let dir = tempfile::tempdir().unwrap();
+    let slow = Hyperparams {
+        epochs: 50,
+        batch_size: 10_000,
+        ..Hyperparams::default()
+    };
+    let mut h = app_keeping_models_in(dir.path(), slow.clone());
+    assert!(h.state().restore_offer.is_none());
+    h.get_by_label(PHASE1).click();
+    h.run_steps(1);
+    assert!(wait(&mut h, |s| s.batches >= 2));
+    let seen = h.state().session.batches;
+    // The window closes: the worker stops within a batch, keeps the model, and ends.
+    h.state_mut().close();
+    let kept = checkpoint::load(&dir.path().join("autosave.safetensors"), None).unwrap();
+    assert!(
+        kept.adam_steps >= seen && kept.adam_steps <= seen + 1,
+        "{} vs {seen}",
+        kept.adam_steps
+    );
+    drop(h);
+
+    let mut h = app_keeping_models_in(dir.path(), slow);
+    assert!(h.state().restore_offer.is_some());
+    h.run_steps(2);
+    h.get_by_label_contains("trained for 0 epoch(s) of phase 1");
+    h.get_by_label("Restore").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.starts_with("loaded"))));
+    assert!(wait(&mut h, |s| s
+        .snapshot
+        .as_ref()
+        .is_some_and(|p| *p.params == kept.params)));
 }

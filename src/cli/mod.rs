@@ -176,6 +176,7 @@ fn app(data: Option<&Path>, autostart: &[u8], frame_stats: bool) -> Result<(), F
             .iter()
             .filter_map(|&n| crate::model::Phase::from_number(n))
             .collect(),
+        data_dir: None,
     };
     crate::ui::run(data, options, frame_stats)
         .map_err(|e| Failure::Training(anyhow::anyhow!("the window could not be opened: {e}")))

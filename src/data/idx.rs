@@ -6,7 +6,7 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 
 /// Deflate cannot compress better than about 1032:1, so a gzip file of `n` bytes cannot
 /// decode to more than this many bytes per input byte.
@@ -46,7 +46,7 @@ pub enum IdxProblem {
     TooLarge { declared: u128, limit: u64 },
     #[error("truncated: the header declares {expected} data bytes but the file holds only {found}")]
     Truncated { expected: usize, found: usize },
-    #[error("{0} unexpected bytes after the data")]
+    #[error("{0} unexpected bytes after the data (or after the gzip stream)")]
     TrailingBytes(u64),
 }
 
@@ -85,7 +85,13 @@ fn parse_inner(name: &str, bytes: &[u8]) -> Result<Idx, IdxProblem> {
         let limit = (bytes.len() as u64)
             .saturating_mul(MAX_GZIP_RATIO)
             .min(MAX_DATA_BYTES);
-        read_idx(GzDecoder::new(bytes), limit, true)
+        let mut gz = GzDecoder::new(bytes);
+        let idx = read_idx(&mut gz, limit, true)?;
+        // The decoder stops after one gzip member; anything behind it is not MNIST.
+        match gz.into_inner().len() {
+            0 => Ok(idx),
+            n => Err(IdxProblem::TrailingBytes(n as u64)),
+        }
     } else {
         read_idx(bytes, bytes.len() as u64, false)
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::autosave;
 use super::codes::CodesPanel;
 use super::command::UiCommand;
 use super::features::FeaturesPanel;
@@ -56,6 +57,8 @@ pub struct AppOptions {
     pub settings: Option<Settings>,
     /// Phases to run one after the other as soon as the window is up.
     pub autostart: Vec<Phase>,
+    /// Where the model is kept when the window closes (none: not kept).
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// UI frame times (CPU seconds per frame), for the status bar and `--frame-stats`.
@@ -107,6 +110,9 @@ pub struct LayerwiseApp {
     /// `None`: the views follow training; else an index into `Session::history`.
     pub history_pick: Option<usize>,
     pub dialog: Option<FileDialog>,
+    data_dir: Option<std::path::PathBuf>,
+    /// A model kept by an earlier session, offered for restoring.
+    pub restore_offer: Option<autosave::Offer>,
     autostart: VecDeque<Phase>,
     pub frames: FrameStats,
     /// The window title last sent, to send only changes.
@@ -136,12 +142,20 @@ impl LayerwiseApp {
             features: FeaturesPanel::default(),
             history_pick: None,
             dialog: None,
+            data_dir: options.data_dir.clone(),
+            restore_offer: None,
             autostart: options.autostart.into(),
             frames: FrameStats::default(),
             title: String::new(),
             settings,
         };
         app.spawn_worker();
+        if let Some(dir) = &app.data_dir {
+            match autosave::find(dir) {
+                Ok(offer) => app.restore_offer = offer,
+                Err(e) => app.session.errors.push(e),
+            }
+        }
         app
     }
 
@@ -217,6 +231,31 @@ impl LayerwiseApp {
             }
         }
         true
+    }
+
+    /// Stops training within one batch, keeps the model if this session trained it, and
+    /// joins the worker. (The window's close; callable from tests.)
+    pub fn close(&mut self) {
+        self.pump();
+        let keep = self.session.batches > 0;
+        let Some(mut w) = self.worker.take() else {
+            return;
+        };
+        let path = self.data_dir.as_deref().map(autosave::path);
+        w.send(Command::Stop);
+        if let (true, Some(p)) = (keep, &path) {
+            if let Some(dir) = p.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            w.send(Command::SaveCheckpoint(p.clone()));
+        }
+        w.shutdown();
+        // Nobody will see the window again: report what went wrong on the terminal.
+        while let Ok(Some(e)) = w.try_recv() {
+            if let Event::Error(msg) = e {
+                eprintln!("layerwise: error: {msg}");
+            }
+        }
     }
 
     /// Asks the worker for the test-set errors of the current parameters.
@@ -592,6 +631,20 @@ impl eframe::App for LayerwiseApp {
             self.recon
                 .ui(ui, &self.session.data.test, &mut self.settings.selection);
         });
+        if let Some(offer) = &self.restore_offer
+            && let Some(choice) = autosave::offer_ui(&ctx, offer)
+        {
+            let path = offer.path.clone();
+            self.restore_offer = None;
+            match choice {
+                autosave::Choice::Restore => self.send(Command::LoadCheckpoint(path)),
+                autosave::Choice::Discard => {
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        self.session.errors.push(format!("{}: {e}", path.display()));
+                    }
+                }
+            }
+        }
         if let Some(d) = &mut self.dialog {
             let purpose = d.purpose;
             let dir = d.dir().to_path_buf();
@@ -617,8 +670,6 @@ impl eframe::App for LayerwiseApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        if let Some(mut w) = self.worker.take() {
-            w.shutdown();
-        }
+        self.close();
     }
 }

@@ -2,6 +2,7 @@
 //! events, and the shell that ties them together. Nothing below `ui` knows egui.
 
 pub mod app;
+pub mod autosave;
 pub mod codes;
 pub mod command;
 pub mod features;
@@ -41,6 +42,8 @@ pub fn run(data: Arc<Mnist>, options: AppOptions, frame_stats: bool) -> eframe::
         APP_ID,
         native,
         Box::new(move |cc| {
+            let mut options = options;
+            options.data_dir = options.data_dir.or_else(|| eframe::storage_dir(APP_ID));
             let app = LayerwiseApp::new(cc, data, options);
             Ok(Box::new(StatsOnExit { app, frame_stats }))
         }),

@@ -1,0 +1,82 @@
+//! The model kept when the window closes, and the offer to restore it at the next
+//! launch.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::checkpoint;
+
+pub const FILE_NAME: &str = "autosave.safetensors";
+
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// A model from an earlier session, waiting for the user's decision.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub path: PathBuf,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Restore,
+    Discard,
+}
+
+/// The autosave in `dir`, if there is one. An unreadable one is reported (and kept, so
+/// nothing is lost).
+pub fn find(dir: &Path) -> Result<Option<Offer>, String> {
+    let path = path(dir);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let ck = checkpoint::load(&path, None)
+        .map_err(|e| format!("the model kept from the last session cannot be restored: {e}"))?;
+    let age = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .map(|d| match d.as_secs() {
+            s if s < 120 => format!("{s} s ago"),
+            s if s < 7200 => format!("{} min ago", s / 60),
+            s if s < 172_800 => format!("{} h ago", s / 3600),
+            s => format!("{} days ago", s / 86_400),
+        })
+        .unwrap_or_else(|| "earlier".into());
+    let [e1, e2] = ck.epochs_done;
+    Ok(Some(Offer {
+        summary: format!(
+            "a {} model trained for {e1} epoch(s) of phase 1 and {e2} of phase 2, saved {age}",
+            ck.params.arch()
+        ),
+        path,
+    }))
+}
+
+/// The restore dialog; returns the user's choice once made.
+pub fn offer_ui(ctx: &egui::Context, offer: &Offer) -> Option<Choice> {
+    let mut choice = None;
+    egui::Modal::new(egui::Id::unique("layerwise-restore")).show(ctx, |ui| {
+        ui.set_max_width(460.0);
+        ui.heading("Restore the last session?");
+        ui.label(format!(
+            "When the window closed, layerwise kept {}.",
+            offer.summary
+        ));
+        ui.horizontal(|ui| {
+            if ui.button("Restore").clicked() {
+                choice = Some(Choice::Restore);
+            }
+            if ui
+                .button("Discard")
+                .on_hover_text("Delete the kept model and start fresh")
+                .clicked()
+            {
+                choice = Some(Choice::Discard);
+            }
+        });
+    });
+    choice
+}

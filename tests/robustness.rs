@@ -1,0 +1,327 @@
+//! The IDX reader and the checkpoint loader against arbitrary bytes: mutated real files
+//! (truncated, bytes flipped, header fields rewritten, junk appended) and pure noise.
+//! Neither may panic, allocate more than the file could justify, or fail without
+//! naming the file and the problem. Fixed case counts, so CI runs the same amount.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::Write;
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+
+use layerwise::checkpoint::{self, Checkpoint};
+use layerwise::data::idx;
+use layerwise::model::{Arch, Params};
+
+// ---- the largest single allocation made by this thread while tracking ----
+
+struct Tracking;
+
+thread_local! {
+    static TRACK: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    // `try_with`: the thread may be tearing down its locals.
+    let _ = TRACK.try_with(|t| {
+        if t.get() {
+            let _ = LARGEST.try_with(|m| m.set(m.get().max(size)));
+        }
+    });
+}
+
+// SAFETY: forwards to the system allocator unchanged; only records sizes.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Tracking = Tracking;
+
+/// Runs `f` and returns its result with the largest allocation it made.
+fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    LARGEST.with(|m| m.set(0));
+    TRACK.with(|t| t.set(true));
+    let r = f();
+    TRACK.with(|t| t.set(false));
+    (r, LARGEST.with(|m| m.get()))
+}
+
+/// What a file of `len` bytes can justify: a gzip stream inflates at most ~1032x, plus
+/// the decoder's fixed state.
+fn justified(len: usize, gz: bool) -> usize {
+    let data = if gz { len * 1032 } else { len };
+    data + (256 << 10)
+}
+
+// ---- real files to mutate ----
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Real IDX files, raw and gzipped: the test labels, and the first 64 test images
+/// (header rewritten to say 64).
+fn real_files() -> &'static [(&'static str, Vec<u8>)] {
+    static FILES: OnceLock<Vec<(&'static str, Vec<u8>)>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/mnist/");
+        let labels = gunzip(&std::fs::read(format!("{dir}t10k-labels-idx1-ubyte.gz")).unwrap());
+        let images = gunzip(&std::fs::read(format!("{dir}t10k-images-idx3-ubyte.gz")).unwrap());
+        let mut few = images[..16 + 64 * 784].to_vec();
+        few[4..8].copy_from_slice(&64u32.to_be_bytes());
+        vec![
+            ("t10k-labels-idx1-ubyte", labels.clone()),
+            ("t10k-labels-idx1-ubyte.gz", gzip(&labels)),
+            ("t10k-images-idx3-ubyte", few.clone()),
+            ("t10k-images-idx3-ubyte.gz", gzip(&few)),
+        ]
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Truncate(usize),
+    Flip(Vec<(usize, u8)>),
+    /// Overwrite a 4-byte big-endian header field (magic, or a dimension).
+    Header(usize, u32),
+    Append(Vec<u8>),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        any::<usize>().prop_map(Mutation::Truncate),
+        prop::collection::vec((any::<usize>(), 1..=255u8), 1..8).prop_map(Mutation::Flip),
+        (0..4usize, any::<u32>()).prop_map(|(f, v)| Mutation::Header(f, v)),
+        prop::collection::vec(any::<u8>(), 1..64).prop_map(Mutation::Append),
+    ]
+}
+
+fn apply(m: &Mutation, bytes: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    match m {
+        Mutation::Truncate(at) => b.truncate(at % b.len()),
+        Mutation::Flip(flips) => {
+            for &(at, x) in flips {
+                let n = b.len();
+                b[at % n] ^= x;
+            }
+        }
+        Mutation::Header(field, v) => b[4 * field..4 * field + 4].copy_from_slice(&v.to_be_bytes()),
+        Mutation::Append(junk) => b.extend(junk),
+    }
+    b
+}
+
+fn check_idx(name: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let gz = name.ends_with(".gz");
+    let (result, largest) = largest_allocation(|| idx::parse(name, bytes));
+    prop_assert!(
+        largest <= justified(bytes.len(), gz),
+        "{name}: allocated {largest} bytes for a {}-byte file",
+        bytes.len()
+    );
+    if let Err(e) = result {
+        let msg = e.to_string();
+        let problem = msg.strip_prefix(&format!("{name}: "));
+        prop_assert!(
+            problem.is_some_and(|p| p.len() > 5),
+            "unhelpful message: {msg}"
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn idx_reader_survives_mutated_real_files(file in 0..4usize, m in mutation()) {
+        let (name, bytes) = &real_files()[file];
+        let mutated = apply(&m, bytes);
+        check_idx(name, &mutated)?;
+        // A file cut short or with junk after it never parses.
+        if matches!(m, Mutation::Append(_)) || (matches!(m, Mutation::Truncate(_)) && mutated.len() < bytes.len()) {
+            prop_assert!(idx::parse(name, &mutated).is_err());
+        }
+    }
+
+    #[test]
+    fn idx_reader_survives_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2048), gz in any::<bool>()) {
+        let name = if gz { "noise.gz" } else { "noise" };
+        check_idx(name, &bytes)?;
+    }
+
+    #[test]
+    fn idx_reader_survives_gzipped_noise(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        // Valid gzip around nonsense: the IDX checks must catch it after inflating.
+        check_idx("noise.gz", &gzip(&bytes))?;
+    }
+}
+
+// ---- checkpoints ----
+
+const SMALL: Arch = Arch {
+    inputs: 12,
+    hidden1: 6,
+    hidden2: 3,
+};
+
+fn real_checkpoint() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let ck = Checkpoint {
+            params: Params::he_init(SMALL, 4),
+            hyperparams: Some(Default::default()),
+            adam_steps: 12,
+            epochs_done: [1, 0],
+        };
+        checkpoint::save(&path, &ck).unwrap();
+        std::fs::read(&path).unwrap()
+    })
+}
+
+fn check_checkpoint(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("case.safetensors");
+    std::fs::write(&path, bytes).unwrap();
+    let (result, largest) = largest_allocation(|| checkpoint::load(&path, Some(SMALL)));
+    prop_assert!(
+        largest <= 2 * bytes.len() + (256 << 10),
+        "allocated {largest} bytes for a {}-byte checkpoint",
+        bytes.len()
+    );
+    match result {
+        Ok(ck) => prop_assert!(ck.params.all_finite() && ck.params.arch() == SMALL),
+        Err(e) => {
+            let msg = e.to_string();
+            let name = path.display().to_string();
+            let problem = msg.strip_prefix(&format!("{name}: "));
+            prop_assert!(
+                problem.is_some_and(|p| p.len() > 5),
+                "unhelpful message: {msg}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+enum CkMutation {
+    Truncate(usize),
+    Flip(Vec<(usize, u8)>),
+    /// Rewrite the 8-byte little-endian header length.
+    HeaderLength(u64),
+    /// Replace a run of digits in the JSON header (shapes, offsets) with another number.
+    Number(usize, u64),
+    Append(Vec<u8>),
+}
+
+fn ck_mutation() -> impl Strategy<Value = CkMutation> {
+    prop_oneof![
+        any::<usize>().prop_map(CkMutation::Truncate),
+        prop::collection::vec((any::<usize>(), 1..=255u8), 1..8).prop_map(CkMutation::Flip),
+        any::<u64>().prop_map(CkMutation::HeaderLength),
+        (any::<usize>(), any::<u64>()).prop_map(|(i, v)| CkMutation::Number(i, v)),
+        prop::collection::vec(any::<u8>(), 1..64).prop_map(CkMutation::Append),
+    ]
+}
+
+fn ck_apply(m: &CkMutation, bytes: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    match m {
+        CkMutation::Truncate(at) => b.truncate(at % b.len()),
+        CkMutation::Flip(flips) => {
+            for &(at, x) in flips {
+                let n = b.len();
+                b[at % n] ^= x;
+            }
+        }
+        CkMutation::HeaderLength(v) => b[..8].copy_from_slice(&v.to_le_bytes()),
+        CkMutation::Number(which, v) => {
+            let header_len = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+            let header = String::from_utf8_lossy(&b[8..8 + header_len]).into_owned();
+            let digits: Vec<(usize, usize)> = header
+                .char_indices()
+                .filter(|(_, c)| c.is_ascii_digit())
+                .map(|(i, _)| (i, i + 1))
+                .collect();
+            if !digits.is_empty() {
+                let (start, _) = digits[which % digits.len()];
+                let end = header[start..]
+                    .find(|c: char| !c.is_ascii_digit())
+                    .map_or(header.len(), |e| start + e);
+                let new_header = format!("{}{}{}", &header[..start], v, &header[end..]);
+                let mut out = (new_header.len() as u64).to_le_bytes().to_vec();
+                out.extend(new_header.as_bytes());
+                out.extend(&b[8 + header_len..]);
+                b = out;
+            }
+        }
+        CkMutation::Append(junk) => b.extend(junk),
+    }
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn checkpoint_loader_survives_mutated_real_checkpoints(m in ck_mutation()) {
+        check_checkpoint(&ck_apply(&m, real_checkpoint()))?;
+    }
+
+    #[test]
+    fn checkpoint_loader_survives_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+        check_checkpoint(&bytes)?;
+    }
+}
+
+#[test]
+fn the_real_files_are_valid_to_start_with() {
+    for (name, bytes) in real_files() {
+        assert!(idx::parse(name, bytes).is_ok(), "{name}");
+    }
+    assert!(checkpoint::from_bytes(real_checkpoint(), Some(SMALL)).is_ok());
+}
+
+#[test]
+fn the_allocation_probe_sees_allocations() {
+    let (v, largest) = largest_allocation(|| vec![0u8; 3 << 20]);
+    assert_eq!(v.len(), 3 << 20);
+    assert!(largest >= 3 << 20);
+    // A header that claims 4 GB in a tiny raw file is refused without allocating it.
+    let mut b = vec![0, 0, 8, 1];
+    b.extend(u32::MAX.to_be_bytes());
+    let (r, largest) = largest_allocation(|| idx::parse("claims-4GB", &b));
+    assert!(r.is_err() && largest < 1 << 20);
+}
