@@ -49,6 +49,14 @@ xdotool key --window "$win" 2
 wait_phase 2
 shot after-phase2.png
 
+# Close the window in the middle of another phase 1: the process must end at once
+# and keep the model for the next launch.
+xdotool key --window "$win" 1
+until title | grep -q "phase 1"; do sleep 0.2; done
+sleep 1
 xdotool key --window "$win" ctrl+q
+for _ in $(seq 50); do kill -0 $app 2>/dev/null || break; sleep 0.1; done
+if kill -0 $app 2>/dev/null; then echo "the app did not exit within 5 s of closing"; exit 1; fi
 wait $app
+ls "$tmp/layerwise/autosave.safetensors" >/dev/null && echo "closed mid-phase: exited, model kept"
 cat "$tmp/stderr"
