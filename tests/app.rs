@@ -487,3 +487,41 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
         .as_ref()
         .is_some_and(|p| *p.params == kept.params)));
 }
+
+#[test]
+fn opening_a_dataset_folder_reports_errors_and_switches_on_success() {
+    let mut h = app_with(no_pins());
+    let empty = tempfile::tempdir().unwrap();
+    through_dialog(&mut h, "Open dataset folder…", empty.path(), "Open folder");
+    assert!(wait(&mut h, |s| !s.errors.is_empty()));
+    h.get_by_label_contains("missing file train-images-idx3-ubyte");
+    assert_eq!(h.state().session.data.source, "built-in MNIST");
+
+    let fashion = std::path::Path::new("/usr/share/datasets/fashion-mnist");
+    if !fashion.exists() {
+        eprintln!("skipped the second half: apt-get install dataset-fashion-mnist");
+        return;
+    }
+    h.get_by_label("Dismiss").click();
+    h.run_steps(2);
+    through_dialog(&mut h, "Open dataset folder…", fashion, "Open folder");
+    assert!(wait(&mut h, |s| s.data.source.contains("fashion-mnist")));
+    assert_eq!(h.state().session.data.test.len(), 10_000);
+    // The shown images are Fashion-MNIST's now, and training runs on them.
+    h.run_steps(2);
+    let first: Vec<f32> = h
+        .state()
+        .session
+        .data
+        .test
+        .image(0)
+        .iter()
+        .map(|&b| b as f32 / 255.0)
+        .collect();
+    let shown = &h.state().recon.recons[0].original;
+    assert!(shown.iter().zip(&first).all(|(a, b)| (a - b).abs() < 1e-6));
+    assert_ne!(h.state().session.data.test.image(0), data().test.image(0));
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+}

@@ -75,7 +75,8 @@ impl Selection {
 /// change (a handful of images: cheap enough for the UI thread).
 #[derive(Default)]
 pub struct ReconPanel {
-    key: Option<(usize, Vec<usize>)>,
+    /// (parameters, test set, images) the reconstructions were computed for.
+    key: Option<(usize, usize, Vec<usize>)>,
     pub recons: Vec<Reconstruction>,
     /// Counts recomputations, so that views built on `recons` know when to follow.
     pub generation: u64,
@@ -86,7 +87,7 @@ impl ReconPanel {
     /// Recomputes the reconstructions if the shown parameters or images changed.
     pub fn update(&mut self, ctx: &egui::Context, shown: &Shown, test: &Images, sel: &Selection) {
         let indices = sel.shown();
-        let key = (shown.key(), indices.clone());
+        let key = (shown.key(), test as *const Images as usize, indices.clone());
         if self.key.as_ref() == Some(&key) {
             return;
         }
