@@ -24,14 +24,14 @@ fn data() -> Arc<Mnist> {
         .clone()
 }
 
-fn app(hp: Hyperparams, cache_hidden1: bool) -> Harness<'static, LayerwiseApp> {
-    let settings = Settings {
-        hyperparams: hp,
-        cache_hidden1,
-        ..Settings::default()
-    };
+/// The real app on the built-in MNIST with these settings, once its worker is up.
+/// With `data_dir`, it keeps its model there on close (and offers one it finds).
+fn launch(
+    settings: Settings,
+    data_dir: Option<std::path::PathBuf>,
+) -> Harness<'static, LayerwiseApp> {
     let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
+        .with_size(egui::vec2(1500.0, 950.0))
         .build_eframe(move |cc| {
             LayerwiseApp::new(
                 cc,
@@ -39,14 +39,24 @@ fn app(hp: Hyperparams, cache_hidden1: bool) -> Harness<'static, LayerwiseApp> {
                 AppOptions {
                     settings: Some(settings),
                     autostart: Vec::new(),
-                    data_dir: None,
+                    data_dir,
                 },
             )
         });
     // The worker's first events: idle, and the initial snapshot.
     assert!(wait(&mut h, |s| s.snapshot.is_some()));
-    h.run_steps(2);
     h
+}
+
+fn app(hp: Hyperparams, cache_hidden1: bool) -> Harness<'static, LayerwiseApp> {
+    launch(
+        Settings {
+            hyperparams: hp,
+            cache_hidden1,
+            ..Settings::default()
+        },
+        None,
+    )
 }
 
 /// One epoch of 55 batches: the recipe's code paths, quickly.
@@ -220,21 +230,7 @@ fn no_pins() -> Settings {
 }
 
 fn app_with(settings: Settings) -> Harness<'static, LayerwiseApp> {
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| {
-            LayerwiseApp::new(
-                cc,
-                data(),
-                AppOptions {
-                    settings: Some(settings),
-                    autostart: Vec::new(),
-                    data_dir: None,
-                },
-            )
-        });
-    assert!(wait(&mut h, |s| s.snapshot.is_some()));
-    h
+    launch(settings, None)
 }
 
 #[test]
@@ -429,22 +425,7 @@ fn app_keeping_models_in(dir: &std::path::Path, hp: Hyperparams) -> Harness<'sta
         hyperparams: hp,
         ..no_pins()
     };
-    let dir = dir.to_path_buf();
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| {
-            LayerwiseApp::new(
-                cc,
-                data(),
-                AppOptions {
-                    settings: Some(settings),
-                    autostart: Vec::new(),
-                    data_dir: Some(dir),
-                },
-            )
-        });
-    assert!(wait(&mut h, |s| s.snapshot.is_some()));
-    h
+    launch(settings, Some(dir.to_path_buf()))
 }
 
 #[test]

@@ -447,41 +447,24 @@ impl LayerwiseApp {
         let mut clicked = Vec::new();
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                for cmd in [
-                    UiCommand::OpenData,
-                    UiCommand::LoadCheckpoint,
-                    UiCommand::SaveCheckpoint,
-                    UiCommand::ExportImages,
-                    UiCommand::ExportLosses,
-                    UiCommand::Quit,
-                ] {
-                    if ui
-                        .button(cmd.label())
-                        .on_hover_text(cmd.hover_text(ui.ctx()))
-                        .clicked()
-                    {
-                        clicked.push(cmd);
-                        ui.close();
-                    }
-                }
+                use UiCommand::*;
+                let items = [
+                    OpenData,
+                    LoadCheckpoint,
+                    SaveCheckpoint,
+                    ExportImages,
+                    ExportLosses,
+                    Quit,
+                ];
+                menu_items(ui, &items, &mut clicked);
             });
             ui.menu_button("Training", |ui| {
-                for cmd in [
-                    UiCommand::Phase1,
-                    UiCommand::Phase2,
-                    UiCommand::PauseResume,
-                    UiCommand::Stop,
-                    UiCommand::Reset,
-                ] {
-                    if ui
-                        .button(cmd.label())
-                        .on_hover_text(cmd.hover_text(ui.ctx()))
-                        .clicked()
-                    {
-                        clicked.push(cmd);
-                        ui.close();
-                    }
-                }
+                use UiCommand::*;
+                menu_items(
+                    ui,
+                    &[Phase1, Phase2, PauseResume, Stop, Reset],
+                    &mut clicked,
+                );
             });
             ui.menu_button("View", |ui| {
                 ui.checkbox(&mut self.settings.log_scale, "Log-scale losses");
@@ -544,6 +527,20 @@ impl LayerwiseApp {
             });
         if dismiss {
             self.session.errors.clear();
+        }
+    }
+}
+
+/// One menu button per command; a click closes the menu.
+fn menu_items(ui: &mut egui::Ui, commands: &[UiCommand], clicked: &mut Vec<UiCommand>) {
+    for &cmd in commands {
+        if ui
+            .button(cmd.label())
+            .on_hover_text(cmd.hover_text(ui.ctx()))
+            .clicked()
+        {
+            clicked.push(cmd);
+            ui.close();
         }
     }
 }
