@@ -142,7 +142,7 @@ fn dense_elu(a: ArrayView2<f32>, w: &Array2<f32>, b: &Array1<f32>, mut c: ArrayV
 /// `ws.grads`.
 pub fn phase1_gradients(p: &Params, x: FillRows<'_>, ws: &mut Workspace) -> f32 {
     let loss = phase1_forward(p, x, ws);
-    phase1_backward(p, ws);
+    phase1_backward(ws);
     loss
 }
 
@@ -206,7 +206,7 @@ fn phase1_rows(
 
 /// The rest of the backward pass, after `phase1_forward`: the weight gradients, and
 /// the bias gradients summed over both halves.
-pub fn phase1_backward(_p: &Params, ws: &mut Workspace) {
+pub fn phase1_backward(ws: &mut Workspace) {
     let g = &mut ws.grads;
     let (gw1, gw4) = (&mut g.w1, &mut g.w4);
     let (x, h1, d_out, d_h1) = (&ws.x, &ws.h1, &ws.d_out, &ws.d_h1);
@@ -238,7 +238,7 @@ pub fn phase1_loss(p: &Params, ws: &mut Workspace) -> f32 {
 /// `ws.grads`. hidden1 is the target and the input, never differentiated.
 pub fn phase2_gradients(p: &Params, input: Phase2Input<'_>, ws: &mut Workspace) -> f32 {
     let loss = phase2_forward(p, input, ws);
-    phase2_backward(p, ws);
+    phase2_backward(ws);
     loss
 }
 
@@ -309,7 +309,7 @@ fn phase2_rows(
 }
 
 /// The rest of the backward pass, after `phase2_forward`.
-pub fn phase2_backward(_p: &Params, ws: &mut Workspace) {
+pub fn phase2_backward(ws: &mut Workspace) {
     let g = &mut ws.grads;
     let (gw2, gw3) = (&mut g.w2, &mut g.w3);
     let (h1, h2, d3, d2) = (&ws.h1, &ws.h2, &ws.d_h1, &ws.d_h2);

@@ -385,8 +385,8 @@ impl Trainer {
             return Err(e);
         }
         match phase {
-            Phase::One => phase1_backward(p, ws),
-            Phase::Two => phase2_backward(p, ws),
+            Phase::One => phase1_backward(ws),
+            Phase::Two => phase2_backward(ws),
         }
         if self
             .adam
