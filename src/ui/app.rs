@@ -61,11 +61,10 @@ pub struct AppOptions {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
-/// UI frame times (CPU seconds per frame), for the status bar and `--frame-stats`.
+/// The last few hundred UI frame times (CPU seconds per frame), for the status bar.
 #[derive(Debug, Default)]
 pub struct FrameStats {
     recent: VecDeque<f32>,
-    pub all: Vec<f32>,
 }
 
 impl FrameStats {
@@ -76,7 +75,6 @@ impl FrameStats {
             self.recent.pop_front();
         }
         self.recent.push_back(seconds);
-        self.all.push(seconds);
     }
 
     /// (p50, p95) in milliseconds of `samples`.
