@@ -20,12 +20,13 @@ sleep 1
 app=$!
 
 title() { xdotool search --name '^layerwise' getwindowname 2>/dev/null | head -1; }
-# Waits until the title says that phase $1 is running, then until it does no longer.
-wait_phase() {
-  local t=0
-  until title | grep -q "phase $1"; do sleep 0.2; t=$((t + 1)); [ $t -lt 300 ] || { echo "phase $1 never started"; exit 1; }; done
-  until [ "$(title)" = "layerwise" ]; do sleep 0.5; t=$((t + 1)); [ $t -lt 900 ] || { echo "phase $1 never ended"; exit 1; }; done
-  sleep 1   # the last snapshot's redraw
+# Waits (up to $2 seconds) until the window title matches the regex $1.
+wait_title() {
+  local deadline=$((SECONDS + $2))
+  until title | grep -Eq "$1"; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for a title matching '$1'"; exit 1; }
+    sleep 0.05
+  done
 }
 
 shot() {
@@ -39,21 +40,24 @@ until xdotool search --name '^layerwise' >/dev/null 2>&1; do sleep 0.2; done
 win=$(xdotool search --name '^layerwise' | head -1)
 # Rest the pointer on the loss curve, so the hover read-out shows.
 xdotool mousemove --window "$win" 520 250
-sleep 4
+wait_title 'phase 1 · [4-9][0-9]%' 60
 shot training-phase1.png
-wait_phase 1
+wait_title '^layerwise$' 120
+sleep 1   # the last snapshot's redraw
 shot after-phase1.png
 
 xdotool windowfocus --sync "$win" 2>/dev/null || true
 xdotool key --window "$win" 2
-wait_phase 2
+wait_title 'phase 2' 10
+wait_title '^layerwise$' 120
+sleep 1
 shot after-phase2.png
 
 # Close the window in the middle of another phase 1: the process must end at once
 # and keep the model for the next launch.
 xdotool key --window "$win" 1
-until title | grep -q "phase 1"; do sleep 0.2; done
-sleep 1
+wait_title 'phase 1' 10
+sleep 0.5
 xdotool key --window "$win" ctrl+q
 for _ in $(seq 50); do kill -0 $app 2>/dev/null || break; sleep 0.1; done
 if kill -0 $app 2>/dev/null; then echo "the app did not exit within 5 s of closing"; exit 1; fi
