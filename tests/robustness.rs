@@ -106,21 +106,41 @@ fn real_files() -> &'static [(&'static str, Vec<u8>)] {
     })
 }
 
+/// How a real file is damaged.
 #[derive(Debug, Clone)]
 enum Mutation {
     Truncate(usize),
     Flip(Vec<(usize, u8)>),
-    /// Overwrite a 4-byte big-endian header field (magic, or a dimension).
-    Header(usize, u32),
     Append(Vec<u8>),
+    /// IDX: overwrite a 4-byte big-endian header field (magic, or a dimension).
+    IdxField(usize, u32),
+    /// safetensors: rewrite the 8-byte little-endian header length.
+    HeaderLength(u64),
+    /// safetensors: replace a run of digits in the JSON header (a shape, an offset).
+    Number(usize, u64),
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
+/// Damage any file can take.
+fn cut_flip_append() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         any::<usize>().prop_map(Mutation::Truncate),
         prop::collection::vec((any::<usize>(), 1..=255u8), 1..8).prop_map(Mutation::Flip),
-        (0..4usize, any::<u32>()).prop_map(|(f, v)| Mutation::Header(f, v)),
         prop::collection::vec(any::<u8>(), 1..64).prop_map(Mutation::Append),
+    ]
+}
+
+fn idx_mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        3 => cut_flip_append(),
+        1 => (0..4usize, any::<u32>()).prop_map(|(f, v)| Mutation::IdxField(f, v)),
+    ]
+}
+
+fn checkpoint_mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        3 => cut_flip_append(),
+        1 => any::<u64>().prop_map(Mutation::HeaderLength),
+        1 => (any::<usize>(), any::<u64>()).prop_map(|(i, v)| Mutation::Number(i, v)),
     ]
 }
 
@@ -134,10 +154,39 @@ fn apply(m: &Mutation, bytes: &[u8]) -> Vec<u8> {
                 b[at % n] ^= x;
             }
         }
-        Mutation::Header(field, v) => b[4 * field..4 * field + 4].copy_from_slice(&v.to_be_bytes()),
         Mutation::Append(junk) => b.extend(junk),
+        Mutation::IdxField(field, v) => {
+            b[4 * field..4 * field + 4].copy_from_slice(&v.to_be_bytes())
+        }
+        Mutation::HeaderLength(v) => b[..8].copy_from_slice(&v.to_le_bytes()),
+        Mutation::Number(which, v) => b = replace_number(&b, *which, *v),
     }
     b
+}
+
+/// The safetensors file with the `which`-th run of digits in its header set to `v`.
+fn replace_number(b: &[u8], which: usize, v: u64) -> Vec<u8> {
+    let header_len = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8_lossy(&b[8..8 + header_len]).into_owned();
+    let starts: Vec<usize> = header
+        .char_indices()
+        .filter(|&(i, c)| {
+            c.is_ascii_digit() && !header[..i].ends_with(|p: char| p.is_ascii_digit())
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if starts.is_empty() {
+        return b.to_vec();
+    }
+    let start = starts[which % starts.len()];
+    let end = header[start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(header.len(), |e| start + e);
+    let new_header = format!("{}{v}{}", &header[..start], &header[end..]);
+    let mut out = (new_header.len() as u64).to_le_bytes().to_vec();
+    out.extend(new_header.as_bytes());
+    out.extend(&b[8 + header_len..]);
+    out
 }
 
 fn check_idx(name: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
@@ -163,7 +212,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn idx_reader_survives_mutated_real_files(file in 0..4usize, m in mutation()) {
+    fn idx_reader_survives_mutated_real_files(file in 0..4usize, m in idx_mutation()) {
         let (name, bytes) = &real_files()[file];
         let mutated = apply(&m, bytes);
         check_idx(name, &mutated)?;
@@ -235,69 +284,12 @@ fn check_checkpoint(bytes: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-#[derive(Debug, Clone)]
-enum CkMutation {
-    Truncate(usize),
-    Flip(Vec<(usize, u8)>),
-    /// Rewrite the 8-byte little-endian header length.
-    HeaderLength(u64),
-    /// Replace a run of digits in the JSON header (shapes, offsets) with another number.
-    Number(usize, u64),
-    Append(Vec<u8>),
-}
-
-fn ck_mutation() -> impl Strategy<Value = CkMutation> {
-    prop_oneof![
-        any::<usize>().prop_map(CkMutation::Truncate),
-        prop::collection::vec((any::<usize>(), 1..=255u8), 1..8).prop_map(CkMutation::Flip),
-        any::<u64>().prop_map(CkMutation::HeaderLength),
-        (any::<usize>(), any::<u64>()).prop_map(|(i, v)| CkMutation::Number(i, v)),
-        prop::collection::vec(any::<u8>(), 1..64).prop_map(CkMutation::Append),
-    ]
-}
-
-fn ck_apply(m: &CkMutation, bytes: &[u8]) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    match m {
-        CkMutation::Truncate(at) => b.truncate(at % b.len()),
-        CkMutation::Flip(flips) => {
-            for &(at, x) in flips {
-                let n = b.len();
-                b[at % n] ^= x;
-            }
-        }
-        CkMutation::HeaderLength(v) => b[..8].copy_from_slice(&v.to_le_bytes()),
-        CkMutation::Number(which, v) => {
-            let header_len = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
-            let header = String::from_utf8_lossy(&b[8..8 + header_len]).into_owned();
-            let digits: Vec<(usize, usize)> = header
-                .char_indices()
-                .filter(|(_, c)| c.is_ascii_digit())
-                .map(|(i, _)| (i, i + 1))
-                .collect();
-            if !digits.is_empty() {
-                let (start, _) = digits[which % digits.len()];
-                let end = header[start..]
-                    .find(|c: char| !c.is_ascii_digit())
-                    .map_or(header.len(), |e| start + e);
-                let new_header = format!("{}{}{}", &header[..start], v, &header[end..]);
-                let mut out = (new_header.len() as u64).to_le_bytes().to_vec();
-                out.extend(new_header.as_bytes());
-                out.extend(&b[8 + header_len..]);
-                b = out;
-            }
-        }
-        CkMutation::Append(junk) => b.extend(junk),
-    }
-    b
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn checkpoint_loader_survives_mutated_real_checkpoints(m in ck_mutation()) {
-        check_checkpoint(&ck_apply(&m, real_checkpoint()))?;
+    fn checkpoint_loader_survives_mutated_real_checkpoints(m in checkpoint_mutation()) {
+        check_checkpoint(&apply(&m, real_checkpoint()))?;
     }
 
     #[test]
