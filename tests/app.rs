@@ -124,19 +124,21 @@ fn cache_checkbox_then_phase2_reports_the_cache_build() {
 
 #[test]
 fn pause_and_stop_take_effect_within_one_batch() {
-    // Big batches (about 0.1 s each) so that "within one batch" is unambiguous.
+    // Big batches (0.1-0.2 s each) so that "within one batch" is unambiguous.
     let hp = Hyperparams {
         epochs: 50,
-        batch_size: 10_000,
+        batch_size: 20_000,
         ..Hyperparams::default()
     };
     let mut h = app(hp, false);
     h.get_by_label(PHASE1).click();
     h.run_steps(1);
     assert!(wait(&mut h, |s| s.batches >= 1));
-    let seen = h.state().session.batches;
     h.get_by_label("Pause").click();
+    // In this frame the app takes the worker's events, then sends the click's command:
+    // `seen` is what had been trained a moment before the command left.
     h.run_steps(1);
+    let seen = h.state().session.batches;
     // Every batch's loss is sent before the pause is acknowledged.
     assert!(wait(&mut h, |s| matches!(s.state, RunState::Paused(_))));
     let at_pause = h.state().session.batches;
@@ -153,9 +155,9 @@ fn pause_and_stop_take_effect_within_one_batch() {
     h.get_by_label("Resume").click();
     h.run_steps(1);
     assert!(wait(&mut h, |s| s.batches > at_pause));
-    let seen = h.state().session.batches;
     h.get_by_label("Stop").click();
     h.run_steps(1);
+    let seen = h.state().session.batches;
     assert!(wait(&mut h, |s| s.is_idle()));
     assert!(h.state().session.batches - seen <= 1);
     h.get_by_label_contains("phase 1 stopped");
@@ -442,9 +444,10 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
     h.get_by_label(PHASE1).click();
     h.run_steps(1);
     assert!(wait(&mut h, |s| s.batches >= 2));
-    let seen = h.state().session.batches;
     // The window closes: the worker stops within a batch, keeps the model, and ends.
+    // (`close` takes the events that arrived just before it sends Stop.)
     h.state_mut().close();
+    let seen = h.state().session.batches;
     let kept = checkpoint::load(&dir.path().join("autosave.safetensors"), None).unwrap();
     assert!(
         kept.adam_steps >= seen && kept.adam_steps <= seen + 1,
