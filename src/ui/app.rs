@@ -420,7 +420,8 @@ impl LayerwiseApp {
         }
     }
 
-    /// The window title shows a running phase's progress, also in a task bar.
+    /// The window title shows a running phase's progress, also in a task bar. In steps
+    /// of 5%: every change of title costs a frame of its own.
     fn update_title(&mut self, ctx: &egui::Context) {
         let title = match (self.session.state, self.session.progress) {
             (RunState::Idle, _) | (_, None) => "layerwise".to_string(),
@@ -432,7 +433,7 @@ impl LayerwiseApp {
                 } else {
                     ""
                 };
-                format!("layerwise · {}{paused} · {done}%", p.phase)
+                format!("layerwise · {}{paused} · {}%", p.phase, done / 5 * 5)
             }
         };
         if title != self.title {
