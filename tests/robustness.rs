@@ -197,14 +197,19 @@ fn check_idx(name: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
         "{name}: allocated {largest} bytes for a {}-byte file",
         bytes.len()
     );
-    if let Err(e) = result {
-        let msg = e.to_string();
-        let problem = msg.strip_prefix(&format!("{name}: "));
-        prop_assert!(
-            problem.is_some_and(|p| p.len() > 5),
-            "unhelpful message: {msg}"
-        );
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => names_file_and_problem(&e.to_string(), name),
     }
+}
+
+/// An error reads "FILE: what is wrong".
+fn names_file_and_problem(msg: &str, file: &str) -> Result<(), TestCaseError> {
+    let problem = msg.strip_prefix(&format!("{file}: "));
+    prop_assert!(
+        problem.is_some_and(|p| p.len() > 5),
+        "unhelpful message: {msg}"
+    );
     Ok(())
 }
 
@@ -270,18 +275,12 @@ fn check_checkpoint(bytes: &[u8]) -> Result<(), TestCaseError> {
         bytes.len()
     );
     match result {
-        Ok(ck) => prop_assert!(ck.params.all_finite() && ck.params.arch() == SMALL),
-        Err(e) => {
-            let msg = e.to_string();
-            let name = path.display().to_string();
-            let problem = msg.strip_prefix(&format!("{name}: "));
-            prop_assert!(
-                problem.is_some_and(|p| p.len() > 5),
-                "unhelpful message: {msg}"
-            );
+        Ok(ck) => {
+            prop_assert!(ck.params.all_finite() && ck.params.arch() == SMALL);
+            Ok(())
         }
+        Err(e) => names_file_and_problem(&e.to_string(), &path.display().to_string()),
     }
-    Ok(())
 }
 
 proptest! {
