@@ -68,7 +68,7 @@ fn labels_must_be_classes_and_shapes_28_by_28() {
         idx(&[20, 32, 32], 0),
     )
     .unwrap();
-    folder_keep_test(dir.path());
+    train_files(dir.path(), 5010, 1);
     let e = error(dir.path());
     assert!(
         e.contains(
@@ -78,21 +78,17 @@ fn labels_must_be_classes_and_shapes_28_by_28() {
     );
 }
 
-fn folder_keep_test(dir: &Path) {
-    std::fs::write(dir.join("train-images-idx3-ubyte"), idx(&[5010, 28, 28], 7)).unwrap();
-    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx(&[5010], 1)).unwrap();
+/// Rewrites the training images and labels: `n` of each, labelled `label`.
+fn train_files(dir: &Path, n: u32, label: u8) {
+    std::fs::write(dir.join("train-images-idx3-ubyte"), idx(&[n, 28, 28], 7)).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx(&[n], label)).unwrap();
 }
 
 #[test]
 fn too_few_training_images_for_the_split() {
     let dir = tempfile::tempdir().unwrap();
     folder(dir.path(), 5010, 1);
-    std::fs::write(
-        dir.path().join("train-images-idx3-ubyte"),
-        idx(&[100, 28, 28], 7),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), idx(&[100], 1)).unwrap();
+    train_files(dir.path(), 100, 1);
     assert!(error(dir.path()).contains("the training set has 100 images"));
 }
 

@@ -149,11 +149,6 @@ impl Adam {
             v[t].fill(0.0);
         }
     }
-
-    /// Clears all moments and the counter (a fresh optimiser).
-    pub fn reset(&mut self) {
-        *self = Self::new(self.config, self.m.arch());
-    }
 }
 
 /// The four tensors at `indices` (ascending: weight, bias, weight, bias), by value.

@@ -23,8 +23,6 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const BOTH: [Phase; 2] = [Phase::One, Phase::Two];
-
     /// Indices (into `TENSOR_NAMES`) of the tensors this phase trains.
     pub fn tensors(self) -> &'static [usize] {
         match self {

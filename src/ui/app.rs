@@ -282,9 +282,6 @@ impl LayerwiseApp {
         if let Event::DataLoaded(d) = &e {
             self.settings.selection.fit(d.test.len());
         }
-        if matches!(e, Event::Reset | Event::CheckpointLoaded(_)) {
-            self.history_pick = None;
-        }
         self.session.apply(e);
         if failed {
             self.autostart.clear();

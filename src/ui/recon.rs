@@ -40,15 +40,14 @@ impl Selection {
     }
 
     /// Indices of the test images the digit filter lets through.
-    pub fn candidates(&self, test: &Images) -> Vec<usize> {
-        (0..test.len())
-            .filter(|&i| self.digit.is_none_or(|d| test.labels[i] == d))
-            .collect()
+    pub fn candidates<'a>(&self, test: &'a Images) -> impl Iterator<Item = usize> + 'a {
+        let digit = self.digit;
+        (0..test.len()).filter(move |&i| digit.is_none_or(|d| test.labels[i] == d))
     }
 
     /// Moves the scrubber `delta` images through the filtered list.
     pub fn step(&mut self, test: &Images, delta: isize) {
-        let c = self.candidates(test);
+        let c: Vec<usize> = self.candidates(test).collect();
         if c.is_empty() {
             return;
         }
@@ -172,7 +171,12 @@ impl ReconPanel {
 }
 
 fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) {
-    let candidates = sel.candidates(test);
+    // Counted, not collected: this runs every frame.
+    let before = sel
+        .candidates(test)
+        .take_while(|&i| i < sel.current)
+        .count();
+    let total = sel.candidates(test).count();
     if ui
         .small_button("<")
         .on_hover_text("Previous image (Left)")
@@ -180,10 +184,8 @@ fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) {
     {
         sel.step(test, -1);
     }
-    let mut pos = candidates
-        .partition_point(|&i| i < sel.current)
-        .min(candidates.len().saturating_sub(1));
-    let max = candidates.len().saturating_sub(1);
+    let max = total.saturating_sub(1);
+    let mut pos = before.min(max);
     let slider = egui::Slider::new(&mut pos, 0..=max)
         .show_value(false)
         .trailing_fill(true);
@@ -192,7 +194,7 @@ fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) {
         .on_hover_text("Scrub through the test images");
     resp.widget_info(|| egui::WidgetInfo::slider(true, pos as f64, "Test image"));
     if resp.changed()
-        && let Some(&i) = candidates.get(pos)
+        && let Some(i) = sel.candidates(test).nth(pos)
     {
         sel.current = i;
     }

@@ -158,6 +158,11 @@ impl Session {
         out
     }
 
+    /// Index of the latest phase run in `runs`.
+    fn current_run(&self) -> usize {
+        self.runs.len().saturating_sub(1)
+    }
+
     /// Forgets the training record (a new model: reset, or a loaded checkpoint).
     fn clear_record(&mut self) {
         self.progress = None;
@@ -207,7 +212,7 @@ impl Session {
                     run.epoch_ends.push(self.batches as f64);
                 }
                 self.epochs.push(EpochRow {
-                    run: self.runs.len().saturating_sub(1),
+                    run: self.current_run(),
                     phase,
                     epoch,
                     train_mse,
@@ -224,7 +229,7 @@ impl Session {
             } => {
                 self.test = Some(test);
                 self.results.push(PhaseResult {
-                    run: self.runs.len().saturating_sub(1),
+                    run: self.current_run(),
                     phase,
                     cached,
                     epochs,

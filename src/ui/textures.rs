@@ -4,7 +4,7 @@ use egui::{ColorImage, TextureHandle, TextureOptions};
 
 use crate::picture::Raster;
 
-pub fn color_image(r: &Raster) -> ColorImage {
+fn color_image(r: &Raster) -> ColorImage {
     ColorImage::from_rgba_unmultiplied([r.width, r.height], &r.rgba)
 }
 

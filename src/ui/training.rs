@@ -19,12 +19,6 @@ pub struct TrainingPanel {
     preview: Option<Phase>,
 }
 
-/// What the panel saw of the hyperparameters this frame.
-pub enum HyperparamCheck {
-    Valid,
-    Invalid(String),
-}
-
 impl TrainingPanel {
     /// Draws the panel; edits `hp` and `cache_hidden1` in place and returns the
     /// commands clicked.
@@ -52,11 +46,11 @@ impl TrainingPanel {
         ui.add_space(6.0);
 
         let idle = session.is_idle();
-        let check = ui
+        let problem = ui
             .add_enabled_ui(idle, |ui| self.hyperparams_ui(ui, session, hp))
             .inner;
-        let valid = matches!(check, HyperparamCheck::Valid);
-        if let HyperparamCheck::Invalid(msg) = &check {
+        let valid = problem.is_none();
+        if let Some(msg) = &problem {
             ui.colored_label(ui.visuals().error_fg_color, msg.as_str());
         }
         ui.add_space(6.0);
@@ -117,7 +111,7 @@ impl TrainingPanel {
         ui: &mut Ui,
         session: &Session,
         hp: &mut Hyperparams,
-    ) -> HyperparamCheck {
+    ) -> Option<String> {
         let mut problem = None;
         egui::Grid::new("hyperparams")
             .num_columns(2)
@@ -140,13 +134,11 @@ impl TrainingPanel {
                     &mut hp.seed,
                 );
             });
-        if let Some(p) = problem {
-            return HyperparamCheck::Invalid(p);
-        }
-        match hp.validate(session.data.train.len()) {
-            Ok(()) => HyperparamCheck::Valid,
-            Err(e) => HyperparamCheck::Invalid(e.to_string()),
-        }
+        problem.or_else(|| {
+            hp.validate(session.data.train.len())
+                .err()
+                .map(|e| e.to_string())
+        })
     }
 
     fn cache_ui(
