@@ -1,6 +1,9 @@
 //! Checkpoints: all weights and biases as safetensors (`weights1..4`, `biases1..4`,
-//! f32, `[in, out]`), with hyperparameters and progress in the metadata. Readable from
-//! Python with `safetensors.numpy.load_file`.
+//! f32, `[in, out]`), with progress and the training settings in the metadata.
+//! Readable from Python with `safetensors.numpy.load_file`.
+//!
+//! This module knows the file format only: the trainer decides what goes in
+//! (`Trainer::checkpoint`) and what a loaded one means (`Trainer::restore`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,7 +12,6 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::model::{Arch, Params, TENSOR_NAMES};
-use crate::train::Hyperparams;
 
 pub const FORMAT: &str = "layerwise";
 pub const FORMAT_VERSION: &str = "1";
@@ -21,39 +23,87 @@ const MAX_FILE_BYTES: u64 = 1 << 30;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
     pub params: Params,
-    pub hyperparams: Option<Hyperparams>,
     /// Adam's shared step counter when saved.
     pub adam_steps: u64,
     /// Epochs of phase 1 and phase 2 the parameters have been trained for.
     pub epochs_done: [u32; 2],
+    /// The training settings, as JSON the trainer wrote; carried, not interpreted.
+    pub settings: Option<String>,
+}
+
+/// What is wrong with a checkpoint file; always shown with the file's name.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointProblem {
+    #[error("cannot read: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("cannot write: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("{0} bytes is too large for a layerwise checkpoint")]
+    TooLarge(u64),
+    #[error("not a safetensors file ({0})")]
+    NotSafetensors(String),
+    #[error("written by '{0}', not by layerwise")]
+    OtherFormat(String),
+    #[error("format version {0}; this layerwise reads version {FORMAT_VERSION}")]
+    OtherVersion(String),
+    #[error("unexpected tensor '{0}'")]
+    UnexpectedTensor(String),
+    #[error("missing tensor '{0}'")]
+    MissingTensor(&'static str),
+    #[error("weights1 and weights2 must be matrices, found shapes {0:?} and {1:?}")]
+    NotMatrices(Vec<usize>, Vec<usize>),
+    #[error("the checkpoint's network is {found}, the current one is {expected}")]
+    OtherNetwork { found: Arch, expected: Arch },
+    #[error("degenerate architecture {0}")]
+    Degenerate(Arch),
+    #[error("tensor '{name}' is {dtype:?}, expected F32")]
+    Dtype { name: &'static str, dtype: Dtype },
+    #[error("tensor '{name}' has shape {found:?}, expected {expected:?} for a {arch} network")]
+    Shape {
+        name: &'static str,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+        arch: Arch,
+    },
+    #[error("tensor '{name}' holds {value} at index {index}")]
+    NonFinite {
+        name: &'static str,
+        value: f32,
+        index: usize,
+    },
+    #[error("metadata {key} = '{value}' is not a count")]
+    NotACount { key: &'static str, value: String },
+    #[error("cannot encode: {0}")]
+    Encode(String),
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {problem}")]
 pub struct CheckpointError {
     pub file: String,
-    pub problem: String,
+    #[source]
+    pub problem: CheckpointProblem,
 }
 
-fn fail<T>(path: &Path, problem: impl Into<String>) -> Result<T, CheckpointError> {
-    Err(CheckpointError {
-        file: path.display().to_string(),
-        problem: problem.into(),
-    })
+impl CheckpointError {
+    pub fn new(path: &Path, problem: CheckpointProblem) -> Self {
+        Self {
+            file: path.display().to_string(),
+            problem,
+        }
+    }
 }
 
 /// Writes the checkpoint atomically: a temporary file in the same folder, flushed to
 /// disk, then renamed over `path`. A crash leaves the old file or the new one.
 pub fn save(path: &Path, ck: &Checkpoint) -> Result<(), CheckpointError> {
-    let bytes = to_bytes(ck).or_else(|e| fail(path, e))?;
+    let fail = |p| CheckpointError::new(path, p);
+    let bytes = to_bytes(ck).map_err(fail)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let io = |e: std::io::Error| CheckpointError {
-        file: path.display().to_string(),
-        problem: format!("cannot write: {e}"),
-    };
+    let io = |e| fail(CheckpointProblem::Write(e));
     let mut tmp = tempfile::Builder::new()
         .prefix(".layerwise-")
         .suffix(".tmp")
@@ -69,37 +119,33 @@ pub fn save(path: &Path, ck: &Checkpoint) -> Result<(), CheckpointError> {
     Ok(())
 }
 
-fn to_bytes(ck: &Checkpoint) -> Result<Vec<u8>, String> {
-    let tensors = ck.params.tensors();
-    let shapes = ck.params.arch().shapes();
+fn to_bytes(ck: &Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
+    let encode = |e: safetensors::SafeTensorError| CheckpointProblem::Encode(e.to_string());
     let views: Vec<(&str, TensorView<'_>)> = TENSOR_NAMES
         .iter()
-        .zip(tensors)
-        .zip(shapes)
+        .zip(ck.params.tensors())
+        .zip(ck.params.arch().shapes())
         .map(|((&name, t), shape)| {
-            let bytes: &[u8] = bytemuck_f32(t);
-            TensorView::new(Dtype::F32, shape, bytes).map(|v| (name, v))
+            TensorView::new(Dtype::F32, shape, f32_bytes(t)).map(|v| (name, v))
         })
         .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let mut meta = HashMap::new();
-    meta.insert("format".into(), FORMAT.into());
-    meta.insert("format_version".into(), FORMAT_VERSION.into());
-    meta.insert("arch".into(), ck.params.arch().to_string());
-    meta.insert("adam_steps".into(), ck.adam_steps.to_string());
-    meta.insert("epochs_phase1".into(), ck.epochs_done[0].to_string());
-    meta.insert("epochs_phase2".into(), ck.epochs_done[1].to_string());
-    if let Some(hp) = &ck.hyperparams {
-        meta.insert(
-            "hyperparams".into(),
-            serde_json::to_string(hp).map_err(|e| e.to_string())?,
-        );
+        .map_err(encode)?;
+    let mut meta = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("format_version".into(), FORMAT_VERSION.into()),
+        ("arch".into(), ck.params.arch().to_string()),
+        ("adam_steps".into(), ck.adam_steps.to_string()),
+        ("epochs_phase1".into(), ck.epochs_done[0].to_string()),
+        ("epochs_phase2".into(), ck.epochs_done[1].to_string()),
+    ]);
+    if let Some(s) = &ck.settings {
+        meta.insert("hyperparams".into(), s.clone());
     }
-    safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
+    safetensors::serialize(views, Some(meta)).map_err(encode)
 }
 
 /// Little-endian f32 bytes of a slice (safetensors' layout on every platform we build for).
-fn bytemuck_f32(t: &[f32]) -> &[u8] {
+fn f32_bytes(t: &[f32]) -> &[u8] {
     const { assert!(cfg!(target_endian = "little")) };
     // SAFETY: f32 has no padding and any byte pattern is a valid u8; the length is
     // the slice's size in bytes and the lifetime is the slice's.
@@ -110,53 +156,88 @@ fn bytemuck_f32(t: &[f32]) -> &[u8] {
 /// Refuses anything it does not fully understand: a wrong format version, missing or
 /// extra tensors, wrong dtypes or shapes, NaN or infinite values.
 pub fn load(path: &Path, expect: Option<Arch>) -> Result<Checkpoint, CheckpointError> {
+    let fail = |p| CheckpointError::new(path, p);
     let len = std::fs::metadata(path)
-        .or_else(|e| fail(path, format!("cannot read: {e}")))?
+        .map_err(|e| fail(CheckpointProblem::Read(e)))?
         .len();
     if len > MAX_FILE_BYTES {
-        return fail(
-            path,
-            format!("{len} bytes is too large for a layerwise checkpoint"),
-        );
+        return Err(fail(CheckpointProblem::TooLarge(len)));
     }
-    let bytes = std::fs::read(path).or_else(|e| fail(path, format!("cannot read: {e}")))?;
-    from_bytes(&bytes, expect).or_else(|p| fail(path, p))
+    let bytes = std::fs::read(path).map_err(|e| fail(CheckpointProblem::Read(e)))?;
+    from_bytes(&bytes, expect).map_err(fail)
 }
 
-pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, String> {
-    let (_, header) =
-        SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
+/// Parses checkpoint bytes (see `load`).
+pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, CheckpointProblem> {
+    let not_st = |e: safetensors::SafeTensorError| CheckpointProblem::NotSafetensors(e.to_string());
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
     let meta = header.metadata().clone().unwrap_or_default();
+    check_format(&meta)?;
+    let st = SafeTensors::deserialize(bytes).map_err(not_st)?;
+    if let Some(name) = st.names().into_iter().find(|n| !TENSOR_NAMES.contains(n)) {
+        return Err(CheckpointProblem::UnexpectedTensor(name.to_string()));
+    }
+    let arch = arch_of(&st)?;
+    if let Some(expected) = expect
+        && expected != arch
+    {
+        return Err(CheckpointProblem::OtherNetwork {
+            found: arch,
+            expected,
+        });
+    }
+    let mut params = Params::zeros(arch);
+    for ((&name, shape), dst) in TENSOR_NAMES
+        .iter()
+        .zip(arch.shapes())
+        .zip(params.tensors_mut())
+    {
+        read_tensor(&st, name, &shape, arch, dst)?;
+    }
+    let count = |key: &'static str| -> Result<u64, CheckpointProblem> {
+        meta.get(key).map_or(Ok(0), |v| {
+            v.parse::<u64>().map_err(|_| CheckpointProblem::NotACount {
+                key,
+                value: v.clone(),
+            })
+        })
+    };
+    let epochs = |key| count(key).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    Ok(Checkpoint {
+        params,
+        adam_steps: count("adam_steps")?,
+        epochs_done: [epochs("epochs_phase1")?, epochs("epochs_phase2")?],
+        settings: meta.get("hyperparams").cloned(),
+    })
+}
+
+fn check_format(meta: &HashMap<String, String>) -> Result<(), CheckpointProblem> {
     if let Some(f) = meta.get("format")
         && f != FORMAT
     {
-        return Err(format!("written by '{f}', not by layerwise"));
+        return Err(CheckpointProblem::OtherFormat(f.clone()));
     }
-    if let Some(v) = meta.get("format_version")
-        && v != FORMAT_VERSION
-    {
-        return Err(format!(
-            "format version {v}; this layerwise reads version {FORMAT_VERSION}"
-        ));
+    match meta.get("format_version") {
+        Some(v) if v != FORMAT_VERSION => Err(CheckpointProblem::OtherVersion(v.clone())),
+        _ => Ok(()),
     }
-    let st =
-        SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
-    for name in st.names() {
-        if !TENSOR_NAMES.contains(&name) {
-            return Err(format!("unexpected tensor '{name}'"));
-        }
-    }
-    let get = |name: &str| {
-        st.tensor(name)
-            .map_err(|_| format!("missing tensor '{name}'"))
-    };
-    let w1 = get("weights1")?;
-    let w2 = get("weights2")?;
+}
+
+fn tensor<'a>(
+    st: &'a SafeTensors<'a>,
+    name: &'static str,
+) -> Result<TensorView<'a>, CheckpointProblem> {
+    st.tensor(name)
+        .map_err(|_| CheckpointProblem::MissingTensor(name))
+}
+
+/// The network's widths, read off the shapes of weights1 and weights2.
+fn arch_of(st: &SafeTensors<'_>) -> Result<Arch, CheckpointProblem> {
+    let (w1, w2) = (tensor(st, "weights1")?, tensor(st, "weights2")?);
     let (&[inputs, hidden1], &[_, hidden2]) = (w1.shape(), w2.shape()) else {
-        return Err(format!(
-            "weights1 and weights2 must be matrices, found shapes {:?} and {:?}",
-            w1.shape(),
-            w2.shape()
+        return Err(CheckpointProblem::NotMatrices(
+            w1.shape().to_vec(),
+            w2.shape().to_vec(),
         ));
     };
     let arch = Arch {
@@ -164,60 +245,46 @@ pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, Stri
         hidden1,
         hidden2,
     };
-    if let Some(want) = expect
-        && want != arch
-    {
-        return Err(format!(
-            "the checkpoint's network is {arch}, the current one is {want}"
-        ));
+    if inputs == 0 || hidden1 == 0 || hidden2 == 0 {
+        return Err(CheckpointProblem::Degenerate(arch));
     }
-    if arch.hidden1 == 0 || arch.hidden2 == 0 || arch.inputs == 0 {
-        return Err(format!("degenerate architecture {arch}"));
+    Ok(arch)
+}
+
+/// Copies tensor `name` into `dst` after checking its dtype, shape and values.
+fn read_tensor(
+    st: &SafeTensors<'_>,
+    name: &'static str,
+    shape: &[usize],
+    arch: Arch,
+    dst: &mut [f32],
+) -> Result<(), CheckpointProblem> {
+    let t = tensor(st, name)?;
+    if t.dtype() != Dtype::F32 {
+        return Err(CheckpointProblem::Dtype {
+            name,
+            dtype: t.dtype(),
+        });
     }
-    let mut params = Params::zeros(arch);
-    for ((name, shape), dst) in TENSOR_NAMES
-        .iter()
-        .zip(arch.shapes())
-        .zip(params.tensors_mut())
-    {
-        let t = get(name)?;
-        if t.dtype() != Dtype::F32 {
-            return Err(format!("tensor '{name}' is {:?}, expected F32", t.dtype()));
-        }
-        if t.shape() != shape.as_slice() {
-            return Err(format!(
-                "tensor '{name}' has shape {:?}, expected {shape:?} for a {arch} network",
-                t.shape()
-            ));
-        }
-        for (d, c) in dst.iter_mut().zip(t.data().chunks_exact(4)) {
-            *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        }
-        if let Some(i) = dst.iter().position(|x| !x.is_finite()) {
-            return Err(format!("tensor '{name}' holds {} at index {i}", dst[i]));
-        }
+    if t.shape() != shape {
+        return Err(CheckpointProblem::Shape {
+            name,
+            found: t.shape().to_vec(),
+            expected: shape.to_vec(),
+            arch,
+        });
     }
-    let number = |key: &str| -> Result<u64, String> {
-        meta.get(key)
-            .map(|v| {
-                v.parse::<u64>()
-                    .map_err(|_| format!("metadata {key} = '{v}' is not a count"))
-            })
-            .unwrap_or(Ok(0))
-    };
-    let hyperparams = match meta.get("hyperparams") {
-        Some(j) => Some(serde_json::from_str(j).map_err(|e| format!("metadata hyperparams: {e}"))?),
-        None => None,
-    };
-    Ok(Checkpoint {
-        params,
-        hyperparams,
-        adam_steps: number("adam_steps")?,
-        epochs_done: [
-            number("epochs_phase1")?.try_into().unwrap_or(u32::MAX),
-            number("epochs_phase2")?.try_into().unwrap_or(u32::MAX),
-        ],
-    })
+    for (d, c) in dst.iter_mut().zip(t.data().chunks_exact(4)) {
+        *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    match dst.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(CheckpointProblem::NonFinite {
+            name,
+            value: dst[index],
+            index,
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -233,9 +300,9 @@ mod tests {
     fn ck() -> Checkpoint {
         Checkpoint {
             params: Params::he_init(SMALL, 3),
-            hyperparams: Some(Hyperparams::default()),
             adam_steps: 1464,
             epochs_done: [4, 2],
+            settings: Some(r#"{"seed":7}"#.into()),
         }
     }
 
@@ -251,7 +318,7 @@ mod tests {
     }
 
     fn refused(bytes: &[u8], expect: Option<Arch>) -> String {
-        from_bytes(bytes, expect).unwrap_err()
+        from_bytes(bytes, expect).unwrap_err().to_string()
     }
 
     fn with_tensors(tensors: Vec<(&str, Vec<usize>, Vec<f32>)>, meta: &[(&str, &str)]) -> Vec<u8> {

@@ -8,7 +8,19 @@ use ndarray::Array2;
 use crate::data::Images;
 use crate::inspect;
 use crate::model::Params;
-use crate::picture::{self, Raster};
+use crate::picture::{self, PngError, Raster};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{dir}: cannot create the folder: {source}")]
+    CreateDir {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Png(#[from] PngError),
+}
 
 /// Scale of the digits in `reconstructions.png`.
 pub const DIGIT_SCALE: usize = 4;
@@ -58,13 +70,16 @@ pub fn write_pngs(
     test: &Images,
     indices: &[usize],
     class_means: &Array2<f32>,
-) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+) -> Result<Vec<PathBuf>, ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::CreateDir {
+        dir: dir.display().to_string(),
+        source,
+    })?;
     rasters(p, test, indices, class_means)
         .into_iter()
         .map(|(name, r)| {
             let path = dir.join(name);
-            r.save_png(&path).map(|()| path)
+            r.save_png(&path).map(|()| path).map_err(ExportError::from)
         })
         .collect()
 }

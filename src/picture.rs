@@ -6,6 +6,15 @@ use std::path::Path;
 use crate::data::SIDE;
 use crate::inspect::Reconstruction;
 
+/// A raster could not be written as PNG.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct PngError {
+    pub path: String,
+    #[source]
+    pub source: image::ImageError,
+}
+
 /// An RGBA image, row-major, 4 bytes per pixel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Raster {
@@ -81,7 +90,7 @@ impl Raster {
         r
     }
 
-    pub fn save_png(&self, path: &Path) -> Result<(), String> {
+    pub fn save_png(&self, path: &Path) -> Result<(), PngError> {
         image::save_buffer(
             path,
             &self.rgba,
@@ -89,7 +98,10 @@ impl Raster {
             self.height as u32,
             image::ExtendedColorType::Rgba8,
         )
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|source| PngError {
+            path: path.display().to_string(),
+            source,
+        })
     }
 }
 

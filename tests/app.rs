@@ -9,7 +9,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 
 use layerwise::data::Mnist;
 use layerwise::train::Hyperparams;
-use layerwise::train::worker::RunState;
+use layerwise::train::protocol::RunState;
 use layerwise::ui::recon::Selection;
 use layerwise::ui::session::Session;
 use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
@@ -88,7 +88,7 @@ fn phase1_click_fills_the_plot_and_the_epoch_table() {
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
     h.run_steps(3);
-    let s = &h.state().session;
+    let s = &h.state().session();
     assert_eq!(s.runs.len(), 1);
     assert_eq!(s.runs[0].raw.len(), 55, "one plot point per batch");
     assert_eq!(s.runs[0].epoch_ends, vec![55.0]);
@@ -99,7 +99,7 @@ fn phase1_click_fills_the_plot_and_the_epoch_table() {
     // What the table shows is what the worker measured.
     h.get_by_label(&format!("{:.6}", row.train_mse));
     h.get_by_label(&format!("{:.6}", test.full));
-    assert_eq!(h.state().session.state, RunState::Idle);
+    assert_eq!(h.state().session().state, RunState::Idle);
 }
 
 #[test]
@@ -107,13 +107,13 @@ fn cache_checkbox_then_phase2_reports_the_cache_build() {
     let mut h = app(short(), false);
     h.get_by_label("Cache hidden1").click();
     h.run_steps(2);
-    assert!(h.state().settings.cache_hidden1);
+    assert!(h.state().settings().cache_hidden1);
     h.get_by_label(PHASE2).click();
     h.run_steps(2);
     assert!(wait(&mut h, |s| s.cache.is_some()));
     assert!(wait(&mut h, phases_done(1)));
     h.run_steps(3);
-    let s = &h.state().session;
+    let s = &h.state().session();
     let cache = s.cache.expect("CacheBuilt reached the UI");
     assert_eq!(cache.bytes, 55_000 * 300 * 4);
     assert!(!cache.reused);
@@ -138,10 +138,10 @@ fn pause_and_stop_take_effect_within_one_batch() {
     // In this frame the app takes the worker's events, then sends the click's command:
     // `seen` is what had been trained a moment before the command left.
     h.run_steps(1);
-    let seen = h.state().session.batches;
+    let seen = h.state().session().batches;
     // Every batch's loss is sent before the pause is acknowledged.
     assert!(wait(&mut h, |s| matches!(s.state, RunState::Paused(_))));
-    let at_pause = h.state().session.batches;
+    let at_pause = h.state().session().batches;
     assert!(
         at_pause - seen <= 1,
         "{} batches after Pause",
@@ -150,16 +150,16 @@ fn pause_and_stop_take_effect_within_one_batch() {
     // Nothing trains while paused: a command answered after the pause is a barrier.
     h.state_mut().evaluate_now();
     assert!(wait(&mut h, |s| s.test.is_some()));
-    assert_eq!(h.state().session.batches, at_pause);
+    assert_eq!(h.state().session().batches, at_pause);
 
     h.get_by_label("Resume").click();
     h.run_steps(1);
     assert!(wait(&mut h, |s| s.batches > at_pause));
     h.get_by_label("Stop").click();
     h.run_steps(1);
-    let seen = h.state().session.batches;
+    let seen = h.state().session().batches;
     assert!(wait(&mut h, |s| s.is_idle()));
-    assert!(h.state().session.batches - seen <= 1);
+    assert!(h.state().session().batches - seen <= 1);
     h.get_by_label_contains("phase 1 stopped");
 }
 
@@ -175,7 +175,7 @@ fn invalid_hyperparameters_disable_the_phase_buttons_with_a_message() {
     // Clicking a disabled button starts nothing.
     h.get_by_label(PHASE1).click();
     h.run_steps(3);
-    assert!(h.state().session.runs.is_empty());
+    assert!(h.state().session().runs.is_empty());
 
     h.get_by_label("Learning rate")
         .set_text_value_accesskit("abc");
@@ -186,7 +186,7 @@ fn invalid_hyperparameters_disable_the_phase_buttons_with_a_message() {
         .set_text_value_accesskit("0.02");
     h.run_steps(3);
     assert!(!h.get_by_label(PHASE1).accesskit_node().is_disabled());
-    assert_eq!(h.state().settings.hyperparams.learning_rate, 0.02);
+    assert_eq!(h.state().settings().hyperparams.learning_rate, 0.02);
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn keyboard_starts_a_phase() {
     h.key_press(egui::Key::Num1);
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
-    assert_eq!(h.state().session.runs.len(), 1);
+    assert_eq!(h.state().session().runs.len(), 1);
     // Idle, the app stops repainting: `run` settles instead of hitting its step limit.
     h.run();
 }
@@ -210,7 +210,7 @@ fn a_worker_panic_is_shown_and_reset_recovers() {
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, |s| s.errors.len() == 2));
-    assert!(h.state().session.runs.is_empty());
+    assert!(h.state().session().runs.is_empty());
     // ...and works after it.
     h.get_by_label("Reset").click();
     h.run_steps(2);
@@ -219,7 +219,7 @@ fn a_worker_panic_is_shown_and_reset_recovers() {
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
-    assert_eq!(h.state().session.results.len(), 1);
+    assert_eq!(h.state().session().results.len(), 1);
 }
 
 fn no_pins() -> Settings {
@@ -244,14 +244,20 @@ fn scrubbing_and_pinning_change_the_shown_images() {
     h.run_steps(2);
     let label = test.labels[1];
     h.get_by_label_contains(&format!("image #1 · digit {label}"));
-    assert_eq!(h.state().recon.recons[0].index, 1);
+    assert_eq!(h.state().inspection().recons[0].index, 1);
     h.get_by_label("Pin").click();
     h.run_steps(2);
-    assert_eq!(h.state().settings.selection.pinned, vec![1]);
+    assert_eq!(h.state().settings().selection.pinned, vec![1]);
     h.key_press(egui::Key::ArrowRight);
     h.run_steps(2);
     // The current image leads, the pinned one follows.
-    let shown: Vec<usize> = h.state().recon.recons.iter().map(|r| r.index).collect();
+    let shown: Vec<usize> = h
+        .state()
+        .inspection()
+        .recons
+        .iter()
+        .map(|r| r.index)
+        .collect();
     assert_eq!(shown, vec![2, 1]);
     h.get_by_label(&format!("#1 · {label}"));
     h.get_by_label(&format!("#2 · {}", test.labels[2]));
@@ -261,14 +267,14 @@ fn scrubbing_and_pinning_change_the_shown_images() {
     h.run_steps(2);
     h.get_by_label("only 7s").click();
     h.run_steps(2);
-    let current = h.state().settings.selection.current;
+    let current = h.state().settings().selection.current;
     assert_eq!(test.labels[current], 7);
     let next7 = (current + 1..test.len())
         .find(|&i| test.labels[i] == 7)
         .unwrap();
     h.key_press(egui::Key::ArrowRight);
     h.run_steps(2);
-    assert_eq!(h.state().settings.selection.current, next7);
+    assert_eq!(h.state().settings().selection.current, next7);
     h.get_by_label_contains(&format!("image #{next7} · digit 7"));
 }
 
@@ -283,14 +289,14 @@ fn through_dialog(
     h.run_steps(2);
     h.get_by_label(item).click();
     h.run_steps(3);
-    assert!(h.state().dialog.is_some());
+    assert!(h.state().dialog_open());
     h.get_by_label("Path")
         .set_text_value_accesskit(path.to_str().unwrap());
     h.run_steps(2);
     h.get_by_label(button).click();
     h.run_steps(2);
     assert!(
-        h.state().dialog.is_none(),
+        !h.state().dialog_open(),
         "the dialog closes once a path is chosen"
     );
 }
@@ -301,11 +307,11 @@ fn a_bad_checkpoint_shows_an_error_and_keeps_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("broken.safetensors");
     std::fs::write(&bad, b"not a checkpoint at all").unwrap();
-    let before = h.state().session.snapshot.clone().unwrap().params;
+    let before = h.state().session().snapshot.clone().unwrap().params;
     through_dialog(&mut h, "Load checkpoint…", &bad, "Load");
     assert!(wait(&mut h, |s| !s.errors.is_empty()));
     h.get_by_label_contains("broken.safetensors: not a safetensors file");
-    let after = h.state().session.snapshot.clone().unwrap().params;
+    let after = h.state().session().snapshot.clone().unwrap().params;
     assert!(
         std::sync::Arc::ptr_eq(&before, &after),
         "no new model was taken"
@@ -352,7 +358,7 @@ fn loss_history_exports_as_csv() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 55);
     assert!(lines[55].starts_with("0,1,0,55,"), "{}", lines[55]);
-    let epoch_mse = h.state().session.epochs[0].train_mse;
+    let epoch_mse = h.state().session().epochs[0].train_mse;
     assert!(lines[55].ends_with(&format!(",{epoch_mse}")));
 }
 
@@ -371,7 +377,7 @@ fn checkpoints_of_another_network_or_with_nan_are_refused_and_the_model_kept() {
         let path = dir.path().join(name);
         let ck = Checkpoint {
             params,
-            hyperparams: None,
+            settings: None,
             adam_steps: 0,
             epochs_done: [0, 0],
         };
@@ -382,7 +388,7 @@ fn checkpoints_of_another_network_or_with_nan_are_refused_and_the_model_kept() {
     let mut p = Params::he_init(layerwise::model::Arch::RECIPE, 1);
     p.w3[[2, 7]] = f32::INFINITY;
     let inf = save("inf.safetensors", p);
-    let before = h.state().session.snapshot.clone().unwrap().params;
+    let before = h.state().session().snapshot.clone().unwrap().params;
     through_dialog(&mut h, "Load checkpoint…", &small, "Load");
     assert!(wait(&mut h, |s| s.errors.len() == 1));
     h.get_by_label_contains(
@@ -391,7 +397,7 @@ fn checkpoints_of_another_network_or_with_nan_are_refused_and_the_model_kept() {
     through_dialog(&mut h, "Load checkpoint…", &inf, "Load");
     assert!(wait(&mut h, |s| s.errors.len() == 2));
     h.get_by_label_contains("tensor 'weights3' holds inf at index 607");
-    let after = h.state().session.snapshot.clone().unwrap().params;
+    let after = h.state().session().snapshot.clone().unwrap().params;
     assert!(std::sync::Arc::ptr_eq(&before, &after));
 }
 
@@ -409,7 +415,7 @@ fn a_diverging_run_is_reported_and_the_app_stays_usable() {
     h.run_steps(2);
     assert!(wait(&mut h, |s| !s.errors.is_empty() && s.is_idle()));
     h.get_by_label_contains("phase 1 diverged in epoch 0 at batch");
-    let params = h.state().session.snapshot.clone().unwrap().params;
+    let params = h.state().session().snapshot.clone().unwrap().params;
     assert!(params.all_finite());
     // Dismiss, pick a sane learning rate, train.
     h.get_by_label("Dismiss").click();
@@ -419,7 +425,7 @@ fn a_diverging_run_is_reported_and_the_app_stays_usable() {
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
-    assert!(h.state().session.errors.is_empty());
+    assert!(h.state().session().errors.is_empty());
 }
 
 fn app_keeping_models_in(dir: &std::path::Path, hp: Hyperparams) -> Harness<'static, LayerwiseApp> {
@@ -440,14 +446,14 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
         ..Hyperparams::default()
     };
     let mut h = app_keeping_models_in(dir.path(), slow.clone());
-    assert!(h.state().restore_offer.is_none());
+    assert!(!h.state().restore_offered());
     h.get_by_label(PHASE1).click();
     h.run_steps(1);
     assert!(wait(&mut h, |s| s.batches >= 2));
     // The window closes: the worker stops within a batch, keeps the model, and ends.
     // (`close` takes the events that arrived just before it sends Stop.)
     h.state_mut().close();
-    let seen = h.state().session.batches;
+    let seen = h.state().session().batches;
     let kept = checkpoint::load(&dir.path().join("autosave.safetensors"), None).unwrap();
     assert!(
         kept.adam_steps >= seen && kept.adam_steps <= seen + 1,
@@ -457,7 +463,7 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
     drop(h);
 
     let mut h = app_keeping_models_in(dir.path(), slow);
-    assert!(h.state().restore_offer.is_some());
+    assert!(h.state().restore_offered());
     h.run_steps(2);
     h.get_by_label_contains("trained for 0 epoch(s) of phase 1");
     h.get_by_label("Restore").click();
@@ -479,7 +485,7 @@ fn opening_a_dataset_folder_reports_errors_and_switches_on_success() {
     through_dialog(&mut h, "Open dataset folder…", empty.path(), "Open folder");
     assert!(wait(&mut h, |s| !s.errors.is_empty()));
     h.get_by_label_contains("missing file train-images-idx3-ubyte");
-    assert_eq!(h.state().session.data.source, "built-in MNIST");
+    assert_eq!(h.state().session().data.source, "built-in MNIST");
 
     let fashion = std::path::Path::new("/usr/share/datasets/fashion-mnist");
     if !fashion.exists() {
@@ -490,21 +496,21 @@ fn opening_a_dataset_folder_reports_errors_and_switches_on_success() {
     h.run_steps(2);
     through_dialog(&mut h, "Open dataset folder…", fashion, "Open folder");
     assert!(wait(&mut h, |s| s.data.source.contains("fashion-mnist")));
-    assert_eq!(h.state().session.data.test.len(), 10_000);
+    assert_eq!(h.state().session().data.test.len(), 10_000);
     // The shown images are Fashion-MNIST's now, and training runs on them.
     h.run_steps(2);
     let first: Vec<f32> = h
         .state()
-        .session
+        .session()
         .data
         .test
         .image(0)
         .iter()
         .map(|&b| b as f32 / 255.0)
         .collect();
-    let shown = &h.state().recon.recons[0].original;
+    let shown = &h.state().inspection().recons[0].original;
     assert!(shown.iter().zip(&first).all(|(a, b)| (a - b).abs() < 1e-6));
-    assert_ne!(h.state().session.data.test.image(0), data().test.image(0));
+    assert_ne!(h.state().session().data.test.image(0), data().test.image(0));
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));

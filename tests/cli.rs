@@ -172,3 +172,34 @@ fn export_writes_the_views_of_a_saved_model() {
         "no test image 10000",
     );
 }
+
+#[test]
+fn a_loaded_model_of_other_widths_is_saved_with_its_own_widths() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.path().join("a.safetensors"),
+        dir.path().join("b.safetensors"),
+    );
+    let short = ["--epochs", "1", "--batch-size", "1000", "--phases", "1"];
+    let mut first = vec!["train", "--hidden1", "32", "--hidden2", "16", "--save"];
+    first.push(a.to_str().unwrap());
+    first.extend(short);
+    assert!(layerwise(&first).status.success());
+    // Loaded with the default flags (300 and 150): the tensors decide the widths.
+    let mut second = vec![
+        "train",
+        "--load",
+        a.to_str().unwrap(),
+        "--save",
+        b.to_str().unwrap(),
+    ];
+    second.extend(short);
+    let o = layerwise(&second);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ck = layerwise::checkpoint::load(&b, None).unwrap();
+    assert_eq!(ck.params.arch().to_string(), "784-32-16-32-784");
+    let hp: layerwise::train::Hyperparams =
+        serde_json::from_str(ck.settings.as_deref().unwrap()).unwrap();
+    assert_eq!((hp.hidden1, hp.hidden2), (32, 16));
+    assert_eq!(ck.epochs_done, [2, 0]);
+}

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use layerwise::checkpoint::{self, Checkpoint};
+use layerwise::checkpoint;
 use layerwise::data::Mnist;
 use layerwise::model::{Params, Phase, TENSOR_NAMES};
 use layerwise::train::{CachedSampling, Hyperparams, TrainError, Trainer};
@@ -133,18 +133,12 @@ fn checkpoint_round_trip_reproduces_the_test_mse() {
     run(&mut t, Phase::One, false);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    let ck = Checkpoint {
-        params: t.params().clone(),
-        hyperparams: Some(short()),
-        adam_steps: t.adam_steps(),
-        epochs_done: t.epochs_done(),
-    };
+    let ck = t.checkpoint();
     checkpoint::save(&path, &ck).unwrap();
     let back = checkpoint::load(&path, Some(t.params().arch())).unwrap();
     assert_eq!(back, ck);
     let mut u = Trainer::new(data(), Hyperparams { seed: 9, ..short() }).unwrap();
-    u.load_params(back.params, back.adam_steps, back.epochs_done)
-        .unwrap();
+    u.restore(back).unwrap();
     assert_eq!(u.test_mse(), t.test_mse());
     assert_eq!(u.epochs_done(), [1, 0]);
 }

@@ -255,7 +255,7 @@ fn real_checkpoint() -> &'static [u8] {
         let path = dir.path().join("m.safetensors");
         let ck = Checkpoint {
             params: Params::he_init(SMALL, 4),
-            hyperparams: Some(Default::default()),
+            settings: None,
             adam_steps: 12,
             epochs_done: [1, 0],
         };

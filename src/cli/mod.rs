@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::checkpoint;
 use crate::data::Mnist;
-use crate::train::{CachedSampling, Hyperparams};
+use crate::train::{CachedSampling, Hyperparams, check_inputs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,38 +72,41 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+/// The recipe's settings: the defaults of every flag below.
+const RECIPE: Hyperparams = Hyperparams::RECIPE;
+
 /// Every recipe setting, with the recipe's value as default.
 #[derive(Debug, Clone, Args)]
 pub struct HyperArgs {
-    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RECIPE.learning_rate, allow_negative_numbers = true)]
     pub learning_rate: f32,
     /// L2 regularisation of the weights (`l2 * sum(w^2) / 2`).
-    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RECIPE.l2, allow_negative_numbers = true)]
     pub l2: f32,
     /// Epochs of each phase.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = RECIPE.epochs)]
     pub epochs: u32,
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = RECIPE.batch_size)]
     pub batch_size: usize,
     /// Seeds initialisation and batch order: same seed, same run.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = RECIPE.seed)]
     pub seed: u64,
-    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RECIPE.beta1, allow_negative_numbers = true)]
     pub beta1: f32,
-    #[arg(long, default_value_t = 0.999, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RECIPE.beta2, allow_negative_numbers = true)]
     pub beta2: f32,
-    #[arg(long, default_value_t = 1e-8, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RECIPE.epsilon, allow_negative_numbers = true)]
     pub epsilon: f32,
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = RECIPE.hidden1)]
     pub hidden1: usize,
     /// Width of the code layer.
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = RECIPE.hidden2)]
     pub hidden2: usize,
     /// Restart Adam's step counter at each phase (the seed shares one counter).
     #[arg(long)]
     pub fresh_adam_counter: bool,
     /// Batch order of a cached phase 2: `epoch` (as uncached) or `seed` (the seed's).
-    #[arg(long, value_enum, default_value_t = CachedSampling::Epoch)]
+    #[arg(long, default_value_t = RECIPE.cached_sampling, value_name = "epoch|seed")]
     pub cached_sampling: CachedSampling,
 }
 
@@ -193,14 +196,8 @@ fn model_and_data(
 ) -> Result<(checkpoint::Checkpoint, Arc<Mnist>), Failure> {
     let ck = checkpoint::load(load, None).map_err(Failure::input)?;
     let data = load_data(data)?;
-    if ck.params.arch().inputs != crate::data::PIXELS {
-        return Err(Failure::input(anyhow::anyhow!(
-            "{}: the model takes {} inputs, the images have {}",
-            load.display(),
-            ck.params.arch().inputs,
-            crate::data::PIXELS
-        )));
-    }
+    check_inputs(ck.params.arch())
+        .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", load.display())))?;
     Ok((ck, data))
 }
 
@@ -215,7 +212,7 @@ fn export(data: Option<&Path>, args: ExportArgs) -> Result<(), Failure> {
     let means = crate::train::eval::class_mean_codes(&ck.params, &data.test);
     let written =
         crate::export::write_pngs(&args.out, &ck.params, &data.test, &args.images, &means)
-            .map_err(|e| Failure::input(anyhow::anyhow!(e)))?;
+            .map_err(Failure::input)?;
     for p in written {
         println!("{}", p.display());
     }
@@ -240,4 +237,24 @@ fn eval(data: Option<&Path>, args: EvalArgs) -> Result<(), Failure> {
         println!("Test MSE: {}", mse as f32);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_defaults_are_the_recipe() {
+        let cli = Cli::try_parse_from(["layerwise", "train"]).unwrap();
+        let Some(Command::Train(args)) = cli.command else {
+            panic!("not a train command");
+        };
+        assert_eq!(args.hyper.hyperparams(), Hyperparams::default());
+        let cli = Cli::try_parse_from(["layerwise", "train", "--cached-sampling", "seed"]);
+        let Some(Command::Train(args)) = cli.unwrap().command else {
+            panic!("not a train command");
+        };
+        assert_eq!(args.hyper.cached_sampling, CachedSampling::Seed);
+        assert!(Cli::try_parse_from(["layerwise", "train", "--cached-sampling", "x"]).is_err());
+    }
 }

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::{Failure, HyperArgs, load_data};
-use crate::checkpoint::{self, Checkpoint};
+use crate::checkpoint;
 use crate::model::Phase;
 use crate::train::{CacheInfo, Hyperparams, Trainer};
 
@@ -77,108 +77,110 @@ struct EpochReport {
 
 pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     let started = Instant::now();
-    let hp = args.hyper.hyperparams();
     let data = load_data(data)?;
-    let mut trainer = Trainer::new(data.clone(), hp.clone()).map_err(Failure::input)?;
+    let mut trainer =
+        Trainer::new(data.clone(), args.hyper.hyperparams()).map_err(Failure::input)?;
     if let Some(path) = &args.load {
         let ck = checkpoint::load(path, None).map_err(Failure::input)?;
         trainer
-            .load_params(ck.params, ck.adam_steps, ck.epochs_done)
+            .restore(ck)
             .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
     }
     let text = !args.json;
-    let progress = text && std::io::stdout().is_terminal();
     let mut phases = Vec::new();
     for &n in &args.phases {
         let phase =
             Phase::from_number(n).ok_or_else(|| Failure::input(anyhow::anyhow!("no phase {n}")))?;
-        if text {
-            println!("Training phase #{n}");
-        }
-        let cache = trainer
-            .begin_phase(phase, args.cache_hidden1)
-            .map_err(|e| Failure::Training(e.into()))?;
-        let bar = progress
-            .then(|| progress_bar(hp.epochs as u64 * (data.train.len() / hp.batch_size) as u64));
-        let mut epochs = Vec::new();
-        let end = trainer
-            .run_phase(|step| {
-                if let Some(b) = &bar {
-                    b.inc(1);
-                }
-                if let Some(e) = step.epoch_end {
-                    if text {
-                        let line = format!("{} Train MSE: {}", e.epoch, e.train_mse);
-                        match &bar {
-                            Some(b) => b.println(line),
-                            None => println!("{line}"),
-                        }
-                    }
-                    epochs.push(EpochReport {
-                        epoch: e.epoch,
-                        train_mse: e.train_mse,
-                        seconds: e.seconds,
-                    });
-                }
-            })
-            .map_err(|e| Failure::Training(e.into()));
-        if let Some(b) = &bar {
-            b.finish_and_clear();
-        }
-        let end = end?;
-        if text {
-            if let Some(CacheInfo { seconds, bytes, .. }) = cache {
-                println!(
-                    "  [hidden1 cache: {seconds:.3} s, {:.1} MB]",
-                    bytes as f64 / 1e6
-                );
-            }
-            println!("  [phase {n}: {:.3} s]", end.seconds);
-        }
-        phases.push(PhaseReport {
-            phase: n,
-            cache: cache.map(|c| CacheReport {
-                seconds: c.seconds,
-                bytes: c.bytes,
-            }),
-            epochs,
-            seconds: end.seconds,
-        });
+        phases.push(run_phase(&mut trainer, phase, args.cache_hidden1, text)?);
     }
     let t = Instant::now();
     let test_mse = trainer.test_mse();
     let eval_seconds = t.elapsed().as_secs_f64();
     if let Some(path) = &args.save {
-        let ck = Checkpoint {
-            params: trainer.params().clone(),
-            hyperparams: Some(hp.clone()),
-            adam_steps: trainer.adam_steps(),
-            epochs_done: trainer.epochs_done(),
-        };
-        checkpoint::save(path, &ck).map_err(Failure::input)?;
+        checkpoint::save(path, &trainer.checkpoint()).map_err(Failure::input)?;
     }
     if text {
         // f32, as the seed's float32 tensor printed it.
         println!("Test MSE: {}", test_mse as f32);
-    } else {
-        let report = Report {
-            settings: Settings {
-                hyperparams: hp,
-                cache_hidden1: args.cache_hidden1,
-                phases: args.phases.clone(),
-                data: data.source.clone(),
-                threads: rayon::current_num_threads(),
-                load: args.load.clone(),
-            },
-            phases,
-            test_mse,
-            eval_seconds,
-            total_seconds: started.elapsed().as_secs_f64(),
-        };
-        let json = serde_json::to_string(&report).map_err(|e| Failure::Training(e.into()))?;
-        println!("{json}");
+        return Ok(());
     }
+    let report = Report {
+        settings: Settings {
+            hyperparams: trainer.hyperparams().clone(),
+            cache_hidden1: args.cache_hidden1,
+            phases: args.phases.clone(),
+            data: data.source.clone(),
+            threads: rayon::current_num_threads(),
+            load: args.load.clone(),
+        },
+        phases,
+        test_mse,
+        eval_seconds,
+        total_seconds: started.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_string(&report).map_err(|e| Failure::Training(e.into()))?;
+    println!("{json}");
     Ok(())
+}
+
+/// Runs one phase to its end, printing the seed's lines when `text`.
+fn run_phase(
+    trainer: &mut Trainer,
+    phase: Phase,
+    cache_hidden1: bool,
+    text: bool,
+) -> Result<PhaseReport, Failure> {
+    let n = phase.number();
+    if text {
+        println!("Training phase #{n}");
+    }
+    let cache = trainer
+        .begin_phase(phase, cache_hidden1)
+        .map_err(|e| Failure::Training(e.into()))?;
+    let batches = trainer.hyperparams().epochs as u64 * trainer.batches_per_epoch() as u64;
+    let bar = (text && std::io::stdout().is_terminal()).then(|| progress_bar(batches));
+    let mut epochs = Vec::new();
+    let end = trainer.run_phase(|step| {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+        if let Some(e) = step.epoch_end {
+            if text {
+                let line = format!("{} Train MSE: {}", e.epoch, e.train_mse);
+                match &bar {
+                    Some(b) => b.println(line),
+                    None => println!("{line}"),
+                }
+            }
+            epochs.push(EpochReport {
+                epoch: e.epoch,
+                train_mse: e.train_mse,
+                seconds: e.seconds,
+            });
+        }
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let end = end.map_err(|e| Failure::Training(e.into()))?;
+    if text {
+        if let Some(CacheInfo { seconds, bytes, .. }) = cache {
+            println!(
+                "  [hidden1 cache: {seconds:.3} s, {:.1} MB]",
+                bytes as f64 / 1e6
+            );
+        }
+        println!("  [phase {n}: {:.3} s]", end.seconds);
+    }
+    Ok(PhaseReport {
+        phase: n,
+        cache: cache.map(|c| CacheReport {
+            seconds: c.seconds,
+            bytes: c.bytes,
+        }),
+        epochs,
+        seconds: end.seconds,
+    })
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

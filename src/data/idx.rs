@@ -107,30 +107,8 @@ fn read_idx(mut src: impl Read, limit: u64, gz: bool) -> Result<Idx, IdxProblem>
             IdxProblem::Io(e)
         }
     };
-    let mut magic = [0u8; 4];
-    if read_full(&mut src, &mut magic).map_err(|(_, e)| io_problem(e))? < 4 {
-        return Err(IdxProblem::TruncatedHeader);
-    }
-    let found = u32::from_be_bytes(magic);
-    if magic[0] != 0 || magic[1] != 0 {
-        return Err(IdxProblem::Magic { found });
-    }
-    if magic[2] != UNSIGNED_BYTE {
-        return Err(IdxProblem::ElementType(magic[2]));
-    }
-    let rank = magic[3];
-    if !(1..=4).contains(&rank) {
-        return Err(IdxProblem::Rank(rank));
-    }
-    let mut dims = Vec::with_capacity(rank as usize);
-    for _ in 0..rank {
-        let mut d = [0u8; 4];
-        if read_full(&mut src, &mut d).map_err(|(_, e)| io_problem(e))? < 4 {
-            return Err(IdxProblem::TruncatedHeader);
-        }
-        dims.push(u32::from_be_bytes(d) as usize);
-    }
-    let header = 4 + 4 * rank as u64;
+    let dims = read_header(&mut src, &io_problem)?;
+    let header = 4 + 4 * dims.len() as u64;
     let declared: u128 = dims.iter().map(|&d| d as u128).product();
     let room = limit.saturating_sub(header);
     if declared > room as u128 {
@@ -167,6 +145,37 @@ fn read_idx(mut src: impl Read, limit: u64, gz: bool) -> Result<Idx, IdxProblem>
         return Err(IdxProblem::TrailingBytes(extra));
     }
     Ok(Idx { dims, data })
+}
+
+/// The magic number and the dimensions.
+fn read_header(
+    src: &mut impl Read,
+    io_problem: &impl Fn(io::Error) -> IdxProblem,
+) -> Result<Vec<usize>, IdxProblem> {
+    let mut word = || -> Result<[u8; 4], IdxProblem> {
+        let mut w = [0u8; 4];
+        match read_full(src, &mut w) {
+            Ok(4) => Ok(w),
+            Ok(_) => Err(IdxProblem::TruncatedHeader),
+            Err((_, e)) => Err(io_problem(e)),
+        }
+    };
+    let magic = word()?;
+    if magic[0] != 0 || magic[1] != 0 {
+        return Err(IdxProblem::Magic {
+            found: u32::from_be_bytes(magic),
+        });
+    }
+    if magic[2] != UNSIGNED_BYTE {
+        return Err(IdxProblem::ElementType(magic[2]));
+    }
+    let rank = magic[3];
+    if !(1..=4).contains(&rank) {
+        return Err(IdxProblem::Rank(rank));
+    }
+    (0..rank)
+        .map(|_| word().map(|d| u32::from_be_bytes(d) as usize))
+        .collect()
 }
 
 /// Fills `buf` as far as the source allows; returns how many bytes were read, or the

@@ -15,14 +15,19 @@ pub struct AdamConfig {
     pub epsilon: f32,
 }
 
+impl AdamConfig {
+    /// The seed's `AdamOptimizer(learning_rate=0.01)` with TF's defaults.
+    pub const RECIPE: AdamConfig = AdamConfig {
+        learning_rate: 0.01,
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+    };
+}
+
 impl Default for AdamConfig {
     fn default() -> Self {
-        Self {
-            learning_rate: 0.01,
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: 1e-8,
-        }
+        Self::RECIPE
     }
 }
 

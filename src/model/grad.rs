@@ -9,31 +9,15 @@
 //! The halves are fixed by the batch size, and partial sums are combined in a fixed
 //! order, so results do not depend on the number of threads.
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use ndarray::{Array1, Array2, ArrayViewMut2, Axis};
 
+use super::flat::{flat, flat_mut, vec_mut, vec_of};
+use super::inference::{dense_elu, hidden1};
 use super::kernels::{
-    bias_add, bias_elu, biased_mse, biased_mse_grad, column_sums, elu_backward, mse, mse_grad,
+    bias_elu, biased_mse, biased_mse_grad, column_sums, elu_backward, mse, mse_grad,
 };
 use super::linalg::{matmul, matmul_serial};
 use super::{Arch, Params};
-
-// Every array here is built in standard (row-major, contiguous) layout, and views of
-// whole rows stay contiguous: the kernels see them as flat slices.
-fn flat(a: ArrayView2<'_, f32>) -> &[f32] {
-    a.to_slice().expect("row-major contiguous")
-}
-
-fn flat_mut(a: ArrayViewMut2<'_, f32>) -> &mut [f32] {
-    a.into_slice().expect("row-major contiguous")
-}
-
-fn vec_of(a: &Array1<f32>) -> &[f32] {
-    a.as_slice().expect("contiguous")
-}
-
-fn vec_mut(a: &mut Array1<f32>) -> &mut [f32] {
-    a.as_slice_mut().expect("contiguous")
-}
 
 /// Fills rows `start..` of a batch's input: `rows.len() / width` rows of `width`
 /// values. The trainer gathers them from the data (or the hidden1 cache); each half of
@@ -116,25 +100,6 @@ pub fn rows_of(m: &Array2<f32>) -> impl Fn(usize, &mut [f32]) + Sync + '_ {
 fn halves<'a>(a: &'a mut Array2<f32>, mid: usize) -> [ArrayViewMut2<'a, f32>; 2] {
     let (top, bottom) = a.view_mut().split_at(Axis(0), mid);
     [top, bottom]
-}
-
-/// `out = elu(x · W1 + b1)`.
-pub fn hidden1(p: &Params, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
-    matmul(out.view_mut(), x, p.w1.view(), false);
-    bias_elu(flat_mut(out), vec_of(&p.b1));
-}
-
-/// `hidden1` on the calling thread only, for callers that parallelise over blocks.
-pub fn hidden1_serial(p: &Params, x: ArrayView2<f32>, out: ArrayViewMut2<f32>) {
-    dense_elu(x, &p.w1, &p.b1, out);
-}
-
-/// `c = elu(a · w + b)`, serially (the callers run two of these side by side).
-fn dense_elu(a: ArrayView2<f32>, w: &Array2<f32>, b: &Array1<f32>, mut c: ArrayViewMut2<f32>) {
-    if a.nrows() > 0 {
-        matmul_serial(c.view_mut(), a, w.view(), false);
-        bias_elu(flat_mut(c), vec_of(b));
-    }
 }
 
 /// Phase 1 (the outer autoencoder, hidden2 and hidden3 bypassed): returns
@@ -344,70 +309,6 @@ pub fn l2_penalty(p: &Params, phase: super::Phase, l2: f32) -> f64 {
         / 2.0
 }
 
-/// Buffers for running the whole stack on blocks of images (evaluation and the UI),
-/// one block on one thread: callers parallelise over blocks.
-#[derive(Debug, Clone)]
-pub struct Inference {
-    pub h1: Array2<f32>,
-    pub h2: Array2<f32>,
-    pub h3: Array2<f32>,
-    /// Full-stack reconstruction.
-    pub out: Array2<f32>,
-    /// Phase-1 (outer autoencoder) reconstruction.
-    pub outer: Array2<f32>,
-}
-
-impl Inference {
-    pub fn new(arch: Arch, rows: usize) -> Self {
-        let z = |c| Array2::zeros((rows, c));
-        Self {
-            h1: z(arch.hidden1),
-            h2: z(arch.hidden2),
-            h3: z(arch.hidden1),
-            out: z(arch.inputs),
-            outer: z(arch.inputs),
-        }
-    }
-
-    pub fn rows(&self) -> usize {
-        self.h1.nrows()
-    }
-
-    /// Runs the full stack on `x` (up to `rows()` images); with `outer`, also the
-    /// phase-1 reconstruction. Results are in the first `x.nrows()` rows.
-    pub fn run(&mut self, p: &Params, x: ArrayView2<f32>, outer: bool) {
-        let n = x.nrows();
-        self.encode(p, x);
-        let h2 = self.h2.slice(s![..n, ..]);
-        let mut h3 = self.h3.slice_mut(s![..n, ..]);
-        matmul_serial(h3.view_mut(), h2, p.w3.view(), false);
-        bias_elu(flat_mut(h3.view_mut()), vec_of(&p.b3));
-        let mut out = self.out.slice_mut(s![..n, ..]);
-        matmul_serial(out.view_mut(), h3.view(), p.w4.view(), false);
-        bias_add(flat_mut(out.view_mut()), vec_of(&p.b4));
-        if outer {
-            let mut o = self.outer.slice_mut(s![..n, ..]);
-            matmul_serial(o.view_mut(), self.h1.slice(s![..n, ..]), p.w4.view(), false);
-            bias_add(flat_mut(o.view_mut()), vec_of(&p.b4));
-        }
-    }
-
-    /// hidden1 and the code (hidden2) of `x`, into the first `x.nrows()` rows.
-    pub fn encode(&mut self, p: &Params, x: ArrayView2<f32>) {
-        let n = x.nrows();
-        assert!(n <= self.rows());
-        hidden1_serial(p, x, self.h1.slice_mut(s![..n, ..]));
-        let mut h2 = self.h2.slice_mut(s![..n, ..]);
-        matmul_serial(
-            h2.view_mut(),
-            self.h1.slice(s![..n, ..]),
-            p.w2.view(),
-            false,
-        );
-        bias_elu(flat_mut(h2.view_mut()), vec_of(&p.b2));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! Analytic gradients against central finite differences, in f64 arithmetic on
@@ -513,20 +414,5 @@ mod tests {
     #[test]
     fn phase2_gradients_match_finite_differences() {
         check(Phase::Two);
-    }
-
-    #[test]
-    fn inference_matches_the_training_passes() {
-        let x = batch(5, SMALL.inputs, 3);
-        let p = params();
-        let mut inf = Inference::new(SMALL, 8);
-        inf.run(&p, x.view(), true);
-        let mut ws = Workspace::new(SMALL, 5);
-        ws.x.assign(&x);
-        let l1 = phase1_loss(&p, &mut ws);
-        let direct =
-            (mse(flat(inf.outer.slice(s![..5, ..])), flat(x.view())) / x.len() as f64) as f32;
-        assert_eq!(l1, direct);
-        assert_eq!(ws.h1, inf.h1.slice(s![..5, ..]));
     }
 }

@@ -2,13 +2,16 @@
 //! the two phase losses, and Adam. No threads of its own, no I/O, no UI.
 
 pub mod adam;
+mod flat;
 pub mod grad;
+pub mod inference;
 pub mod kernels;
 pub mod linalg;
 pub mod params;
 
 pub use adam::{Adam, AdamConfig, NonFinite};
-pub use grad::{Inference, Workspace};
+pub use grad::Workspace;
+pub use inference::Inference;
 pub use params::{Arch, Params, TENSOR_NAMES};
 
 use serde::{Deserialize, Serialize};

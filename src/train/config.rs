@@ -5,13 +5,41 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AdamConfig, Arch};
 
 /// How a cached phase 2 draws its batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum CachedSampling {
     /// The same per-epoch shuffling as every other phase, so cached == uncached.
     #[default]
     Epoch,
     /// The seed's: each batch is the head of a fresh permutation of the training set.
     Seed,
+}
+
+impl CachedSampling {
+    pub const ALL: [CachedSampling; 2] = [CachedSampling::Epoch, CachedSampling::Seed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CachedSampling::Epoch => "epoch",
+            CachedSampling::Seed => "seed",
+        }
+    }
+}
+
+impl std::fmt::Display for CachedSampling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for CachedSampling {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("'{s}' is not one of: epoch, seed"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,23 +61,27 @@ pub struct Hyperparams {
     pub cached_sampling: CachedSampling,
 }
 
+impl Hyperparams {
+    /// The recipe's settings: every default of the app and the command line.
+    pub const RECIPE: Hyperparams = Hyperparams {
+        learning_rate: AdamConfig::RECIPE.learning_rate,
+        l2: 1e-4,
+        epochs: 4,
+        batch_size: 150,
+        seed: 42,
+        beta1: AdamConfig::RECIPE.beta1,
+        beta2: AdamConfig::RECIPE.beta2,
+        epsilon: AdamConfig::RECIPE.epsilon,
+        hidden1: Arch::RECIPE.hidden1,
+        hidden2: Arch::RECIPE.hidden2,
+        fresh_adam_counter: false,
+        cached_sampling: CachedSampling::Epoch,
+    };
+}
+
 impl Default for Hyperparams {
     fn default() -> Self {
-        let adam = AdamConfig::default();
-        Self {
-            learning_rate: adam.learning_rate,
-            l2: 1e-4,
-            epochs: 4,
-            batch_size: 150,
-            seed: 42,
-            beta1: adam.beta1,
-            beta2: adam.beta2,
-            epsilon: adam.epsilon,
-            hidden1: Arch::RECIPE.hidden1,
-            hidden2: Arch::RECIPE.hidden2,
-            fresh_adam_counter: false,
-            cached_sampling: CachedSampling::Epoch,
-        }
+        Self::RECIPE
     }
 }
 
@@ -140,6 +172,14 @@ impl Hyperparams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_sampling_names_round_trip() {
+        for c in CachedSampling::ALL {
+            assert_eq!(c.to_string().parse::<CachedSampling>(), Ok(c));
+        }
+        assert!("often".parse::<CachedSampling>().is_err());
+    }
 
     #[test]
     fn recipe_defaults_are_valid() {

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::data::batch::convert_range;
 use crate::data::{CLASSES, Images, PIXELS};
-use crate::model::grad::hidden1_serial;
+use crate::model::inference::hidden1_serial;
 use crate::model::kernels::mse;
 use crate::model::{Inference, Params};
 

@@ -1,205 +1,26 @@
 //! The training worker: a thread that owns the `Trainer` and talks to the app only
-//! through two channels of plain enums. It knows nothing of the UI but a "wake" callback.
+//! through two channels of the plain messages in `protocol`. It knows nothing of the UI
+//! but a "wake" callback.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
-use ndarray::Array2;
-
 use super::eval;
-use super::{CacheInfo, Hyperparams, Step, TrainError, Trainer, in_pool};
-use crate::checkpoint::{self, Checkpoint};
+use super::protocol::{Command, Event, Progress, RunState, Snapshot, Waker};
+use super::{Step, Trainer, in_pool};
+use crate::checkpoint;
 use crate::data::Mnist;
-use crate::model::{Params, Phase};
-
-/// Wakes the UI; the app passes `ctx.request_repaint()`.
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
+use crate::model::Phase;
 
 /// The UI is woken at most this often while training (about 30 Hz).
 const WAKE_INTERVAL: Duration = Duration::from_millis(33);
 /// Live parameter snapshots for the views, at most this often.
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
 
-/// What the UI asks of the worker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    StartPhase(Phase),
-    Pause,
-    Resume,
-    Stop,
-    /// Re-initialise the model from the seed (and recover from a worker failure).
-    Reset,
-    SetCacheHidden1(bool),
-    SetHyperparams(Hyperparams),
-    /// Compute the test MSE of the current parameters.
-    Evaluate,
-    LoadCheckpoint(PathBuf),
-    SaveCheckpoint(PathBuf),
-    OpenData(PathBuf),
-    /// Test only: makes the worker panic, to check that the app survives it.
-    #[doc(hidden)]
-    InjectPanic,
-    Shutdown,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunState {
-    Idle,
-    Running(Phase),
-    Paused(Phase),
-}
-
-/// Where a running phase is.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
-    pub phase: Phase,
-    pub epoch: u32,
-    pub epochs: u32,
-    /// Batches done in this epoch.
-    pub batch: usize,
-    pub batches: usize,
-    pub samples_per_sec: f64,
-    pub eta_seconds: f64,
-}
-
-/// The parameters at some point of training, shared with the views.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub params: Arc<Params>,
-    /// Epochs trained per phase when it was taken.
-    pub epochs_done: [u32; 2],
-    /// Set for the snapshot taken at the end of an epoch (kept in the history).
-    pub epoch_end: Option<(Phase, u32)>,
-    /// Mean code of each class over the test set (10 x hidden2), when computed.
-    pub class_means: Option<Arc<Array2<f32>>>,
-}
-
-/// What the worker tells the UI.
-#[derive(Debug, Clone)]
-pub enum Event {
-    State(RunState),
-    PhaseStarted {
-        phase: Phase,
-        cached: bool,
-        epochs: u32,
-        batches: usize,
-    },
-    BatchLoss {
-        phase: Phase,
-        loss: f32,
-    },
-    Progress(Progress),
-    EpochDone {
-        phase: Phase,
-        epoch: u32,
-        train_mse: f32,
-        seconds: f64,
-    },
-    CacheBuilt(CacheInfo),
-    PhaseDone {
-        phase: Phase,
-        epochs: u32,
-        seconds: f64,
-        cached: bool,
-        /// Test-set reconstruction errors of the outer autoencoder and the full stack.
-        test: eval::Errors,
-    },
-    /// The phase was stopped before its end.
-    Stopped(Phase),
-    Snapshot(Snapshot),
-    Evaluated(eval::Errors),
-    /// The model was re-initialised.
-    Reset,
-    DataLoaded(Arc<Mnist>),
-    CheckpointLoaded(PathBuf),
-    CheckpointSaved(PathBuf),
-    Error(String),
-}
-
-/// The app's end of the worker.
-pub struct WorkerHandle {
-    commands: Sender<Command>,
-    events: Receiver<Event>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl WorkerHandle {
-    /// Starts a worker on a fresh model.
-    pub fn spawn(data: Arc<Mnist>, hp: Hyperparams, wake: Waker) -> Result<Self, TrainError> {
-        let trainer = Trainer::new(data, hp)?;
-        let (commands, command_rx) = mpsc::channel();
-        let (event_tx, events) = mpsc::channel();
-        let worker = Worker {
-            trainer,
-            events: event_tx,
-            wake,
-            cache_hidden1: false,
-            paused: false,
-            cached_run: false,
-            failed: false,
-            last_wake: Instant::now(),
-            last_snapshot: Instant::now(),
-            step_seconds: None,
-            last_step: Instant::now(),
-        };
-        let thread = std::thread::Builder::new()
-            .name("layerwise-training".into())
-            .spawn(move || worker.run(command_rx))
-            .map_err(|e| TrainError::Worker(e.to_string()))?;
-        Ok(Self {
-            commands,
-            events,
-            thread: Some(thread),
-        })
-    }
-
-    /// Sends a command; false if the worker is gone.
-    pub fn send(&self, c: Command) -> bool {
-        self.commands.send(c).is_ok()
-    }
-
-    /// The next event if there is one, without waiting. `Err` if the worker is gone.
-    pub fn try_recv(&self) -> Result<Option<Event>, WorkerGone> {
-        match self.events.try_recv() {
-            Ok(e) => Ok(Some(e)),
-            Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Disconnected) => Err(WorkerGone),
-        }
-    }
-
-    /// Waits up to `timeout` for the next event.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, WorkerGone> {
-        match self.events.recv_timeout(timeout) {
-            Ok(e) => Ok(Some(e)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(WorkerGone),
-        }
-    }
-
-    /// Stops the worker within one batch and waits for its thread to end.
-    pub fn shutdown(&mut self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for WorkerHandle {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-/// The worker thread ended (it panicked outside a command, or was shut down).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkerGone;
-
-struct Worker {
+pub(super) struct Worker {
     trainer: Trainer,
     events: Sender<Event>,
     wake: Waker,
@@ -222,7 +43,24 @@ enum Flow {
 }
 
 impl Worker {
-    fn run(mut self, commands: Receiver<Command>) {
+    pub(super) fn new(trainer: Trainer, events: Sender<Event>, wake: Waker) -> Self {
+        let now = Instant::now();
+        Self {
+            trainer,
+            events,
+            wake,
+            cache_hidden1: false,
+            paused: false,
+            cached_run: false,
+            failed: false,
+            last_wake: now,
+            last_snapshot: now,
+            step_seconds: None,
+            last_step: now,
+        }
+    }
+
+    pub(super) fn run(mut self, commands: Receiver<Command>) {
         self.send(Event::State(RunState::Idle), true);
         self.snapshot(None, true);
         let mut commands = commands;
@@ -281,11 +119,10 @@ impl Worker {
                 self.trainer.stop();
                 self.paused = false;
                 self.failed = true;
-                self.send(
-                    Event::Error(format!(
+                self.error(
+                    format!(
                         "internal error in the training worker ({what}); press Reset (or load a checkpoint) to continue"
-                    )),
-                    true,
+                    ),
                 );
                 self.send(Event::State(RunState::Idle), true);
                 Flow::Continue
@@ -329,57 +166,22 @@ impl Worker {
         }
     }
 
+    fn announce_state(&mut self) {
+        let s = self.state();
+        self.send(Event::State(s), true);
+    }
+
     fn handle(&mut self, c: Command) -> Flow {
-        let idle = self.trainer.running().is_none();
         match c {
             Command::Shutdown => return Flow::Exit,
-            Command::StartPhase(phase) => {
-                if !idle {
-                    self.error("a phase is already running; stop it first");
-                } else if self.failed {
-                    self.error("the worker failed earlier; press Reset or load a checkpoint first");
-                } else {
-                    self.start(phase);
-                }
-            }
-            Command::Pause => {
-                if !idle && !self.paused {
-                    self.paused = true;
-                    let s = self.state();
-                    self.send(Event::State(s), true);
-                    self.snapshot(None, false);
-                }
-            }
-            Command::Resume => {
-                if self.paused {
-                    self.paused = false;
-                    self.step_seconds = None;
-                    self.last_step = Instant::now();
-                    let s = self.state();
-                    self.send(Event::State(s), true);
-                }
-            }
-            Command::Stop => {
-                if let Some(phase) = self.trainer.running() {
-                    self.trainer.stop();
-                    self.paused = false;
-                    self.send(Event::Stopped(phase), true);
-                    self.send(Event::State(RunState::Idle), true);
-                    self.snapshot(None, true);
-                }
-            }
-            Command::Reset => {
-                self.trainer.stop();
-                self.paused = false;
-                self.failed = false;
-                self.trainer.reset();
-                self.send(Event::Reset, true);
-                self.send(Event::State(RunState::Idle), true);
-                self.snapshot(None, true);
-            }
+            Command::StartPhase(phase) => self.start(phase),
+            Command::Pause => self.pause(),
+            Command::Resume => self.resume(),
+            Command::Stop => self.stop(),
+            Command::Reset => self.reset(),
             Command::SetCacheHidden1(on) => {
                 self.cache_hidden1 = on;
-                if !on && idle {
+                if !on && self.trainer.running().is_none() {
                     self.trainer.drop_cache();
                 }
             }
@@ -393,65 +195,26 @@ impl Worker {
                 self.send(Event::Evaluated(errors), true);
             }
             Command::SaveCheckpoint(path) => {
-                let ck = Checkpoint {
-                    params: self.trainer.params().clone(),
-                    hyperparams: Some(self.trainer.hyperparams().clone()),
-                    adam_steps: self.trainer.adam_steps(),
-                    epochs_done: self.trainer.epochs_done(),
-                };
-                match checkpoint::save(&path, &ck) {
+                match checkpoint::save(&path, &self.trainer.checkpoint()) {
                     Ok(()) => self.send(Event::CheckpointSaved(path), true),
                     Err(e) => self.error(e),
                 }
             }
-            Command::LoadCheckpoint(path) => {
-                if !idle {
-                    self.error("stop the running phase before loading a checkpoint");
-                    return Flow::Continue;
-                }
-                let arch = self.trainer.params().arch();
-                let loaded = checkpoint::load(&path, Some(arch)).and_then(|ck| {
-                    self.trainer
-                        .load_params(ck.params, ck.adam_steps, ck.epochs_done)
-                        .map_err(|e| checkpoint::CheckpointError {
-                            file: path.display().to_string(),
-                            problem: e.to_string(),
-                        })
-                });
-                match loaded {
-                    Ok(()) => {
-                        self.failed = false;
-                        self.send(Event::CheckpointLoaded(path), true);
-                        self.snapshot(None, true);
-                    }
-                    Err(e) => self.error(e),
-                }
-            }
-            Command::OpenData(dir) => {
-                if !idle {
-                    self.error("stop the running phase before opening another dataset");
-                    return Flow::Continue;
-                }
-                match Mnist::load_dir(&dir) {
-                    Ok(m) => {
-                        let m = Arc::new(m);
-                        match self.trainer.set_data(m.clone()) {
-                            Ok(()) => {
-                                self.send(Event::DataLoaded(m), true);
-                                self.snapshot(None, true);
-                            }
-                            Err(e) => self.error(format!("{}: {e}", dir.display())),
-                        }
-                    }
-                    Err(e) => self.error(e),
-                }
-            }
+            Command::LoadCheckpoint(path) => self.load(&path),
+            Command::OpenData(dir) => self.open_data(&dir),
+            #[cfg(feature = "test-hooks")]
             Command::InjectPanic => panic!("injected by a test"),
         }
         Flow::Continue
     }
 
     fn start(&mut self, phase: Phase) {
+        if self.trainer.running().is_some() {
+            return self.error("a phase is already running; stop it first");
+        }
+        if self.failed {
+            return self.error("the worker failed earlier; press Reset or load a checkpoint first");
+        }
         let cached = phase == Phase::Two && self.cache_hidden1;
         match self.trainer.begin_phase(phase, cached) {
             Ok(cache) => {
@@ -462,21 +225,89 @@ impl Worker {
                 self.paused = false;
                 self.step_seconds = None;
                 self.last_step = Instant::now();
-                let hp = self.trainer.hyperparams();
-                let (epochs, batches) =
-                    (hp.epochs, self.trainer.data().train.len() / hp.batch_size);
-                self.send(
-                    Event::PhaseStarted {
-                        phase,
-                        cached,
-                        epochs,
-                        batches,
-                    },
-                    true,
-                );
-                self.send(Event::State(RunState::Running(phase)), true);
+                let started = Event::PhaseStarted {
+                    phase,
+                    cached,
+                    epochs: self.trainer.hyperparams().epochs,
+                    batches: self.trainer.batches_per_epoch(),
+                };
+                self.send(started, true);
+                self.announce_state();
             }
             Err(e) => self.error(e),
+        }
+    }
+
+    fn pause(&mut self) {
+        if self.trainer.running().is_some() && !self.paused {
+            self.paused = true;
+            self.announce_state();
+            self.snapshot(None, false);
+        }
+    }
+
+    fn resume(&mut self) {
+        if self.paused {
+            self.paused = false;
+            self.step_seconds = None;
+            self.last_step = Instant::now();
+            self.announce_state();
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(phase) = self.trainer.running() {
+            self.trainer.stop();
+            self.paused = false;
+            self.send(Event::Stopped(phase), true);
+            self.announce_state();
+            self.snapshot(None, true);
+        }
+    }
+
+    fn reset(&mut self) {
+        self.trainer.stop();
+        self.paused = false;
+        self.failed = false;
+        self.trainer.reset();
+        self.send(Event::Reset, true);
+        self.announce_state();
+        self.snapshot(None, true);
+    }
+
+    fn load(&mut self, path: &Path) {
+        if self.trainer.running().is_some() {
+            return self.error("stop the running phase before loading a checkpoint");
+        }
+        let arch = self.trainer.params().arch();
+        let ck = match checkpoint::load(path, Some(arch)) {
+            Ok(ck) => ck,
+            Err(e) => return self.error(e),
+        };
+        match self.trainer.restore(ck) {
+            Ok(()) => {
+                self.failed = false;
+                self.send(Event::CheckpointLoaded(path.to_path_buf()), true);
+                self.snapshot(None, true);
+            }
+            Err(e) => self.error(format!("{}: {e}", path.display())),
+        }
+    }
+
+    fn open_data(&mut self, dir: &Path) {
+        if self.trainer.running().is_some() {
+            return self.error("stop the running phase before opening another dataset");
+        }
+        let data = match Mnist::load_dir(dir) {
+            Ok(m) => Arc::new(m),
+            Err(e) => return self.error(e),
+        };
+        match self.trainer.set_data(data.clone()) {
+            Ok(()) => {
+                self.send(Event::DataLoaded(data), true);
+                self.snapshot(None, true);
+            }
+            Err(e) => self.error(format!("{}: {e}", dir.display())),
         }
     }
 
@@ -493,14 +324,7 @@ impl Worker {
     }
 
     fn report(&mut self, s: Step) {
-        let now = Instant::now();
-        let dt = now.duration_since(self.last_step).as_secs_f64();
-        self.last_step = now;
-        let avg = match self.step_seconds {
-            Some(a) => 0.95 * a + 0.05 * dt,
-            None => dt,
-        };
-        self.step_seconds = Some(avg);
+        let avg = self.time_step();
         self.send(
             Event::BatchLoss {
                 phase: s.phase,
@@ -509,46 +333,49 @@ impl Worker {
             false,
         );
         let hp = self.trainer.hyperparams();
-        let (epochs, batch_size) = (hp.epochs, hp.batch_size);
-        let left =
-            (epochs.saturating_sub(s.epoch + 1) as usize) * s.batches + (s.batches - s.batch);
-        let progress = Progress {
+        let mut progress = Progress {
             phase: s.phase,
             epoch: s.epoch,
-            epochs,
+            epochs: hp.epochs,
             batch: s.batch,
             batches: s.batches,
-            samples_per_sec: batch_size as f64 / avg.max(1e-9),
-            eta_seconds: left as f64 * avg,
+            samples_per_sec: hp.batch_size as f64 / avg.max(1e-9),
+            eta_seconds: 0.0,
         };
+        progress.eta_seconds = progress.batches_left() as f64 * avg;
         self.send(Event::Progress(progress), false);
         if let Some(e) = s.epoch_end {
-            self.send(
-                Event::EpochDone {
-                    phase: s.phase,
-                    epoch: e.epoch,
-                    train_mse: e.train_mse,
-                    seconds: e.seconds,
-                },
-                true,
-            );
+            let done = Event::EpochDone {
+                phase: s.phase,
+                epoch: e.epoch,
+                train_mse: e.train_mse,
+                seconds: e.seconds,
+            };
+            self.send(done, true);
             self.snapshot(Some((s.phase, e.epoch)), true);
         } else if self.last_snapshot.elapsed() >= SNAPSHOT_INTERVAL {
             self.snapshot(None, false);
         }
         if let Some(end) = s.phase_end {
-            let test = self.trainer.test_errors();
-            self.send(
-                Event::PhaseDone {
-                    phase: end.phase,
-                    epochs: end.epochs,
-                    seconds: end.seconds,
-                    cached: self.cached_run,
-                    test,
-                },
-                true,
-            );
+            let done = Event::PhaseDone {
+                phase: end.phase,
+                epochs: end.epochs,
+                seconds: end.seconds,
+                cached: self.cached_run,
+                test: self.trainer.test_errors(),
+            };
+            self.send(done, true);
             self.send(Event::State(RunState::Idle), true);
         }
+    }
+
+    /// Times the step just taken; returns the moving average of seconds per step.
+    fn time_step(&mut self) -> f64 {
+        let now = Instant::now();
+        let dt = now.duration_since(self.last_step).as_secs_f64();
+        self.last_step = now;
+        let avg = self.step_seconds.map_or(dt, |a| 0.95 * a + 0.05 * dt);
+        self.step_seconds = Some(avg);
+        avg
     }
 }

@@ -25,15 +25,19 @@ pub enum Choice {
     Discard,
 }
 
+/// The kept model is there but cannot be offered; it stays where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("the model kept from the last session cannot be restored: {0}")]
+pub struct Unreadable(#[from] checkpoint::CheckpointError);
+
 /// The autosave in `dir`, if there is one. An unreadable one is reported (and kept, so
 /// nothing is lost).
-pub fn find(dir: &Path) -> Result<Option<Offer>, String> {
+pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
     let path = path(dir);
     if !path.exists() {
         return Ok(None);
     }
-    let ck = checkpoint::load(&path, None)
-        .map_err(|e| format!("the model kept from the last session cannot be restored: {e}"))?;
+    let ck = checkpoint::load(&path, None)?;
     let age = std::fs::metadata(&path)
         .and_then(|m| m.modified())
         .ok()

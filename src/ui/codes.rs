@@ -3,9 +3,8 @@
 
 use egui::{Rect, RichText, Sense, Ui, pos2, vec2};
 
-use super::shown::Shown;
+use super::shown::{Inspection, Shown};
 use super::textures::Texture;
-use crate::inspect::Reconstruction;
 use crate::picture::{self, Raster};
 
 const ROW_HEIGHT: f32 = 14.0;
@@ -82,23 +81,18 @@ pub struct CodesPanel {
 }
 
 impl CodesPanel {
-    /// `recons` are the reconstruction panel's (of that `generation`), so the rows
-    /// match its columns.
-    pub fn update(
-        &mut self,
-        ctx: &egui::Context,
-        shown: &Shown,
-        recons: &[Reconstruction],
-        generation: u64,
-    ) {
-        if self.codes_key != Some(generation) && !recons.is_empty() {
-            let labels = recons
+    /// The code rows are those of the inspected images, in the order the
+    /// reconstructions show them.
+    pub fn update(&mut self, ctx: &egui::Context, shown: &Shown, seen: &Inspection) {
+        if self.codes_key != Some(seen.generation) && !seen.recons.is_empty() {
+            let labels = seen
+                .recons
                 .iter()
                 .map(|r| format!("#{} · {}", r.index, r.label))
                 .collect();
-            let rows = recons.iter().map(|r| r.code.clone()).collect();
+            let rows = seen.recons.iter().map(|r| r.code.clone()).collect();
             self.codes.set(ctx, "codes", labels, rows);
-            self.codes_key = Some(generation);
+            self.codes_key = Some(seen.generation);
         }
         let means_key = shown
             .class_means

@@ -3,107 +3,83 @@
 
 use egui::{Key, KeyboardShortcut, Modifiers};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UiCommand {
-    Phase1,
-    Phase2,
-    PauseResume,
-    Stop,
-    Reset,
-    ToggleCache,
-    ScrubPrevious,
-    ScrubNext,
-    PinImage,
-    OpenData,
-    LoadCheckpoint,
-    SaveCheckpoint,
-    ExportImages,
-    ExportLosses,
-    Quit,
+/// Declares `UiCommand` and its `ALL` list from one table, so no command can be left
+/// out of the list (of shortcuts, of tests) by hand.
+macro_rules! commands {
+    ($($name:ident => $label:literal, $tooltip:literal, $shortcut:expr;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum UiCommand {
+            $($name,)*
+        }
+
+        impl UiCommand {
+            pub const ALL: &[UiCommand] = &[$(UiCommand::$name,)*];
+
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(UiCommand::$name => $label,)*
+                }
+            }
+
+            pub fn tooltip(self) -> &'static str {
+                match self {
+                    $(UiCommand::$name => $tooltip,)*
+                }
+            }
+
+            pub fn shortcut(self) -> Option<KeyboardShortcut> {
+                match self {
+                    $(UiCommand::$name => $shortcut,)*
+                }
+            }
+        }
+    };
+}
+
+const fn key(k: Key) -> Option<KeyboardShortcut> {
+    Some(KeyboardShortcut::new(Modifiers::NONE, k))
+}
+
+const fn ctrl(k: Key) -> Option<KeyboardShortcut> {
+    Some(KeyboardShortcut::new(Modifiers::COMMAND, k))
+}
+
+commands! {
+    Phase1 => "Phase 1 — outer autoencoder",
+        "Train hidden1 and the output layer to reconstruct the input, bypassing the middle",
+        key(Key::Num1);
+    Phase2 => "Phase 2 — inner autoencoder",
+        "Freeze hidden1 and train hidden2 and hidden3 to reconstruct it",
+        key(Key::Num2);
+    PauseResume => "Pause / Resume", "Pause the running phase, or resume it", key(Key::Space);
+    Stop => "Stop", "End the running phase now; the parameters stay as they are", None;
+    Reset => "Reset", "Re-initialise every parameter from the seed", None;
+    ToggleCache => "Cache hidden1",
+        "Phase 2 computes hidden1 once for the whole training set instead of for every batch: same numbers, faster",
+        key(Key::C);
+    ScrubPrevious => "<", "Show the previous test image", key(Key::ArrowLeft);
+    ScrubNext => ">", "Show the next test image", key(Key::ArrowRight);
+    PinImage => "Pin", "Keep this test image in the comparison (or let it go)", key(Key::P);
+    ToggleLogScale => "Log-scale losses",
+        "Plot log10 of the loss: both phases' ranges stay readable",
+        key(Key::L);
+    OpenData => "Open dataset folder…",
+        "Train and test on another folder of MNIST-format IDX files",
+        None;
+    LoadCheckpoint => "Load checkpoint…",
+        "Replace the model with one saved earlier (safetensors)",
+        ctrl(Key::O);
+    SaveCheckpoint => "Save checkpoint…", "Save the model (safetensors)", ctrl(Key::S);
+    ExportImages => "Export images as PNG…",
+        "Write the reconstructions, the code heatmaps and the features as PNG files",
+        None;
+    ExportLosses => "Export loss history as CSV…",
+        "Write every batch loss and epoch figure as CSV",
+        None;
+    Quit => "Quit", "Close the window; a running phase stops within one batch", ctrl(Key::Q);
 }
 
 impl UiCommand {
-    pub const ALL: [UiCommand; 15] = [
-        UiCommand::Phase1,
-        UiCommand::Phase2,
-        UiCommand::PauseResume,
-        UiCommand::Stop,
-        UiCommand::Reset,
-        UiCommand::ToggleCache,
-        UiCommand::ScrubPrevious,
-        UiCommand::ScrubNext,
-        UiCommand::PinImage,
-        UiCommand::OpenData,
-        UiCommand::LoadCheckpoint,
-        UiCommand::SaveCheckpoint,
-        UiCommand::ExportImages,
-        UiCommand::ExportLosses,
-        UiCommand::Quit,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            UiCommand::Phase1 => "Phase 1 — outer autoencoder",
-            UiCommand::Phase2 => "Phase 2 — inner autoencoder",
-            UiCommand::PauseResume => "Pause / Resume",
-            UiCommand::Stop => "Stop",
-            UiCommand::Reset => "Reset",
-            UiCommand::ToggleCache => "Cache hidden1",
-            UiCommand::ScrubPrevious => "Previous image",
-            UiCommand::ScrubNext => "Next image",
-            UiCommand::PinImage => "Pin",
-            UiCommand::OpenData => "Open dataset folder…",
-            UiCommand::LoadCheckpoint => "Load checkpoint…",
-            UiCommand::SaveCheckpoint => "Save checkpoint…",
-            UiCommand::ExportImages => "Export images as PNG…",
-            UiCommand::ExportLosses => "Export loss history as CSV…",
-            UiCommand::Quit => "Quit",
-        }
-    }
-
-    pub fn tooltip(self) -> &'static str {
-        match self {
-            UiCommand::Phase1 => {
-                "Train hidden1 and the output layer to reconstruct the input, bypassing the middle"
-            }
-            UiCommand::Phase2 => "Freeze hidden1 and train hidden2 and hidden3 to reconstruct it",
-            UiCommand::PauseResume => "Pause the running phase, or resume it",
-            UiCommand::Stop => "End the running phase now; the parameters stay as they are",
-            UiCommand::Reset => "Re-initialise every parameter from the seed",
-            UiCommand::ToggleCache => {
-                "Phase 2 computes hidden1 once for the whole training set instead of for every batch: same numbers, faster"
-            }
-            UiCommand::ScrubPrevious => "Show the previous test image",
-            UiCommand::ScrubNext => "Show the next test image",
-            UiCommand::PinImage => "Keep this test image in the comparison",
-            UiCommand::OpenData => "Train and test on another folder of MNIST-format IDX files",
-            UiCommand::LoadCheckpoint => "Replace the model with one saved earlier (safetensors)",
-            UiCommand::SaveCheckpoint => "Save the model (safetensors)",
-            UiCommand::ExportImages => {
-                "Write the reconstructions, the code heatmaps and the features as PNG files"
-            }
-            UiCommand::ExportLosses => "Write every batch loss and epoch figure as CSV",
-            UiCommand::Quit => "Close the window; a running phase stops within one batch",
-        }
-    }
-
-    pub fn shortcut(self) -> Option<KeyboardShortcut> {
-        let key = |k| Some(KeyboardShortcut::new(Modifiers::NONE, k));
-        match self {
-            UiCommand::Phase1 => key(Key::Num1),
-            UiCommand::Phase2 => key(Key::Num2),
-            UiCommand::PauseResume => key(Key::Space),
-            UiCommand::ToggleCache => key(Key::C),
-            UiCommand::ScrubPrevious => key(Key::ArrowLeft),
-            UiCommand::ScrubNext => key(Key::ArrowRight),
-            UiCommand::PinImage => key(Key::P),
-            UiCommand::SaveCheckpoint => Some(KeyboardShortcut::new(Modifiers::COMMAND, Key::S)),
-            UiCommand::LoadCheckpoint => Some(KeyboardShortcut::new(Modifiers::COMMAND, Key::O)),
-            UiCommand::Quit => Some(KeyboardShortcut::new(Modifiers::COMMAND, Key::Q)),
-            _ => None,
-        }
-    }
-
     /// The tooltip with the shortcut appended, for hover texts.
     pub fn hover_text(self, ctx: &egui::Context) -> String {
         match self.shortcut() {
@@ -112,13 +88,26 @@ impl UiCommand {
         }
     }
 
+    /// A button for this command, with its label and hover text; true if clicked.
+    pub fn button(self, ui: &mut egui::Ui, enabled: bool) -> bool {
+        self.button_labelled(ui, enabled, self.label())
+    }
+
+    /// As `button`, with a label that shows the command's current sense.
+    pub fn button_labelled(self, ui: &mut egui::Ui, enabled: bool, label: &str) -> bool {
+        ui.add_enabled(enabled, egui::Button::new(label))
+            .on_hover_text(self.hover_text(ui.ctx()))
+            .clicked()
+    }
+
     /// The commands whose shortcut was pressed this frame. Plain keys are ignored while
     /// a text field has the keyboard.
     pub fn pressed(ctx: &egui::Context) -> Vec<UiCommand> {
         let typing = ctx.egui_wants_keyboard_input();
         ctx.input_mut(|i| {
             UiCommand::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|c| match c.shortcut() {
                     Some(s) if typing && s.modifiers.is_none() => false,
                     Some(s) => i.consume_shortcut(&s),
@@ -126,5 +115,28 @@ impl UiCommand {
                 })
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_two_commands_share_a_shortcut_or_a_label() {
+        let mut shortcuts = std::collections::HashMap::new();
+        let mut labels = std::collections::HashMap::new();
+        for &c in UiCommand::ALL {
+            if let Some(s) = c.shortcut()
+                && let Some(other) = shortcuts.insert(s, c)
+            {
+                panic!("{c:?} and {other:?} share a shortcut");
+            }
+            if let Some(other) = labels.insert(c.label(), c) {
+                panic!("{c:?} and {other:?} share the label {}", c.label());
+            }
+            assert!(!c.tooltip().is_empty());
+        }
+        assert_eq!(UiCommand::ALL.len(), 16);
     }
 }

@@ -168,7 +168,25 @@ impl FileDialog {
     }
 
     fn contents_ui(&mut self, ui: &mut Ui) -> Outcome {
-        let mut outcome = Outcome::Open;
+        self.path_ui(ui);
+        if let Some(chosen) = self.entries_ui(ui) {
+            return chosen;
+        }
+        if let Pick::NewFile(_) = self.purpose.pick() {
+            ui.horizontal(|ui| {
+                let label = ui.label("File name");
+                ui.add(egui::TextEdit::singleline(&mut self.name).desired_width(300.0))
+                    .labelled_by(label.id);
+            });
+        }
+        if let Some(p) = &self.problem {
+            ui.colored_label(ui.visuals().error_fg_color, p);
+        }
+        self.buttons_ui(ui)
+    }
+
+    /// "Up" and the path field (Enter goes there).
+    fn path_ui(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             if ui.button("Up").on_hover_text("Parent folder").clicked()
                 && let Some(p) = self.dir.parent()
@@ -186,6 +204,11 @@ impl FileDialog {
                 }
             }
         });
+    }
+
+    /// The folder's entries: a click selects, a double click enters a folder or picks a
+    /// file (the dialog's outcome then).
+    fn entries_ui(&mut self, ui: &mut Ui) -> Option<Outcome> {
         let mut enter = None;
         let mut pick_file = None;
         egui::ScrollArea::vertical()
@@ -217,30 +240,24 @@ impl FileDialog {
         if let Some(d) = enter {
             self.go(d);
         }
-        if let Some((file, now)) = pick_file {
-            match self.purpose.pick() {
-                Pick::NewFile(_) => {
-                    self.name = file
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                }
-                _ => self.path_text = file.display().to_string(),
+        let (file, now) = pick_file?;
+        match self.purpose.pick() {
+            Pick::NewFile(_) => {
+                self.name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             }
-            if now && let Ok(p) = self.choice() {
-                return Outcome::Chosen(p);
-            }
+            _ => self.path_text = file.display().to_string(),
         }
-        if let Pick::NewFile(_) = self.purpose.pick() {
-            ui.horizontal(|ui| {
-                let label = ui.label("File name");
-                ui.add(egui::TextEdit::singleline(&mut self.name).desired_width(300.0))
-                    .labelled_by(label.id);
-            });
-        }
-        if let Some(p) = &self.problem {
-            ui.colored_label(ui.visuals().error_fg_color, p);
-        }
+        now.then(|| self.choice().ok())
+            .flatten()
+            .map(Outcome::Chosen)
+    }
+
+    /// The action and Cancel; the reason the action is not possible yet, if so.
+    fn buttons_ui(&mut self, ui: &mut Ui) -> Outcome {
+        let mut outcome = Outcome::Open;
         let choice = self.choice();
         ui.horizontal(|ui| {
             if ui

@@ -1,34 +1,42 @@
 //! The "Losses" plot: every batch loss of every phase run (faint), a smoothed line per
 //! run, epoch markers and phase boundaries, on a linear or log10 scale.
 
-use egui::{Color32, Ui};
-use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints, Text, VLine};
+use egui::Ui;
+use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints, PlotUi, Text, VLine};
 
-use super::session::Session;
-use super::stack::{FROZEN, TRAINS};
+use super::command::UiCommand;
+use super::session::{LossRun, Session};
+use super::theme::phase_color;
 use crate::model::Phase;
 
 #[derive(Debug, Default)]
 pub struct LossesPanel;
 
-fn phase_color(phase: Phase) -> Color32 {
-    match phase {
-        Phase::One => TRAINS,
-        Phase::Two => FROZEN,
-    }
-}
-
 impl LossesPanel {
-    pub fn ui(&mut self, ui: &mut Ui, session: &Session, log_scale: &mut bool) {
+    /// Draws the plot; returns the commands clicked (the log-scale switch).
+    #[must_use]
+    pub fn ui(&mut self, ui: &mut Ui, session: &Session, log_scale: bool) -> Vec<UiCommand> {
+        let mut clicked = Vec::new();
         ui.horizontal(|ui| {
             ui.heading("Losses");
-            ui.checkbox(log_scale, "log scale")
-                .on_hover_text("Plot log10 of the loss: both phases' ranges stay readable");
+            let mut log = log_scale;
+            let cmd = UiCommand::ToggleLogScale;
+            if ui
+                .checkbox(&mut log, "log scale")
+                .on_hover_text(cmd.hover_text(ui.ctx()))
+                .changed()
+            {
+                clicked.push(cmd);
+            }
             if let Some(last) = session.runs.last().and_then(|r| r.raw.last()) {
                 ui.weak(format!("batch {} · loss {:.6}", last.x, last.y));
             }
         });
-        let log = *log_scale;
+        self.plot_ui(ui, session, log_scale);
+        clicked
+    }
+
+    fn plot_ui(&mut self, ui: &mut Ui, session: &Session, log: bool) {
         let y_label = if log { "log10(MSE)" } else { "MSE" };
         Plot::new("losses")
             .legend(Legend::default())
@@ -48,50 +56,55 @@ impl LossesPanel {
             })
             .show(ui, |plot| {
                 for (i, run) in session.runs.iter().enumerate() {
-                    let color = phase_color(run.phase);
-                    let name = match (run.phase, run.cached) {
-                        (Phase::One, _) => "phase 1".to_string(),
-                        (Phase::Two, false) => "phase 2".to_string(),
-                        (Phase::Two, true) => "phase 2 (cached)".to_string(),
-                    };
-                    let (raw, smooth) = if log {
-                        (&run.raw_log, &run.smooth_log)
-                    } else {
-                        (&run.raw, &run.smooth)
-                    };
-                    plot.line(
-                        Line::new(name.clone(), PlotPoints::Borrowed(raw))
-                            .color(color.gamma_multiply(0.3))
-                            .id(("raw", i)),
-                    );
-                    plot.line(
-                        Line::new(name.clone(), PlotPoints::Borrowed(smooth))
-                            .color(color)
-                            .width(2.0)
-                            .id(("smooth", i)),
-                    );
-                    plot.vline(
-                        VLine::new("", run.start)
-                            .color(color)
-                            .width(1.5)
-                            .allow_hover(false),
-                    );
-                    if let Some(first) = smooth.first() {
-                        plot.text(
-                            Text::new("", egui_plot::PlotPoint::new(run.start, first.y), name)
-                                .anchor(egui::Align2::LEFT_BOTTOM)
-                                .color(color),
-                        );
-                    }
-                    for &x in &run.epoch_ends {
-                        plot.vline(
-                            VLine::new("", x)
-                                .color(color.gamma_multiply(0.35))
-                                .style(egui_plot::LineStyle::dashed_loose())
-                                .allow_hover(false),
-                        );
-                    }
+                    draw_run(plot, i, run, log);
                 }
             });
+    }
+}
+
+/// One phase run: its raw losses (faint), the smoothed line, its start, its epochs.
+fn draw_run<'a>(plot: &mut PlotUi<'a>, i: usize, run: &'a LossRun, log: bool) {
+    let color = phase_color(run.phase);
+    let name = match (run.phase, run.cached) {
+        (Phase::One, _) => "phase 1".to_string(),
+        (Phase::Two, false) => "phase 2".to_string(),
+        (Phase::Two, true) => "phase 2 (cached)".to_string(),
+    };
+    let (raw, smooth) = if log {
+        (&run.raw_log, &run.smooth_log)
+    } else {
+        (&run.raw, &run.smooth)
+    };
+    plot.line(
+        Line::new(name.clone(), PlotPoints::Borrowed(raw))
+            .color(color.gamma_multiply(0.3))
+            .id(("raw", i)),
+    );
+    plot.line(
+        Line::new(name.clone(), PlotPoints::Borrowed(smooth))
+            .color(color)
+            .width(2.0)
+            .id(("smooth", i)),
+    );
+    plot.vline(
+        VLine::new("", run.start)
+            .color(color)
+            .width(1.5)
+            .allow_hover(false),
+    );
+    if let Some(first) = smooth.first() {
+        plot.text(
+            Text::new("", egui_plot::PlotPoint::new(run.start, first.y), name)
+                .anchor(egui::Align2::LEFT_BOTTOM)
+                .color(color),
+        );
+    }
+    for &x in &run.epoch_ends {
+        plot.vline(
+            VLine::new("", x)
+                .color(color.gamma_multiply(0.35))
+                .style(egui_plot::LineStyle::dashed_loose())
+                .allow_hover(false),
+        );
     }
 }

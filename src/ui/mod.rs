@@ -3,21 +3,28 @@
 
 pub mod app;
 pub mod autosave;
+mod chrome;
 pub mod codes;
 pub mod command;
 pub mod features;
 pub mod file_dialog;
+mod files;
 pub mod losses;
 pub mod recon;
 pub mod session;
+mod settings;
 pub mod shown;
 pub mod stack;
 pub mod textures;
+mod theme;
 pub mod training;
+mod worker_link;
 
 use std::sync::Arc;
 
-pub use app::{AppOptions, FrameStats, LayerwiseApp, Settings};
+pub use app::LayerwiseApp;
+pub use chrome::FrameStats;
+pub use settings::{AppOptions, Settings};
 
 use crate::data::Mnist;
 

@@ -3,10 +3,10 @@
 
 use egui::{RichText, Ui, vec2};
 
-use super::shown::Shown;
+use super::command::UiCommand;
+use super::shown::Inspection;
 use super::textures::Texture;
 use crate::data::Images;
-use crate::inspect::{self, Reconstruction};
 use crate::picture;
 
 /// At most this many pinned images.
@@ -70,30 +70,21 @@ impl Selection {
     }
 }
 
-/// The panel: reconstructions are recomputed only when the parameters or the images
-/// change (a handful of images: cheap enough for the UI thread).
+/// The panel: textures of the inspected images, redrawn when they change.
 #[derive(Default)]
 pub struct ReconPanel {
-    /// (parameters, test set, images) the reconstructions were computed for.
-    key: Option<(usize, usize, Vec<usize>)>,
-    pub recons: Vec<Reconstruction>,
-    /// Counts recomputations, so that views built on `recons` know when to follow.
-    pub generation: u64,
+    generation: Option<u64>,
     textures: Vec<[Texture; 4]>,
 }
 
 impl ReconPanel {
-    /// Recomputes the reconstructions if the shown parameters or images changed.
-    pub fn update(&mut self, ctx: &egui::Context, shown: &Shown, test: &Images, sel: &Selection) {
-        let indices = sel.shown();
-        let key = (shown.key(), test as *const Images as usize, indices.clone());
-        if self.key.as_ref() == Some(&key) {
+    pub fn update(&mut self, ctx: &egui::Context, seen: &Inspection) {
+        if self.generation == Some(seen.generation) {
             return;
         }
-        self.recons = inspect::reconstruct(&shown.params, test, &indices);
         self.textures
-            .resize_with(self.recons.len(), Default::default);
-        for (k, (r, tex)) in self.recons.iter().zip(&mut self.textures).enumerate() {
+            .resize_with(seen.recons.len(), Default::default);
+        for (k, (r, tex)) in seen.recons.iter().zip(&mut self.textures).enumerate() {
             let rasters = [
                 picture::digit(&r.original),
                 picture::digit(&r.outer),
@@ -104,85 +95,90 @@ impl ReconPanel {
                 t.set(ctx, &format!("recon-{k}-{j}"), raster);
             }
         }
-        self.key = Some(key);
-        self.generation += 1;
+        self.generation = Some(seen.generation);
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, test: &Images, sel: &mut Selection) {
-        ui.horizontal(|ui| {
-            ui.heading("Reconstructions");
-            scrubber_ui(ui, test, sel);
-        });
+    /// Draws the panel; returns the commands clicked (scrub, pin).
+    #[must_use]
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        test: &Images,
+        seen: &Inspection,
+        sel: &mut Selection,
+    ) -> Vec<UiCommand> {
+        let clicked = ui
+            .horizontal(|ui| {
+                ui.heading("Reconstructions");
+                scrubber_ui(ui, test, sel)
+            })
+            .inner;
         egui::ScrollArea::horizontal()
             .id_salt("recon-scroll")
             .show(ui, |ui| {
                 egui::Grid::new("recon-grid")
                     .spacing([8.0, 4.0])
-                    .show(ui, |ui| {
-                        ui.label("");
-                        for (k, r) in self.recons.iter().enumerate() {
-                            let title = format!("#{} · {}", r.index, r.label);
-                            ui.vertical_centered(|ui| {
-                                if k == 0 {
-                                    ui.label(RichText::new(title).strong());
-                                } else {
-                                    ui.horizontal(|ui| {
-                                        ui.label(title);
-                                        if ui.small_button("x").on_hover_text("Unpin").clicked() {
-                                            sel.toggle_pin(r.index);
-                                        }
-                                    });
-                                }
-                            });
-                        }
-                        ui.end_row();
-                        let rows = ["original", "phase 1\n(outer)", "full stack", "error"];
-                        for (j, name) in rows.iter().enumerate() {
-                            ui.label(*name);
-                            for (k, tex) in self.textures.iter().enumerate().take(self.recons.len())
-                            {
-                                if let Some(t) = tex[j].get() {
-                                    let r = &self.recons[k];
-                                    let hover = match j {
-                                        1 => format!("MSE {:.5}", r.mse_outer),
-                                        2 | 3 => format!("MSE {:.5}", r.mse_full),
-                                        _ => format!("test image {} (digit {})", r.index, r.label),
-                                    };
-                                    ui.add(egui::Image::new((
-                                        t.id(),
-                                        vec2(IMAGE_SIZE, IMAGE_SIZE),
-                                    )))
-                                    .on_hover_text(hover);
-                                }
-                            }
-                            ui.end_row();
-                        }
-                        ui.label("MSE");
-                        for r in &self.recons {
-                            ui.vertical(|ui| {
-                                ui.monospace(format!("outer {:.5}", r.mse_outer));
-                                ui.monospace(format!("full  {:.5}", r.mse_full));
-                            });
-                        }
-                        ui.end_row();
-                    });
+                    .show(ui, |ui| self.grid_ui(ui, seen, sel));
             });
+        clicked
+    }
+
+    /// One column per image: a title (with Unpin), the four pictures, the errors.
+    fn grid_ui(&self, ui: &mut Ui, seen: &Inspection, sel: &mut Selection) {
+        ui.label("");
+        for (k, r) in seen.recons.iter().enumerate() {
+            let title = format!("#{} · {}", r.index, r.label);
+            ui.vertical_centered(|ui| {
+                if k == 0 {
+                    ui.label(RichText::new(title).strong());
+                } else {
+                    ui.horizontal(|ui| {
+                        ui.label(title);
+                        if ui.small_button("x").on_hover_text("Unpin").clicked() {
+                            sel.toggle_pin(r.index);
+                        }
+                    });
+                }
+            });
+        }
+        ui.end_row();
+        let rows = ["original", "phase 1\n(outer)", "full stack", "error"];
+        for (j, name) in rows.iter().enumerate() {
+            ui.label(*name);
+            for (r, tex) in seen.recons.iter().zip(&self.textures) {
+                if let Some(t) = tex[j].get() {
+                    let hover = match j {
+                        1 => format!("MSE {:.5}", r.mse_outer),
+                        2 | 3 => format!("MSE {:.5}", r.mse_full),
+                        _ => format!("test image {} (digit {})", r.index, r.label),
+                    };
+                    ui.add(egui::Image::new((t.id(), vec2(IMAGE_SIZE, IMAGE_SIZE))))
+                        .on_hover_text(hover);
+                }
+            }
+            ui.end_row();
+        }
+        ui.label("MSE");
+        for r in &seen.recons {
+            ui.vertical(|ui| {
+                ui.monospace(format!("outer {:.5}", r.mse_outer));
+                ui.monospace(format!("full  {:.5}", r.mse_full));
+            });
+        }
+        ui.end_row();
     }
 }
 
-fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) {
+fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) -> Vec<UiCommand> {
+    let mut clicked = Vec::new();
     // Counted, not collected: this runs every frame.
     let before = sel
         .candidates(test)
         .take_while(|&i| i < sel.current)
         .count();
     let total = sel.candidates(test).count();
-    if ui
-        .small_button("<")
-        .on_hover_text("Previous image (Left)")
-        .clicked()
-    {
-        sel.step(test, -1);
+    if UiCommand::ScrubPrevious.button(ui, true) {
+        clicked.push(UiCommand::ScrubPrevious);
     }
     let max = total.saturating_sub(1);
     let mut pos = before.min(max);
@@ -198,12 +194,8 @@ fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) {
     {
         sel.current = i;
     }
-    if ui
-        .small_button(">")
-        .on_hover_text("Next image (Right)")
-        .clicked()
-    {
-        sel.step(test, 1);
+    if UiCommand::ScrubNext.button(ui, true) {
+        clicked.push(UiCommand::ScrubNext);
     }
     let label = test.labels.get(sel.current).copied().unwrap_or_default();
     ui.label(RichText::new(format!("image #{} · digit {label}", sel.current)).strong());
@@ -226,17 +218,16 @@ fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) {
         .response
         .labelled_by(filter.id);
     let pinned = sel.pinned.contains(&sel.current);
-    let text = if pinned { "Unpin" } else { "Pin" };
+    let text = if pinned {
+        "Unpin"
+    } else {
+        UiCommand::PinImage.label()
+    };
     let full = !pinned && sel.pinned.len() >= MAX_PINS;
-    if ui
-        .add_enabled(!full, egui::Button::new(text))
-        .on_hover_text(format!(
-            "Keep this image in the comparison, up to {MAX_PINS} (P)"
-        ))
-        .clicked()
-    {
-        sel.toggle_pin(sel.current);
+    if UiCommand::PinImage.button_labelled(ui, !full, text) {
+        clicked.push(UiCommand::PinImage);
     }
+    clicked
 }
 
 #[cfg(test)]

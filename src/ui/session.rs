@@ -9,7 +9,7 @@ use crate::data::Mnist;
 use crate::model::Phase;
 use crate::train::CacheInfo;
 use crate::train::eval::Errors;
-use crate::train::worker::{Event, Progress, RunState, Snapshot};
+use crate::train::protocol::{Event, Progress, RunState, Snapshot};
 
 /// Weight of a new batch loss in the smoothed line (an exponential moving average
 /// over roughly 10 batches).
@@ -53,6 +53,19 @@ pub struct LossRun {
 }
 
 impl LossRun {
+    fn new(phase: Phase, cached: bool, start: f64) -> Self {
+        Self {
+            phase,
+            cached,
+            start,
+            raw: Vec::new(),
+            smooth: Vec::new(),
+            raw_log: Vec::new(),
+            smooth_log: Vec::new(),
+            epoch_ends: Vec::new(),
+        }
+    }
+
     fn push(&mut self, x: f64, loss: f32) {
         let y = loss as f64;
         let s = match self.smooth.last() {
@@ -183,16 +196,8 @@ impl Session {
                 }
             }
             Event::PhaseStarted { phase, cached, .. } => {
-                self.runs.push(LossRun {
-                    phase,
-                    cached,
-                    start: self.batches as f64,
-                    raw: Vec::new(),
-                    smooth: Vec::new(),
-                    raw_log: Vec::new(),
-                    smooth_log: Vec::new(),
-                    epoch_ends: Vec::new(),
-                });
+                let start = self.batches as f64;
+                self.runs.push(LossRun::new(phase, cached, start));
             }
             Event::BatchLoss { loss, .. } => {
                 self.batches += 1;
@@ -207,18 +212,7 @@ impl Session {
                 epoch,
                 train_mse,
                 seconds,
-            } => {
-                if let Some(run) = self.runs.last_mut() {
-                    run.epoch_ends.push(self.batches as f64);
-                }
-                self.epochs.push(EpochRow {
-                    run: self.current_run(),
-                    phase,
-                    epoch,
-                    train_mse,
-                    seconds,
-                });
-            }
+            } => self.epoch_done(phase, epoch, train_mse, seconds),
             Event::CacheBuilt(info) => self.cache = Some(info),
             Event::PhaseDone {
                 phase,
@@ -228,8 +222,9 @@ impl Session {
                 test,
             } => {
                 self.test = Some(test);
+                let run = self.current_run();
                 self.results.push(PhaseResult {
-                    run: self.current_run(),
+                    run,
                     phase,
                     cached,
                     epochs,
@@ -237,21 +232,8 @@ impl Session {
                     test,
                 });
             }
-            Event::Stopped(phase) => {
-                self.notice = Some(format!("{phase} stopped"));
-            }
-            Event::Snapshot(s) => {
-                if let Some(m) = &s.class_means {
-                    self.class_means = Some(m.clone());
-                }
-                if s.epoch_end.is_some() {
-                    if self.history.len() == HISTORY_LIMIT {
-                        self.history.remove(0);
-                    }
-                    self.history.push(s.clone());
-                }
-                self.snapshot = Some(s);
-            }
+            Event::Stopped(phase) => self.notice = Some(format!("{phase} stopped")),
+            Event::Snapshot(s) => self.take_snapshot(s),
             Event::Evaluated(test) => self.test = Some(test),
             Event::Reset => {
                 self.clear_record();
@@ -268,11 +250,35 @@ impl Session {
                 self.clear_record();
                 self.notice = Some(format!("loaded {}", path.display()));
             }
-            Event::CheckpointSaved(path) => {
-                self.notice = Some(format!("saved {}", path.display()));
-            }
+            Event::CheckpointSaved(path) => self.notice = Some(format!("saved {}", path.display())),
             Event::Error(msg) => self.errors.push(msg),
         }
+    }
+
+    fn epoch_done(&mut self, phase: Phase, epoch: u32, train_mse: f32, seconds: f64) {
+        if let Some(run) = self.runs.last_mut() {
+            run.epoch_ends.push(self.batches as f64);
+        }
+        self.epochs.push(EpochRow {
+            run: self.current_run(),
+            phase,
+            epoch,
+            train_mse,
+            seconds,
+        });
+    }
+
+    fn take_snapshot(&mut self, s: Snapshot) {
+        if let Some(m) = &s.class_means {
+            self.class_means = Some(m.clone());
+        }
+        if s.epoch_end.is_some() {
+            if self.history.len() == HISTORY_LIMIT {
+                self.history.remove(0);
+            }
+            self.history.push(s.clone());
+        }
+        self.snapshot = Some(s);
     }
 }
 

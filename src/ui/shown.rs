@@ -7,6 +7,8 @@ use egui::Ui;
 use ndarray::Array2;
 
 use super::session::Session;
+use crate::data::Images;
+use crate::inspect::{self, Reconstruction};
 use crate::model::Params;
 
 /// The parameters (and mean codes) the views draw from.
@@ -21,6 +23,30 @@ impl Shown {
     /// Changes whenever the parameters do: snapshots are never mutated, only replaced.
     pub fn key(&self) -> usize {
         Arc::as_ptr(&self.params) as usize
+    }
+}
+
+/// The shown images run through the shown parameters: computed once per change of
+/// either, and read by every view of them (reconstructions, codes).
+#[derive(Debug, Default)]
+pub struct Inspection {
+    /// (parameters, test set, images) the reconstructions were computed for.
+    key: Option<(usize, usize, Vec<usize>)>,
+    pub recons: Vec<Reconstruction>,
+    /// Counts recomputations, so that views know when to redraw.
+    pub generation: u64,
+}
+
+impl Inspection {
+    /// Recomputes the reconstructions if the parameters or the images changed (a
+    /// handful of images: cheap enough for the UI thread).
+    pub fn update(&mut self, shown: &Shown, test: &Images, indices: Vec<usize>) {
+        let key = (shown.key(), test as *const Images as usize, indices);
+        if self.key.as_ref() != Some(&key) {
+            self.recons = inspect::reconstruct(&shown.params, test, &key.2);
+            self.key = Some(key);
+            self.generation += 1;
+        }
     }
 }
 

@@ -2,12 +2,10 @@
 //! which it keeps frozen, and which it bypasses.
 
 use egui::epaint::QuadraticBezierShape;
-use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Shape, Stroke, Ui, pos2, vec2};
+use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Sense, Shape, Stroke, Ui, pos2, vec2};
 
+use super::theme::{FROZEN, TRAINS};
 use crate::model::{Arch, Phase};
-
-pub const TRAINS: Color32 = Color32::from_rgb(235, 140, 40);
-pub const FROZEN: Color32 = Color32::from_rgb(80, 140, 215);
 
 #[derive(Debug, Clone, Copy)]
 pub struct StackView {
@@ -35,141 +33,188 @@ fn roles(phase: Option<Phase>) -> [Role; 4] {
     }
 }
 
+const NAMES: [&str; 5] = ["input", "hidden1", "code", "hidden3", "output"];
+const MAX_BAR_HEIGHT: f32 = 84.0;
+
+/// Where the five layers are drawn: one bar each, height proportional to width.
+struct Layout {
+    rect: Rect,
+    bars: Vec<Rect>,
+    sizes: [usize; 5],
+    mid_y: f32,
+}
+
+impl Layout {
+    fn new(rect: Rect, arch: Arch) -> Self {
+        let Arch {
+            inputs,
+            hidden1,
+            hidden2,
+        } = arch;
+        let sizes = [inputs, hidden1, hidden2, hidden1, inputs];
+        let (bar_w, margin) = (16.0, 20.0);
+        let mid_y = rect.top() + 34.0 + MAX_BAR_HEIGHT / 2.0;
+        let gap = (rect.width() - 2.0 * margin - 5.0 * bar_w) / 4.0;
+        let bars = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let h = (MAX_BAR_HEIGHT * n as f32 / inputs.max(1) as f32).max(6.0);
+                let x = rect.left() + margin + i as f32 * (bar_w + gap);
+                Rect::from_min_size(pos2(x, mid_y - h / 2.0), vec2(bar_w, h))
+            })
+            .collect();
+        Self {
+            rect,
+            bars,
+            sizes,
+            mid_y,
+        }
+    }
+}
+
 pub fn stack_ui(ui: &mut Ui, view: StackView) {
     let width = ui.available_width().min(330.0);
     let (resp, painter) = ui.allocate_painter(vec2(width, 165.0), Sense::hover());
-    let r = resp.rect;
+    let layout = Layout::new(resp.rect, view.arch);
     let visuals = ui.visuals();
-    let text = visuals.text_color();
-    let weak = visuals.weak_text_color();
-    let plain = visuals.widgets.inactive.bg_fill;
+    let (text, weak) = (visuals.text_color(), visuals.weak_text_color());
     let faint = visuals.faint_bg_color;
+    bands(
+        &painter,
+        &layout,
+        view.phase,
+        visuals.widgets.inactive.bg_fill,
+        faint,
+        weak,
+    );
+    match view.phase {
+        // hidden1 -> output directly, over the bypassed middle: W4 in phase 1.
+        Some(Phase::One) => arc(
+            &painter,
+            &layout,
+            (1, 4),
+            "W4 reads hidden1 directly",
+            Stroke::new(4.0, TRAINS),
+            false,
+            text,
+        ),
+        // hidden3 must reconstruct the frozen hidden1: the phase-2 target.
+        Some(Phase::Two) => arc(
+            &painter,
+            &layout,
+            (3, 1),
+            "target: hidden3 = hidden1",
+            Stroke::new(1.5, text),
+            true,
+            text,
+        ),
+        None => {}
+    }
+    layers(&painter, &layout, view.phase, text, weak);
+    legend_ui(ui, view, faint, weak);
+}
 
-    let Arch {
-        inputs,
-        hidden1,
-        hidden2,
-    } = view.arch;
-    let sizes = [inputs, hidden1, hidden2, hidden1, inputs];
-    let names = ["input", "hidden1", "code", "hidden3", "output"];
-    let max_h = 84.0;
-    let bar_w = 16.0;
-    let margin = 20.0;
-    let mid_y = r.top() + 34.0 + max_h / 2.0;
-    let gap = (r.width() - 2.0 * margin - 5.0 * bar_w) / 4.0;
-    let bars: Vec<Rect> = sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| {
-            let h = (max_h * n as f32 / inputs.max(1) as f32).max(6.0);
-            let x = r.left() + margin + i as f32 * (bar_w + gap);
-            Rect::from_min_size(pos2(x, mid_y - h / 2.0), vec2(bar_w, h))
-        })
-        .collect();
-
-    let role_colors = |role: Role| match role {
-        Role::Trains => TRAINS,
-        Role::Frozen => FROZEN,
-        Role::Bypassed => faint,
-        Role::Plain => plain,
-    };
-    for (i, role) in roles(view.phase).into_iter().enumerate() {
-        let (a, b) = (bars[i], bars[i + 1]);
+/// The weight matrices between the layers, coloured by their role.
+fn bands(
+    painter: &Painter,
+    layout: &Layout,
+    phase: Option<Phase>,
+    plain: Color32,
+    faint: Color32,
+    weak: Color32,
+) {
+    for (i, role) in roles(phase).into_iter().enumerate() {
+        let (a, b) = (layout.bars[i], layout.bars[i + 1]);
         let band = vec![
             a.right_top(),
             b.left_top(),
             b.left_bottom(),
             a.right_bottom(),
         ];
-        let stroke = if role == Role::Bypassed {
-            Stroke::new(1.0, weak)
-        } else {
-            Stroke::NONE
+        let (fill, stroke) = match role {
+            Role::Trains => (TRAINS, Stroke::NONE),
+            Role::Frozen => (FROZEN, Stroke::NONE),
+            Role::Bypassed => (faint, Stroke::new(1.0, weak)),
+            Role::Plain => (plain, Stroke::NONE),
         };
-        painter.add(Shape::convex_polygon(band, role_colors(role), stroke));
+        painter.add(Shape::convex_polygon(band, fill, stroke));
     }
-    // An arc over the stack whose top sits just under its caption.
-    let arc = |from: Pos2, to: Pos2, caption: &str, stroke: Stroke, dashed: bool| {
-        let peak = r.top() + 20.0;
-        let ctrl = pos2((from.x + to.x) / 2.0, (4.0 * peak - from.y - to.y) / 2.0);
-        let curve = QuadraticBezierShape::from_points_stroke(
-            [from, ctrl, to],
-            false,
-            Color32::TRANSPARENT,
-            stroke,
-        );
-        if dashed {
-            let points: Vec<Pos2> = (0..=24).map(|t| curve.sample(t as f32 / 24.0)).collect();
-            painter.extend(Shape::dashed_line(&points, stroke, 5.0, 4.0));
-        } else {
-            painter.add(curve);
-        }
-        painter.text(
-            pos2(ctrl.x, peak - 3.0),
-            Align2::CENTER_BOTTOM,
-            caption,
-            FontId::proportional(11.0),
-            text,
-        );
-    };
-    match view.phase {
-        // hidden1 -> output directly, over the bypassed middle: W4 in phase 1.
-        Some(Phase::One) => arc(
-            bars[1].center_top(),
-            bars[4].center_top(),
-            "W4 reads hidden1 directly",
-            Stroke::new(4.0, TRAINS),
-            false,
-        ),
-        // hidden3 must reconstruct the frozen hidden1: the phase-2 target.
-        Some(Phase::Two) => arc(
-            bars[3].center_top(),
-            bars[1].center_top(),
-            "target: hidden3 = hidden1",
-            Stroke::new(1.5, text),
-            true,
-        ),
-        None => {}
+}
+
+/// An arc over the stack from layer `from` to layer `to`, its top just under its
+/// caption.
+fn arc(
+    painter: &Painter,
+    layout: &Layout,
+    (from, to): (usize, usize),
+    caption: &str,
+    stroke: Stroke,
+    dashed: bool,
+    text: Color32,
+) {
+    let (from, to) = (layout.bars[from].center_top(), layout.bars[to].center_top());
+    let peak = layout.rect.top() + 20.0;
+    let ctrl = pos2((from.x + to.x) / 2.0, (4.0 * peak - from.y - to.y) / 2.0);
+    let curve = QuadraticBezierShape::from_points_stroke(
+        [from, ctrl, to],
+        false,
+        Color32::TRANSPARENT,
+        stroke,
+    );
+    if dashed {
+        let points: Vec<Pos2> = (0..=24).map(|t| curve.sample(t as f32 / 24.0)).collect();
+        painter.extend(Shape::dashed_line(&points, stroke, 5.0, 4.0));
+    } else {
+        painter.add(curve);
     }
-    for (i, bar) in bars.iter().enumerate() {
-        let fill = match (view.phase, i) {
+    painter.text(
+        pos2(ctrl.x, peak - 3.0),
+        Align2::CENTER_BOTTOM,
+        caption,
+        FontId::proportional(11.0),
+        text,
+    );
+}
+
+/// The layers as bars with their names and widths below.
+fn layers(painter: &Painter, layout: &Layout, phase: Option<Phase>, text: Color32, weak: Color32) {
+    for (i, bar) in layout.bars.iter().enumerate() {
+        let fill = match (phase, i) {
             (Some(Phase::Two), 1) => FROZEN,
             _ => text.gamma_multiply(0.75),
         };
         painter.rect_filled(*bar, 3.0, fill);
-        let below = mid_y + max_h / 2.0 + 3.0;
+        let below = layout.mid_y + MAX_BAR_HEIGHT / 2.0 + 3.0;
         painter.text(
             pos2(bar.center().x, below),
             Align2::CENTER_TOP,
-            names[i],
+            NAMES[i],
             FontId::proportional(11.0),
             weak,
         );
         painter.text(
             pos2(bar.center().x, below + 14.0),
             Align2::CENTER_TOP,
-            sizes[i].to_string(),
+            layout.sizes[i].to_string(),
             FontId::monospace(11.0),
             text,
         );
     }
-    // Always drawn, so the layout below does not jump when a phase is previewed.
-    {
-        ui.horizontal(|ui| {
-            for (c, label) in [(TRAINS, "trains"), (FROZEN, "frozen"), (faint, "bypassed")] {
-                let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
-                ui.painter().rect_filled(rect, 2.0, c);
-                ui.painter().rect_stroke(
-                    rect,
-                    2.0,
-                    Stroke::new(1.0, weak),
-                    egui::StrokeKind::Inside,
-                );
-                ui.label(label);
-            }
-            if view.phase.is_some() && !view.running {
-                ui.weak("(last phase)");
-            }
-        });
-    }
+}
+
+/// Always drawn, so the layout below does not jump when a phase is previewed.
+fn legend_ui(ui: &mut Ui, view: StackView, faint: Color32, weak: Color32) {
+    ui.horizontal(|ui| {
+        for (c, label) in [(TRAINS, "trains"), (FROZEN, "frozen"), (faint, "bypassed")] {
+            let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
+            ui.painter().rect_filled(rect, 2.0, c);
+            ui.painter()
+                .rect_stroke(rect, 2.0, Stroke::new(1.0, weak), egui::StrokeKind::Inside);
+            ui.label(label);
+        }
+        if view.phase.is_some() && !view.running {
+            ui.weak("(last phase)");
+        }
+    });
 }

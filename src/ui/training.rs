@@ -1,14 +1,14 @@
 //! The left panel: the stack drawing, hyperparameters, phase buttons, the cache switch,
 //! progress, and the table of epochs.
 
-use egui::{Color32, RichText, Ui};
+use egui::{RichText, Ui};
 
 use super::command::UiCommand;
 use super::session::Session;
 use super::stack::{StackView, stack_ui};
 use crate::model::Phase;
 use crate::train::Hyperparams;
-use crate::train::worker::RunState;
+use crate::train::protocol::RunState;
 
 /// Text being edited in the float fields, so that "0." or "1e-" can be typed.
 #[derive(Debug, Default)]
@@ -20,8 +20,8 @@ pub struct TrainingPanel {
 }
 
 impl TrainingPanel {
-    /// Draws the panel; edits `hp` and `cache_hidden1` in place and returns the
-    /// commands clicked.
+    /// Draws the panel; edits `hp` in place and returns the commands clicked.
+    #[must_use]
     pub fn ui(
         &mut self,
         ui: &mut Ui,
@@ -44,24 +44,40 @@ impl TrainingPanel {
             },
         );
         ui.add_space(6.0);
-
         let idle = session.is_idle();
         let problem = ui
             .add_enabled_ui(idle, |ui| self.hyperparams_ui(ui, session, hp))
             .inner;
-        let valid = problem.is_none();
         if let Some(msg) = &problem {
             ui.colored_label(ui.visuals().error_fg_color, msg.as_str());
         }
         ui.add_space(6.0);
+        self.buttons_ui(ui, session, idle && problem.is_none(), &mut clicked);
+        ui.add_space(4.0);
+        self.cache_ui(ui, session, hp, cache_hidden1, &mut clicked);
+        ui.separator();
+        progress_ui(ui, session);
+        ui.separator();
+        epochs_ui(ui, session);
+        clicked
+    }
 
+    /// The phase buttons (hovering one previews its phase in the drawing) and the
+    /// run controls.
+    fn buttons_ui(
+        &mut self,
+        ui: &mut Ui,
+        session: &Session,
+        can_start: bool,
+        clicked: &mut Vec<UiCommand>,
+    ) {
         for (cmd, phase) in [
             (UiCommand::Phase1, Phase::One),
             (UiCommand::Phase2, Phase::Two),
         ] {
             let b = ui
                 .add_enabled(
-                    idle && valid,
+                    can_start,
                     egui::Button::new(cmd.label()).min_size(egui::vec2(ui.available_width(), 0.0)),
                 )
                 .on_hover_text(cmd.hover_text(ui.ctx()));
@@ -72,38 +88,24 @@ impl TrainingPanel {
                 clicked.push(cmd);
             }
         }
+        let running = !session.is_idle();
         ui.horizontal(|ui| {
-            let running = !idle;
-            let pause_label = if matches!(session.state, RunState::Paused(_)) {
+            let pause = if matches!(session.state, RunState::Paused(_)) {
                 "Resume"
             } else {
                 "Pause"
             };
-            if ui
-                .add_enabled(running, egui::Button::new(pause_label))
-                .on_hover_text(UiCommand::PauseResume.hover_text(ui.ctx()))
-                .clicked()
-            {
-                clicked.push(UiCommand::PauseResume);
-            }
-            for cmd in [UiCommand::Stop, UiCommand::Reset] {
-                let enabled = cmd == UiCommand::Reset || running;
-                if ui
-                    .add_enabled(enabled, egui::Button::new(cmd.label()))
-                    .on_hover_text(cmd.hover_text(ui.ctx()))
-                    .clicked()
-                {
+            let controls = [
+                (UiCommand::PauseResume, running, pause),
+                (UiCommand::Stop, running, UiCommand::Stop.label()),
+                (UiCommand::Reset, true, UiCommand::Reset.label()),
+            ];
+            for (cmd, enabled, label) in controls {
+                if cmd.button_labelled(ui, enabled, label) {
                     clicked.push(cmd);
                 }
             }
         });
-        ui.add_space(4.0);
-        self.cache_ui(ui, session, hp, cache_hidden1, &mut clicked);
-        ui.separator();
-        progress_ui(ui, session);
-        ui.separator();
-        epochs_ui(ui, session);
-        clicked
     }
 
     fn hyperparams_ui(
@@ -273,7 +275,7 @@ fn epochs_ui(ui: &mut Ui, s: &Session) {
                             ui.end_row();
                         }
                         if let Some(r) = s.results.iter().find(|r| r.run == i) {
-                            let good = Color32::from_rgb(80, 170, 90);
+                            let good = super::theme::GOOD;
                             let tag = if run.cached { " (cached)" } else { "" };
                             ui.label("");
                             ui.label(RichText::new("test").strong())

@@ -1,0 +1,127 @@
+//! The contract between the app and the training worker: plain messages in both
+//! directions. Nothing here runs; `worker` implements the worker's side of it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ndarray::Array2;
+
+use super::eval;
+use super::{CacheInfo, Hyperparams};
+use crate::data::Mnist;
+use crate::model::{Params, Phase};
+
+/// Wakes the UI; the app passes `ctx.request_repaint()`.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// What the UI asks of the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    StartPhase(Phase),
+    Pause,
+    Resume,
+    Stop,
+    /// Re-initialise the model from the seed (and recover from a worker failure).
+    Reset,
+    SetCacheHidden1(bool),
+    SetHyperparams(Hyperparams),
+    /// Compute the test MSE of the current parameters.
+    Evaluate,
+    LoadCheckpoint(PathBuf),
+    SaveCheckpoint(PathBuf),
+    OpenData(PathBuf),
+    /// Makes the worker panic, so tests can check that the app survives it.
+    #[cfg(feature = "test-hooks")]
+    InjectPanic,
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Idle,
+    Running(Phase),
+    Paused(Phase),
+}
+
+/// Where a running phase is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub phase: Phase,
+    pub epoch: u32,
+    pub epochs: u32,
+    /// Batches done in this epoch.
+    pub batch: usize,
+    pub batches: usize,
+    pub samples_per_sec: f64,
+    pub eta_seconds: f64,
+}
+
+impl Progress {
+    /// Batches of the phase still to train.
+    pub fn batches_left(&self) -> usize {
+        (self.epochs as usize * self.batches).saturating_sub(self.batches_done())
+    }
+
+    fn batches_done(&self) -> usize {
+        self.epoch as usize * self.batches + self.batch
+    }
+
+    /// How much of the phase is done, in [0, 1].
+    pub fn fraction(&self) -> f64 {
+        self.batches_done() as f64 / (self.epochs as usize * self.batches).max(1) as f64
+    }
+}
+
+/// The parameters at some point of training, shared with the views.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub params: Arc<Params>,
+    /// Epochs trained per phase when it was taken.
+    pub epochs_done: [u32; 2],
+    /// Set for the snapshot taken at the end of an epoch (kept in the history).
+    pub epoch_end: Option<(Phase, u32)>,
+    /// Mean code of each class over the test set (10 x hidden2), when computed.
+    pub class_means: Option<Arc<Array2<f32>>>,
+}
+
+/// What the worker tells the UI.
+#[derive(Debug, Clone)]
+pub enum Event {
+    State(RunState),
+    PhaseStarted {
+        phase: Phase,
+        cached: bool,
+        epochs: u32,
+        batches: usize,
+    },
+    BatchLoss {
+        phase: Phase,
+        loss: f32,
+    },
+    Progress(Progress),
+    EpochDone {
+        phase: Phase,
+        epoch: u32,
+        train_mse: f32,
+        seconds: f64,
+    },
+    CacheBuilt(CacheInfo),
+    PhaseDone {
+        phase: Phase,
+        epochs: u32,
+        seconds: f64,
+        cached: bool,
+        /// Test-set reconstruction errors of the outer autoencoder and the full stack.
+        test: eval::Errors,
+    },
+    /// The phase was stopped before its end.
+    Stopped(Phase),
+    Snapshot(Snapshot),
+    Evaluated(eval::Errors),
+    /// The model was re-initialised.
+    Reset,
+    DataLoaded(Arc<Mnist>),
+    CheckpointLoaded(PathBuf),
+    CheckpointSaved(PathBuf),
+    Error(String),
+}

@@ -1,0 +1,224 @@
+//! One batch of a running phase: pick the batch, forward, check for divergence,
+//! backward, update, and say where the phase is.
+
+use std::time::Instant;
+
+use super::config::CachedSampling;
+use super::trainer::{TrainError, Trainer};
+use crate::data::PIXELS;
+use crate::data::batch::gather_pixels;
+use crate::model::Phase;
+use crate::model::grad::{
+    Phase2Input, phase1_backward, phase1_forward, phase1_loss, phase2_backward, phase2_forward,
+    phase2_loss,
+};
+
+/// A loss this many times the phase's first one means the run has blown up (at the
+/// recipe's settings the loss never exceeds 5x its first value; at lr 0.1, 10,000x).
+const DIVERGENCE_FACTOR: f32 = 1_000.0;
+
+/// What one `step` did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    pub phase: Phase,
+    pub epoch: u32,
+    /// Batches done in this epoch, 1-based.
+    pub batch: usize,
+    pub batches: usize,
+    /// The reconstruction loss of this batch before the update.
+    pub loss: f32,
+    pub epoch_end: Option<EpochEnd>,
+    pub phase_end: Option<PhaseEnd>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochEnd {
+    pub epoch: u32,
+    /// The seed's "Train MSE": the reconstruction loss of the epoch's last batch,
+    /// after its update.
+    pub train_mse: f32,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhaseEnd {
+    pub phase: Phase,
+    pub epochs: u32,
+    /// Training time of the phase, without the cache build.
+    pub seconds: f64,
+}
+
+/// Where a running phase is.
+#[derive(Debug, Clone)]
+pub(super) struct Run {
+    pub(super) phase: Phase,
+    cached: bool,
+    epoch: u32,
+    batch: usize,
+    batches: usize,
+    epochs: u32,
+    started: Instant,
+    epoch_started: Instant,
+    first_loss: Option<f32>,
+    /// Updates applied in this run: after the first, `Workspace::grads` holds the
+    /// parameters from before the last update until the next backward pass.
+    updates: u64,
+}
+
+impl Run {
+    pub(super) fn new(phase: Phase, cached: bool, batches: usize, epochs: u32) -> Self {
+        let now = Instant::now();
+        Self {
+            phase,
+            cached,
+            epoch: 0,
+            batch: 0,
+            batches,
+            epochs,
+            started: now,
+            epoch_started: now,
+            first_loss: None,
+            updates: 0,
+        }
+    }
+
+    fn diverged(&self, what: String) -> TrainError {
+        TrainError::Diverged {
+            phase: self.phase,
+            epoch: self.epoch,
+            batch: self.batch + 1,
+            batches: self.batches,
+            what,
+        }
+    }
+
+    /// A reason to stop if `loss` shows that the run has blown up.
+    fn blown_up(&mut self, loss: f32) -> Option<String> {
+        let first = *self.first_loss.get_or_insert(loss);
+        if !loss.is_finite() {
+            Some(format!("the loss became {loss}"))
+        } else if loss > DIVERGENCE_FACTOR * first {
+            Some(format!("the loss rose from {first} to {loss}"))
+        } else {
+            None
+        }
+    }
+}
+
+impl Trainer {
+    /// One batch of the running phase.
+    pub fn step(&mut self) -> Result<Step, TrainError> {
+        // Taken out for the step: a phase that ends (or fails) is simply not put back.
+        let mut run = self.run.take().ok_or(TrainError::NotRunning)?;
+        self.next_batch(run.cached);
+        let loss = self.forward(run.phase, run.cached);
+        if let Some(what) = run.blown_up(loss) {
+            self.take_back_last_update(&run);
+            return Err(run.diverged(what));
+        }
+        if !self.backward_and_update(run.phase) {
+            return Err(run.diverged("an update became non-finite".into()));
+        }
+        let step = self.advance(&mut run, loss);
+        if step.phase_end.is_none() {
+            self.run = Some(run);
+        }
+        Ok(step)
+    }
+
+    /// The indices of the next batch, in `self.idx`.
+    fn next_batch(&mut self, cached: bool) {
+        if cached && self.hp.cached_sampling == CachedSampling::Seed {
+            self.subset.next_batch(&mut self.idx);
+        } else {
+            self.sampler.next_batch(&mut self.idx);
+        }
+    }
+
+    /// The forward pass and the row-local backward pass of the batch; returns its loss.
+    fn forward(&mut self, phase: Phase, cached: bool) -> f32 {
+        let (train, idx, p) = (&self.data.train, &self.idx, &self.params);
+        // Each part of the batch is gathered by the thread that trains on it.
+        let pixels = |start: usize, out: &mut [f32]| {
+            gather_pixels(train, &idx[start..start + out.len() / PIXELS], out);
+        };
+        match phase {
+            Phase::One => phase1_forward(p, &pixels, &mut self.ws),
+            Phase::Two if cached && self.cache.is_valid(self.w1_version) => {
+                let width = p.arch().hidden1;
+                let cache = &self.cache;
+                let rows = |start: usize, out: &mut [f32]| {
+                    cache.gather(&idx[start..start + out.len() / width], out);
+                };
+                phase2_forward(p, Phase2Input::Hidden1(&rows), &mut self.ws)
+            }
+            Phase::Two => phase2_forward(p, Phase2Input::Pixels(&pixels), &mut self.ws),
+        }
+    }
+
+    /// After a blow-up: the update that led to it is the culprit, so the parameters go
+    /// back to before it (`Workspace::grads` holds them until the next backward pass).
+    fn take_back_last_update(&mut self, run: &Run) {
+        if run.updates > 0 {
+            self.params
+                .copy_tensors(&self.ws.grads, run.phase.tensors());
+            self.adam.undo_last(run.phase);
+            self.w1_version += 1;
+        }
+    }
+
+    /// The rest of the backward pass and Adam's update; false if the update would have
+    /// made a parameter non-finite (nothing was changed then).
+    fn backward_and_update(&mut self, phase: Phase) -> bool {
+        match phase {
+            Phase::One => phase1_backward(&mut self.ws),
+            Phase::Two => phase2_backward(&mut self.ws),
+        }
+        let updated = self
+            .adam
+            .update(phase, self.hp.l2, &mut self.params, &mut self.ws.grads);
+        if phase == Phase::One {
+            self.w1_version += 1;
+        }
+        updated.is_ok()
+    }
+
+    /// Counts the batch; at an epoch's end, computes the seed's train MSE.
+    fn advance(&mut self, run: &mut Run, loss: f32) -> Step {
+        run.updates += 1;
+        run.batch += 1;
+        let mut step = Step {
+            phase: run.phase,
+            epoch: run.epoch,
+            batch: run.batch,
+            batches: run.batches,
+            loss,
+            epoch_end: None,
+            phase_end: None,
+        };
+        if run.batch < run.batches {
+            return step;
+        }
+        let train_mse = match run.phase {
+            Phase::One => phase1_loss(&self.params, &mut self.ws),
+            Phase::Two => phase2_loss(&self.params, &mut self.ws),
+        };
+        step.epoch_end = Some(EpochEnd {
+            epoch: run.epoch,
+            train_mse,
+            seconds: run.epoch_started.elapsed().as_secs_f64(),
+        });
+        self.epochs_done[run.phase.index()] += 1;
+        run.epoch += 1;
+        run.batch = 0;
+        run.epoch_started = Instant::now();
+        if run.epoch == run.epochs {
+            step.phase_end = Some(PhaseEnd {
+                phase: run.phase,
+                epochs: run.epochs,
+                seconds: run.started.elapsed().as_secs_f64(),
+            });
+        }
+        step
+    }
+}

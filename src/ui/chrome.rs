@@ -1,0 +1,171 @@
+//! The window's chrome: menus, the status bar, the error box and the title.
+
+use std::collections::VecDeque;
+
+use super::app::LayerwiseApp;
+use super::command::UiCommand;
+use crate::train::protocol::RunState;
+
+/// The last few hundred UI frame times (CPU seconds per frame), for the status bar.
+#[derive(Debug, Default)]
+pub struct FrameStats {
+    recent: VecDeque<f32>,
+}
+
+impl FrameStats {
+    const WINDOW: usize = 300;
+
+    pub fn push(&mut self, seconds: f32) {
+        if self.recent.len() == Self::WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(seconds);
+    }
+
+    /// (p50, p95) in milliseconds of `samples`.
+    pub fn percentiles(samples: impl Iterator<Item = f32>) -> Option<(f32, f32)> {
+        let mut v: Vec<f32> = samples.collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f32::total_cmp);
+        let at = |q: f32| v[((v.len() - 1) as f32 * q).round() as usize] * 1000.0;
+        Some((at(0.5), at(0.95)))
+    }
+
+    fn recent_ms(&self) -> Option<(f32, f32)> {
+        Self::percentiles(self.recent.iter().copied())
+    }
+}
+
+/// One menu button per command; a click closes the menu.
+fn menu_items(ui: &mut egui::Ui, commands: &[UiCommand], clicked: &mut Vec<UiCommand>) {
+    for &cmd in commands {
+        if ui
+            .button(cmd.label())
+            .on_hover_text(cmd.hover_text(ui.ctx()))
+            .clicked()
+        {
+            clicked.push(cmd);
+            ui.close();
+        }
+    }
+}
+
+impl LayerwiseApp {
+    #[must_use]
+    pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui) -> Vec<UiCommand> {
+        use UiCommand::*;
+        let mut clicked = Vec::new();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                let items = [
+                    OpenData,
+                    LoadCheckpoint,
+                    SaveCheckpoint,
+                    ExportImages,
+                    ExportLosses,
+                    Quit,
+                ];
+                menu_items(ui, &items, &mut clicked);
+            });
+            ui.menu_button("Training", |ui| {
+                menu_items(
+                    ui,
+                    &[Phase1, Phase2, PauseResume, Stop, Reset],
+                    &mut clicked,
+                );
+            });
+            ui.menu_button("View", |ui| {
+                let mut log = self.settings.log_scale;
+                if ui
+                    .checkbox(&mut log, ToggleLogScale.label())
+                    .on_hover_text(ToggleLogScale.hover_text(ui.ctx()))
+                    .changed()
+                {
+                    clicked.push(ToggleLogScale);
+                }
+                egui::widgets::global_theme_preference_buttons(ui);
+            });
+        });
+        clicked
+    }
+
+    pub(super) fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let data = &self.session.data;
+            ui.weak(format!(
+                "{} · {} train / {} test images",
+                data.source,
+                data.train.len(),
+                data.test.len()
+            ));
+            if let Some(t) = self.session.test {
+                ui.separator();
+                ui.label(format!(
+                    "test MSE: full stack {:.6} · outer autoencoder {:.6}",
+                    t.full, t.outer
+                ));
+            }
+            if let Some(n) = &self.session.notice {
+                ui.separator();
+                ui.weak(n);
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if let Some((p50, p95)) = self.frames.recent_ms() {
+                    ui.weak(format!("frame {p50:.1} ms (p95 {p95:.1})"));
+                }
+            });
+        });
+    }
+
+    /// Errors float over the bottom of the plot, so that no control moves when one
+    /// appears; they stay until dismissed.
+    pub(super) fn errors_ui(&mut self, ctx: &egui::Context) {
+        if self.session.errors.is_empty() {
+            return;
+        }
+        let mut dismiss = false;
+        egui::Area::new(egui::Id::unique("layerwise-errors"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -36.0))
+            .order(egui::Order::Foreground)
+            .show(ctx, |ui| {
+                let color = ui.visuals().error_fg_color;
+                egui::Frame::popup(ui.style())
+                    .stroke(egui::Stroke::new(1.5, color))
+                    .show(ui, |ui| {
+                        ui.set_max_width(520.0);
+                        ui.colored_label(color, egui::RichText::new("Error").strong());
+                        let n = self.session.errors.len();
+                        for e in self.session.errors.iter().skip(n.saturating_sub(3)) {
+                            ui.colored_label(color, e.as_str());
+                        }
+                        dismiss = ui.button("Dismiss").clicked();
+                    });
+            });
+        if dismiss {
+            self.session.errors.clear();
+        }
+    }
+
+    /// The window title shows a running phase's progress, also in a task bar. In steps
+    /// of 5%: every change of title costs a frame of its own.
+    pub(super) fn update_title(&mut self, ctx: &egui::Context) {
+        let title = match (self.session.state, self.session.progress) {
+            (RunState::Idle, _) | (_, None) => "layerwise".to_string(),
+            (state, Some(p)) => {
+                let paused = if matches!(state, RunState::Paused(_)) {
+                    " paused"
+                } else {
+                    ""
+                };
+                let percent = (p.fraction() * 100.0) as u32;
+                format!("layerwise · {}{paused} · {}%", p.phase, percent / 5 * 5)
+            }
+        };
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! What the app does with files: the file dialog and what its choice leads to, PNG and
+//! CSV export, and the offer to restore the model kept by the last session.
+
+use std::path::{Path, PathBuf};
+
+use super::app::LayerwiseApp;
+use super::autosave;
+use super::file_dialog::{FileDialog, Outcome, Purpose};
+use super::shown;
+use crate::train::protocol::Command;
+
+impl LayerwiseApp {
+    pub(super) fn open_dialog(&mut self, purpose: Purpose) {
+        let start = self
+            .settings
+            .last_dir
+            .clone()
+            .filter(|d| d.is_dir())
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("/"));
+        self.dialog = Some(FileDialog::new(purpose, &start));
+    }
+
+    pub(super) fn dialog_ui(&mut self, ctx: &egui::Context) {
+        let Some(d) = &mut self.dialog else { return };
+        let purpose = d.purpose;
+        let dir = d.dir().to_path_buf();
+        match d.show(ctx) {
+            Outcome::Open => {}
+            Outcome::Cancelled => self.dialog = None,
+            Outcome::Chosen(path) => {
+                self.dialog = None;
+                self.settings.last_dir = Some(dir);
+                self.chosen(purpose, path);
+            }
+        }
+    }
+
+    /// Carries out what the file dialog chose.
+    fn chosen(&mut self, purpose: Purpose, path: PathBuf) {
+        match purpose {
+            Purpose::OpenData => self.send(Command::OpenData(path)),
+            Purpose::LoadCheckpoint => self.send(Command::LoadCheckpoint(path)),
+            Purpose::SaveCheckpoint => self.send(Command::SaveCheckpoint(path)),
+            Purpose::ExportImages => {
+                let result = self.export_images(&path);
+                self.report(result);
+            }
+            Purpose::ExportLosses => {
+                let result = std::fs::write(&path, self.session.losses_csv())
+                    .map(|()| format!("wrote {}", path.display()))
+                    .map_err(|e| format!("{}: {e}", path.display()));
+                self.report(result);
+            }
+        }
+    }
+
+    fn report(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(notice) => self.session.notice = Some(notice),
+            Err(e) => self.session.errors.push(e),
+        }
+    }
+
+    /// Writes the shown parameters' views as PNG files into `dir`.
+    fn export_images(&mut self, dir: &Path) -> Result<String, String> {
+        let shown =
+            shown::pick(&self.session, self.history_pick).ok_or("no model to export yet")?;
+        let test = &self.session.data.test;
+        let means = match &shown.class_means {
+            Some(m) => m.as_ref().clone(),
+            None => crate::train::eval::class_mean_codes(&shown.params, test),
+        };
+        let indices = self.settings.selection.shown();
+        let written = crate::export::write_pngs(dir, &shown.params, test, &indices, &means)
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "wrote {} PNG files to {}",
+            written.len(),
+            dir.display()
+        ))
+    }
+
+    /// The offer to restore the last session's model, until the user decides.
+    pub(super) fn restore_ui(&mut self, ctx: &egui::Context) {
+        let Some(offer) = &self.restore_offer else {
+            return;
+        };
+        let Some(choice) = autosave::offer_ui(ctx, offer) else {
+            return;
+        };
+        let path = offer.path.clone();
+        self.restore_offer = None;
+        match choice {
+            autosave::Choice::Restore => self.send(Command::LoadCheckpoint(path)),
+            autosave::Choice::Discard => {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    self.session.errors.push(format!("{}: {e}", path.display()));
+                }
+            }
+        }
+    }
+}

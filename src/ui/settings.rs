@@ -1,0 +1,48 @@
+//! What persists between launches, and how the app is started.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::recon::Selection;
+use crate::model::Phase;
+use crate::train::Hyperparams;
+
+/// Everything that persists between launches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub hyperparams: Hyperparams,
+    pub cache_hidden1: bool,
+    pub log_scale: bool,
+    pub selection: Selection,
+    /// Where the file dialog starts.
+    pub last_dir: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            hyperparams: Hyperparams::default(),
+            cache_hidden1: true,
+            log_scale: true,
+            selection: Selection {
+                current: 0,
+                digit: None,
+                pinned: vec![1, 2, 3, 4, 8],
+            },
+            last_dir: None,
+        }
+    }
+}
+
+/// How the app is started (command line, or a test).
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Use these settings instead of the persisted ones.
+    pub settings: Option<Settings>,
+    /// Phases to run one after the other as soon as the window is up.
+    pub autostart: Vec<Phase>,
+    /// Where the model is kept when the window closes (none: not kept).
+    pub data_dir: Option<PathBuf>,
+}
