@@ -151,7 +151,7 @@ impl TrainingPanel {
         cache_hidden1: bool,
         clicked: &mut Vec<UiCommand>,
     ) {
-        let bytes = session.data.train.len() * hp.hidden1 * std::mem::size_of::<f32>();
+        let bytes = crate::train::cache_bytes(session.data.train.len(), hp.hidden1);
         ui.horizontal(|ui| {
             let mut on = cache_hidden1;
             if ui
@@ -240,9 +240,7 @@ fn progress_ui(ui: &mut Ui, s: &Session) {
                 p.batch,
                 p.batches
             )));
-            let done = (p.epoch as usize * p.batches + p.batch) as f32
-                / (p.epochs as usize * p.batches).max(1) as f32;
-            ui.add(egui::ProgressBar::new(done).show_percentage());
+            ui.add(egui::ProgressBar::new(p.fraction() as f32).show_percentage());
             ui.label(format!(
                 "{:.0} samples/s · ETA {:.1} s",
                 p.samples_per_sec, p.eta_seconds
