@@ -10,6 +10,6 @@ pub mod export;
 pub mod inspect;
 pub mod model;
 pub mod picture;
-mod simd;
+pub mod simd;
 pub mod train;
 pub mod ui;

@@ -1,5 +1,6 @@
 //! The training step does not allocate: a counting global allocator around many steps
-//! of each phase (this test binary's only test, so nothing else allocates meanwhile).
+//! of each phase (this test binary's only test, so nothing else allocates meanwhile), on pools of 2
+//! and 8 threads.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -32,18 +33,24 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 #[test]
-fn training_steps_do_not_allocate() {
+fn training_steps_do_not_allocate_on_any_number_of_threads() {
     let data = Arc::new(Mnist::embedded().unwrap());
     let hp = Hyperparams {
         epochs: 3,
         ..Hyperparams::default()
     };
-    let mut t = Trainer::new(data, hp).unwrap();
-    // As `Trainer::run_phase` and the app's worker drive it: from inside the pool.
-    in_pool(|| steps_do_not_allocate(&mut t));
+    for threads in [2, 8] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut t = Trainer::new(data.clone(), hp.clone()).unwrap();
+        // As `Trainer::run_phase` and the app's worker drive it: from inside the pool.
+        pool.install(|| in_pool(|| steps_do_not_allocate(&mut t, threads)));
+    }
 }
 
-fn steps_do_not_allocate(t: &mut Trainer) {
+fn steps_do_not_allocate(t: &mut Trainer, threads: usize) {
     for (phase, cached) in [(Phase::One, false), (Phase::Two, false), (Phase::Two, true)] {
         t.begin_phase(phase, cached).unwrap();
         // Warm-up: thread pools and per-thread GEMM scratch are created lazily once.
@@ -58,7 +65,7 @@ fn steps_do_not_allocate(t: &mut Trainer) {
         let n = ALLOCATIONS.load(Ordering::Relaxed) - before;
         assert_eq!(
             n, 0,
-            "{phase} (cached: {cached}): {n} allocations in 800 steps"
+            "{phase} (cached: {cached}, {threads} threads): {n} allocations in 800 steps"
         );
         t.stop();
     }

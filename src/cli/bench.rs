@@ -25,6 +25,8 @@ pub struct BenchArgs {
 #[derive(Debug, Serialize)]
 struct Report {
     threads: usize,
+    /// The instruction set the kernels run on (`LAYERWISE_ISA` caps it).
+    isa: &'static str,
     /// The five products of a phase-1 step, two threads: GFLOP/s of all five together.
     gemm_gflops: f64,
     phase1_step_ms: f64,
@@ -95,6 +97,7 @@ pub fn run(data: Arc<Mnist>, args: BenchArgs) -> Result<(), Failure> {
         let mut cache = vec![0f32; data.train.len() * p.arch().hidden1];
         Ok(Report {
             threads: rayon::current_num_threads(),
+            isa: crate::simd::isa().name(),
             gemm_gflops: gemm_gflops(),
             phase1_step_ms: step_ms(&data, Phase::One, false)?,
             phase2_cached_step_ms: step_ms(&data, Phase::Two, true)?,
@@ -112,6 +115,7 @@ pub fn run(data: Arc<Mnist>, args: BenchArgs) -> Result<(), Failure> {
         println!("{j}");
     } else {
         println!("threads                   {}", report.threads);
+        println!("instruction set           {}", report.isa);
         println!(
             "GEMM, recipe shapes       {:.0} GFLOP/s",
             report.gemm_gflops

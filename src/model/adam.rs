@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kernels::{self, AdamStep};
+use super::linalg::cut;
 use super::params::is_weight;
 use super::{Params, Phase};
 
@@ -116,14 +117,17 @@ impl Adam {
             let [mw0, mb0, mw1, mb1] = pick(self.m.tensors_mut(), t);
             let [vw0, vb0, vw1, vb1] = pick(self.v.tensors_mut(), t);
             let weights = AdamStep { l2, ..step };
-            // The phase's two weight matrices (with their biases) side by side.
+            // The phase's two weight matrices (with their biases) side by side, each
+            // cut in blocks for half the threads.
+            let threads = rayon::current_num_threads();
+            let (p0, p1) = ((threads / 2).max(1), threads - threads / 2);
             let (a, b) = rayon::join(
                 || {
-                    kernels::adam(weights, w0, gw0, mw0, vw0)
+                    blocks(weights, [w0, gw0, mw0, vw0], p0)
                         & kernels::adam(step, b0, gb0, mb0, vb0)
                 },
                 || {
-                    kernels::adam(weights, w1, gw1, mw1, vw1)
+                    blocks(weights, [w1, gw1, mw1, vw1], p1)
                         & kernels::adam(step, b1, gb1, mb1, vb1)
                 },
             );
@@ -154,6 +158,26 @@ impl Adam {
             v[t].fill(0.0);
         }
     }
+}
+
+/// Parameters per block below which cutting the update further does not pay.
+const MIN_BLOCK: usize = 4096;
+
+/// `kernels::adam` on `[w, g, m, v]`, cut into about `parts` blocks run in parallel
+/// (element-wise: the bits do not depend on the cut).
+fn blocks(k: AdamStep, [w, g, m, v]: [&mut [f32]; 4], parts: usize) -> bool {
+    let Some(at) = cut(w.len(), parts, 64, MIN_BLOCK) else {
+        return kernels::adam(k, w, g, m, v);
+    };
+    let (w0, w1) = w.split_at_mut(at);
+    let (g0, g1) = g.split_at_mut(at);
+    let (m0, m1) = m.split_at_mut(at);
+    let (v0, v1) = v.split_at_mut(at);
+    let (a, b) = rayon::join(
+        || blocks(k, [w0, g0, m0, v0], parts / 2),
+        || blocks(k, [w1, g1, m1, v1], parts - parts / 2),
+    );
+    a & b
 }
 
 /// The four tensors at `indices` (ascending: weight, bias, weight, bias), by value.

@@ -1,27 +1,39 @@
 //! Forward and backward passes of the two phase losses, into preallocated buffers.
 //!
-//! A step runs in three parallel parts, each two equal tasks for rayon's two threads:
-//! 1. the batch's two halves of rows, each through everything that is row-local: the
-//!    forward pass, the loss, and the backward pass down to every layer's delta;
-//! 2. the two weight gradients (`hᵀ · delta`), which need all rows, side by side;
-//! 3. (in `Adam`) the update of the two weight matrices side by side.
+//! A step runs in three parallel parts, each cut into as many blocks as rayon has
+//! threads:
+//! 1. the batch's rows, each block through everything that is row-local: the forward
+//!    pass, the loss, and the backward pass down to every layer's delta;
+//! 2. the weight gradients (`hᵀ · delta`) and bias gradients (column sums of delta),
+//!    which need all rows, in blocks of columns;
+//! 3. (in `Adam`) the update, in blocks of parameters.
 //!
-//! The halves are fixed by the batch size, and partial sums are combined in a fixed
-//! order, so results do not depend on the number of threads.
+//! How the work is cut depends on the thread count; the results do not. Every product
+//! gives the same bits whatever block of rows or columns it computes (`linalg`), every
+//! sum over the batch adds its rows in order, and the loss is summed per row, the rows
+//! then added in order. So a step gives the same bits on 1 thread or 16.
 
-use ndarray::{Array1, Array2, ArrayViewMut2, Axis};
+use std::ops::Range;
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
 use super::flat::{flat, flat_mut, vec_mut, vec_of};
 use super::inference::{dense_elu, hidden1};
 use super::kernels::{
     bias_elu, biased_mse, biased_mse_grad, column_sums, elu_backward, mse, mse_grad,
 };
-use super::linalg::{matmul, matmul_serial};
+use super::linalg::{cut, matmul, matmul_serial};
 use super::{Arch, Params};
 
+/// Row blocks are cut on multiples of this, and are never shorter: smaller blocks would
+/// cost more in overhead than another thread gains.
+const ROW_ALIGN: usize = 4;
+/// Column blocks of the weight gradients are cut on multiples of this.
+const COLUMN_ALIGN: usize = 16;
+
 /// Fills rows `start..` of a batch's input: `rows.len() / width` rows of `width`
-/// values. The trainer gathers them from the data (or the hidden1 cache); each half of
-/// the batch is filled on the thread that then works on it.
+/// values. The trainer gathers them from the data (or the hidden1 cache); each block
+/// of the batch is filled on the thread that then works on it.
 pub type FillRows<'a> = &'a (dyn Fn(usize, &mut [f32]) + Sync);
 
 /// What phase 2 gets for a batch.
@@ -47,10 +59,8 @@ pub struct Workspace {
     h3: Array2<f32>,
     d_h1: Array2<f32>,
     d_h2: Array2<f32>,
-    /// Bias gradients of each half batch, added in a fixed order.
-    part_in: [Array1<f32>; 2],
-    part_h1: [Array1<f32>; 2],
-    part_h2: [Array1<f32>; 2],
+    /// Each row's squared error, added in order for the loss.
+    row_loss: Vec<f64>,
     /// Data gradients (without L2) of the last backward pass; the tensors the phase
     /// does not train hold stale values.
     pub grads: Params,
@@ -59,7 +69,6 @@ pub struct Workspace {
 impl Workspace {
     pub fn new(arch: Arch, batch: usize) -> Self {
         let z = |c| Array2::zeros((batch, c));
-        let pair = |n| [Array1::zeros(n), Array1::zeros(n)];
         Self {
             batch,
             x: z(arch.inputs),
@@ -70,9 +79,7 @@ impl Workspace {
             h3: z(arch.hidden1),
             d_h1: z(arch.hidden1),
             d_h2: z(arch.hidden2),
-            part_in: pair(arch.inputs),
-            part_h1: pair(arch.hidden1),
-            part_h2: pair(arch.hidden2),
+            row_loss: vec![0.0; batch],
             grads: Params::zeros(arch),
         }
     }
@@ -81,9 +88,26 @@ impl Workspace {
         self.batch
     }
 
-    /// Where the batch is cut in two.
-    fn mid(&self) -> usize {
-        self.batch.div_ceil(2)
+    /// All of the batch's row-local buffers, as one block.
+    fn rows(&mut self) -> Rows<'_> {
+        Rows {
+            start: 0,
+            x: self.x.view_mut(),
+            h1: self.h1.view_mut(),
+            out: self.out.view_mut(),
+            d_out: self.d_out.view_mut(),
+            h2: self.h2.view_mut(),
+            h3: self.h3.view_mut(),
+            d_h1: self.d_h1.view_mut(),
+            d_h2: self.d_h2.view_mut(),
+            loss: &mut self.row_loss,
+        }
+    }
+
+    /// The mean of the rows' squared errors over `width` columns.
+    fn mean_loss(&self, width: usize) -> f32 {
+        let sum: f64 = self.row_loss.iter().sum();
+        (sum / (self.batch * width) as f64) as f32
     }
 }
 
@@ -96,11 +120,125 @@ pub fn rows_of(m: &Array2<f32>) -> impl Fn(usize, &mut [f32]) + Sync + '_ {
     }
 }
 
-/// Splits the rows of `a` at `mid`.
-fn halves<'a>(a: &'a mut Array2<f32>, mid: usize) -> [ArrayViewMut2<'a, f32>; 2] {
-    let (top, bottom) = a.view_mut().split_at(Axis(0), mid);
-    [top, bottom]
+/// A block of consecutive rows of the batch: the same rows of every buffer.
+struct Rows<'a> {
+    /// Index of the block's first row in the batch.
+    start: usize,
+    x: ArrayViewMut2<'a, f32>,
+    h1: ArrayViewMut2<'a, f32>,
+    out: ArrayViewMut2<'a, f32>,
+    d_out: ArrayViewMut2<'a, f32>,
+    h2: ArrayViewMut2<'a, f32>,
+    h3: ArrayViewMut2<'a, f32>,
+    d_h1: ArrayViewMut2<'a, f32>,
+    d_h2: ArrayViewMut2<'a, f32>,
+    loss: &'a mut [f64],
 }
+
+impl<'a> Rows<'a> {
+    fn len(&self) -> usize {
+        self.loss.len()
+    }
+
+    fn split_at(self, at: usize) -> (Rows<'a>, Rows<'a>) {
+        let cut2 = |a: ArrayViewMut2<'a, f32>| a.split_at(Axis(0), at);
+        let (x, x2) = cut2(self.x);
+        let (h1, h12) = cut2(self.h1);
+        let (out, out2) = cut2(self.out);
+        let (d_out, d_out2) = cut2(self.d_out);
+        let (h2, h22) = cut2(self.h2);
+        let (h3, h32) = cut2(self.h3);
+        let (d_h1, d_h12) = cut2(self.d_h1);
+        let (d_h2, d_h22) = cut2(self.d_h2);
+        let (loss, loss2) = self.loss.split_at_mut(at);
+        let top = Rows {
+            start: self.start,
+            x,
+            h1,
+            out,
+            d_out,
+            h2,
+            h3,
+            d_h1,
+            d_h2,
+            loss,
+        };
+        let bottom = Rows {
+            start: self.start + at,
+            x: x2,
+            h1: h12,
+            out: out2,
+            d_out: d_out2,
+            h2: h22,
+            h3: h32,
+            d_h1: d_h12,
+            d_h2: d_h22,
+            loss: loss2,
+        };
+        (top, bottom)
+    }
+}
+
+/// Runs `f` on blocks of `rows`, about one per thread of `parts`, in parallel.
+fn for_row_blocks(rows: Rows<'_>, parts: usize, f: &(dyn Fn(Rows<'_>) + Sync)) {
+    match cut(rows.len(), parts, ROW_ALIGN, ROW_ALIGN) {
+        None => f(rows),
+        Some(at) => {
+            let (top, bottom) = rows.split_at(at);
+            rayon::join(
+                || for_row_blocks(top, parts / 2, f),
+                || for_row_blocks(bottom, parts - parts / 2, f),
+            );
+        }
+    }
+}
+
+/// `gw = aᵀ · d[:, cols]` and `gb = column sums of d[:, cols]` (rows added in order),
+/// in about `parts` blocks of columns, in parallel. `gw` and `gb` hold the columns
+/// `cols` of the whole gradient.
+fn weight_gradient(
+    gw: ArrayViewMut2<'_, f32>,
+    gb: &mut [f32],
+    a: ArrayView2<'_, f32>,
+    d: ArrayView2<'_, f32>,
+    cols: Range<usize>,
+    parts: usize,
+) {
+    match cut(cols.len(), parts, COLUMN_ALIGN, COLUMN_ALIGN) {
+        None => {
+            let block = d.slice(s![.., cols.clone()]);
+            matmul_serial(gw, a.t(), block, false);
+            column_sums(flat(d), d.ncols(), cols.start, gb);
+        }
+        Some(at) => {
+            let (gw1, gw2) = gw.split_at(Axis(1), at);
+            let (gb1, gb2) = gb.split_at_mut(at);
+            let mid = cols.start + at;
+            rayon::join(
+                || weight_gradient(gw1, gb1, a, d, cols.start..mid, parts / 2),
+                || weight_gradient(gw2, gb2, a, d, mid..cols.end, parts - parts / 2),
+            );
+        }
+    }
+}
+
+/// Two weight gradients side by side, the threads shared between them.
+fn weight_gradients([(gw1, gb1, a1, d1), (gw2, gb2, a2, d2)]: [WeightGradient<'_>; 2]) {
+    let threads = rayon::current_num_threads();
+    let (p1, p2) = ((threads / 2).max(1), threads - threads / 2);
+    rayon::join(
+        || weight_gradient(gw1, gb1, a1, d1, 0..d1.ncols(), p1),
+        || weight_gradient(gw2, gb2, a2, d2, 0..d2.ncols(), p2),
+    );
+}
+
+/// The weight and bias gradients to fill, and the layer input and delta they come from.
+type WeightGradient<'a> = (
+    ArrayViewMut2<'a, f32>,
+    &'a mut [f32],
+    ArrayView2<'a, f32>,
+    ArrayView2<'a, f32>,
+);
 
 /// Phase 1 (the outer autoencoder, hidden2 and hidden3 bypassed): returns
 /// `mean((hidden1 · W4 + b4 - x)^2)` and leaves the gradients of W1, b1, W4, b4 in
@@ -112,81 +250,49 @@ pub fn phase1_gradients(p: &Params, x: FillRows<'_>, ws: &mut Workspace) -> f32 
 }
 
 /// Fills the batch, returns the loss, and does everything of the backward pass that is
-/// local to a row (the deltas of every layer, the bias gradients of each half).
-/// `ws.grads` is not touched.
+/// local to a row (the deltas of every layer). `ws.grads` is not touched.
 pub fn phase1_forward(p: &Params, fill: FillRows<'_>, ws: &mut Workspace) -> f32 {
-    let mid = ws.mid();
-    let n = ws.x.len();
-    let scale = 2.0 / n as f32;
-    let [xa, xb] = halves(&mut ws.x, mid);
-    let [h1a, h1b] = halves(&mut ws.h1, mid);
-    let [oa, ob] = halves(&mut ws.out, mid);
-    let [da, db] = halves(&mut ws.d_out, mid);
-    let [ea, eb] = halves(&mut ws.d_h1, mid);
-    let [pa, pb] = &mut ws.part_in;
-    let [qa, qb] = &mut ws.part_h1;
-    let sums = rayon::join(
-        || phase1_rows(p, fill, 0, xa, h1a, oa, da, ea, pa, qa, scale),
-        || phase1_rows(p, fill, mid, xb, h1b, ob, db, eb, pb, qb, scale),
-    );
-    ((sums.0 + sums.1) / n as f64) as f32
+    let scale = 2.0 / ws.x.len() as f32;
+    let threads = rayon::current_num_threads();
+    for_row_blocks(ws.rows(), threads, &|r| phase1_rows(p, fill, r, scale));
+    ws.mean_loss(p.arch().inputs)
 }
 
-/// `phase1_forward` on the rows from `start`: returns their sum of squared errors.
-#[allow(clippy::too_many_arguments)]
-fn phase1_rows(
-    p: &Params,
-    fill: FillRows<'_>,
-    start: usize,
-    mut x: ArrayViewMut2<f32>,
-    mut h1: ArrayViewMut2<f32>,
-    mut out: ArrayViewMut2<f32>,
-    mut d_out: ArrayViewMut2<f32>,
-    mut d_h1: ArrayViewMut2<f32>,
-    part_in: &mut Array1<f32>,
-    part_h1: &mut Array1<f32>,
-    scale: f32,
-) -> f64 {
-    if x.nrows() == 0 {
-        part_in.fill(0.0);
-        part_h1.fill(0.0);
-        return 0.0;
-    }
-    fill(start, flat_mut(x.view_mut()));
-    dense_elu(x.view(), &p.w1, &p.b1, h1.view_mut());
-    matmul_serial(out.view_mut(), h1.view(), p.w4.view(), false);
+fn phase1_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
+    fill(r.start, flat_mut(r.x.view_mut()));
+    dense_elu(r.x.view(), &p.w1, &p.b1, r.h1.view_mut());
+    matmul_serial(r.out.view_mut(), r.h1.view(), p.w4.view(), false);
     // The output bias is added inside the loss pass: one pass over the batch less.
-    let sum = biased_mse_grad(
-        flat(out.view()),
+    biased_mse_grad(
+        flat(r.out.view()),
         vec_of(&p.b4),
-        flat(x.view()),
-        flat_mut(d_out.view_mut()),
+        flat(r.x.view()),
+        flat_mut(r.d_out.view_mut()),
         scale,
+        r.loss,
     );
-    column_sums(flat(d_out.view()), vec_mut(part_in));
-    matmul_serial(d_h1.view_mut(), d_out.view(), p.w4.t(), false);
-    elu_backward(flat_mut(d_h1.view_mut()), flat(h1.view()), vec_mut(part_h1));
-    sum
+    matmul_serial(r.d_h1.view_mut(), r.d_out.view(), p.w4.t(), false);
+    elu_backward(flat_mut(r.d_h1.view_mut()), flat(r.h1.view()));
 }
 
-/// The rest of the backward pass, after `phase1_forward`: the weight gradients, and
-/// the bias gradients summed over both halves.
+/// The rest of the backward pass, after `phase1_forward`: the weight and bias
+/// gradients.
 pub fn phase1_backward(ws: &mut Workspace) {
     let g = &mut ws.grads;
-    let (gw1, gw4) = (&mut g.w1, &mut g.w4);
-    let (x, h1, d_out, d_h1) = (&ws.x, &ws.h1, &ws.d_out, &ws.d_h1);
-    rayon::join(
-        || matmul_serial(gw4.view_mut(), h1.t(), d_out.view(), false),
-        || matmul_serial(gw1.view_mut(), x.t(), d_h1.view(), false),
-    );
-    add_parts(&mut g.b4, &ws.part_in);
-    add_parts(&mut g.b1, &ws.part_h1);
-}
-
-fn add_parts(dst: &mut Array1<f32>, parts: &[Array1<f32>; 2]) {
-    for ((d, a), b) in dst.iter_mut().zip(&parts[0]).zip(&parts[1]) {
-        *d = a + b;
-    }
+    weight_gradients([
+        (
+            g.w4.view_mut(),
+            vec_mut(&mut g.b4),
+            ws.h1.view(),
+            ws.d_out.view(),
+        ),
+        (
+            g.w1.view_mut(),
+            vec_mut(&mut g.b1),
+            ws.x.view(),
+            ws.d_h1.view(),
+        ),
+    ]);
 }
 
 /// The phase-1 reconstruction loss of the batch in `ws.x` (the seed's per-epoch
@@ -209,81 +315,53 @@ pub fn phase2_gradients(p: &Params, input: Phase2Input<'_>, ws: &mut Workspace) 
 
 /// The loss and the row-local part of the backward pass, as `phase1_forward`.
 pub fn phase2_forward(p: &Params, input: Phase2Input<'_>, ws: &mut Workspace) -> f32 {
-    let mid = ws.mid();
-    let n = ws.h1.len();
-    let scale = 2.0 / n as f32;
-    let [xa, xb] = halves(&mut ws.x, mid);
-    let [h1a, h1b] = halves(&mut ws.h1, mid);
-    let [h2a, h2b] = halves(&mut ws.h2, mid);
-    let [h3a, h3b] = halves(&mut ws.h3, mid);
-    let [d3a, d3b] = halves(&mut ws.d_h1, mid);
-    let [d2a, d2b] = halves(&mut ws.d_h2, mid);
-    let [p3a, p3b] = &mut ws.part_h1;
-    let [p2a, p2b] = &mut ws.part_h2;
-    let sums = rayon::join(
-        || phase2_rows(p, input, 0, [xa, h1a, h2a, h3a, d3a, d2a], p3a, p2a, scale),
-        || {
-            phase2_rows(
-                p,
-                input,
-                mid,
-                [xb, h1b, h2b, h3b, d3b, d2b],
-                p3b,
-                p2b,
-                scale,
-            )
-        },
-    );
-    ((sums.0 + sums.1) / n as f64) as f32
+    let scale = 2.0 / ws.h1.len() as f32;
+    let threads = rayon::current_num_threads();
+    for_row_blocks(ws.rows(), threads, &|r| phase2_rows(p, input, r, scale));
+    ws.mean_loss(p.arch().hidden1)
 }
 
-/// `phase2_forward` on the rows from `start`.
-fn phase2_rows(
-    p: &Params,
-    input: Phase2Input<'_>,
-    start: usize,
-    [mut x, mut h1, mut h2, mut h3, mut d3, mut d2]: [ArrayViewMut2<f32>; 6],
-    part3: &mut Array1<f32>,
-    part2: &mut Array1<f32>,
-    scale: f32,
-) -> f64 {
-    if h1.nrows() == 0 {
-        part3.fill(0.0);
-        part2.fill(0.0);
-        return 0.0;
-    }
+fn phase2_rows(p: &Params, input: Phase2Input<'_>, mut r: Rows<'_>, scale: f32) {
     match input {
-        Phase2Input::Hidden1(fill) => fill(start, flat_mut(h1.view_mut())),
+        Phase2Input::Hidden1(fill) => fill(r.start, flat_mut(r.h1.view_mut())),
         Phase2Input::Pixels(fill) => {
-            fill(start, flat_mut(x.view_mut()));
-            dense_elu(x.view(), &p.w1, &p.b1, h1.view_mut());
+            fill(r.start, flat_mut(r.x.view_mut()));
+            dense_elu(r.x.view(), &p.w1, &p.b1, r.h1.view_mut());
         }
     }
-    dense_elu(h1.view(), &p.w2, &p.b2, h2.view_mut());
-    dense_elu(h2.view(), &p.w3, &p.b3, h3.view_mut());
-    let sum = mse_grad(
-        flat(h3.view()),
-        flat(h1.view()),
-        flat_mut(d3.view_mut()),
+    dense_elu(r.h1.view(), &p.w2, &p.b2, r.h2.view_mut());
+    dense_elu(r.h2.view(), &p.w3, &p.b3, r.h3.view_mut());
+    mse_grad(
+        flat(r.h3.view()),
+        flat(r.h1.view()),
+        flat_mut(r.d_h1.view_mut()),
         scale,
+        p.arch().hidden1,
+        r.loss,
     );
-    elu_backward(flat_mut(d3.view_mut()), flat(h3.view()), vec_mut(part3));
-    matmul_serial(d2.view_mut(), d3.view(), p.w3.t(), false);
-    elu_backward(flat_mut(d2.view_mut()), flat(h2.view()), vec_mut(part2));
-    sum
+    elu_backward(flat_mut(r.d_h1.view_mut()), flat(r.h3.view()));
+    matmul_serial(r.d_h2.view_mut(), r.d_h1.view(), p.w3.t(), false);
+    elu_backward(flat_mut(r.d_h2.view_mut()), flat(r.h2.view()));
 }
 
-/// The rest of the backward pass, after `phase2_forward`.
+/// The rest of the backward pass, after `phase2_forward`. (`d_h1` holds hidden3's
+/// delta here: phase 2 never differentiates hidden1.)
 pub fn phase2_backward(ws: &mut Workspace) {
     let g = &mut ws.grads;
-    let (gw2, gw3) = (&mut g.w2, &mut g.w3);
-    let (h1, h2, d3, d2) = (&ws.h1, &ws.h2, &ws.d_h1, &ws.d_h2);
-    rayon::join(
-        || matmul_serial(gw3.view_mut(), h2.t(), d3.view(), false),
-        || matmul_serial(gw2.view_mut(), h1.t(), d2.view(), false),
-    );
-    add_parts(&mut g.b3, &ws.part_h1);
-    add_parts(&mut g.b2, &ws.part_h2);
+    weight_gradients([
+        (
+            g.w3.view_mut(),
+            vec_mut(&mut g.b3),
+            ws.h2.view(),
+            ws.d_h1.view(),
+        ),
+        (
+            g.w2.view_mut(),
+            vec_mut(&mut g.b2),
+            ws.h1.view(),
+            ws.d_h2.view(),
+        ),
+    ]);
 }
 
 /// The phase-2 reconstruction loss of the batch in `ws.h1`.

@@ -76,26 +76,21 @@ dispatch! {
 
 dispatch! {
     /// Turns the gradient w.r.t. an ELU layer's output (`g`) into the gradient w.r.t.
-    /// its pre-activation, in place, and writes the column sums (the bias gradient)
-    /// into `gb`. `act` is the layer's output.
-    pub fn elu_backward(g: &mut [f32], act: &[f32], gb: &mut [f32]) {
-        gb.fill(0.0);
-        let w = gb.len();
-        for (grow, arow) in g.chunks_exact_mut(w).zip(act.chunks_exact(w)) {
-            for ((g, &a), gb) in grow.iter_mut().zip(arow).zip(gb.iter_mut()) {
-                *g = elu_grad(*g, a);
-                *gb += *g;
-            }
+    /// its pre-activation, in place. `act` is the layer's output.
+    pub fn elu_backward(g: &mut [f32], act: &[f32]) {
+        for (g, &a) in g.iter_mut().zip(act) {
+            *g = elu_grad(*g, a);
         }
     }
 }
 
 dispatch! {
-    /// Column sums of the row-major `g` into `gb`.
-    pub fn column_sums(g: &[f32], gb: &mut [f32]) {
+    /// Sums of the columns `first..first + gb.len()` of the row-major `g` (rows
+    /// `width` long) into `gb`, adding the rows in order.
+    pub fn column_sums(g: &[f32], width: usize, first: usize, gb: &mut [f32]) {
         gb.fill(0.0);
-        for row in g.chunks_exact(gb.len()) {
-            for (gb, &g) in gb.iter_mut().zip(row) {
+        for row in g.chunks_exact(width) {
+            for (gb, &g) in gb.iter_mut().zip(&row[first..]) {
                 *gb += g;
             }
         }
@@ -103,12 +98,14 @@ dispatch! {
 }
 
 dispatch! {
-    /// With `y = out + b` (row-wise), returns `sum((y - target)^2)` (in f64) and writes
-    /// `scale * (y - target)` into `d` (the loss gradient for `scale = 2 / N`).
-    pub fn biased_mse_grad(out: &[f32], b: &[f32], target: &[f32], d: &mut [f32], scale: f32) -> f64 {
-        let mut acc = [0f64; LANES];
+    /// With `y = out + b` (row-wise), writes each row's `sum((y - target)^2)` (in f64)
+    /// into `row_sums` and `scale * (y - target)` into `d` (the loss gradient for
+    /// `scale = 2 / N`).
+    pub fn biased_mse_grad(out: &[f32], b: &[f32], target: &[f32], d: &mut [f32], scale: f32, row_sums: &mut [f64]) {
         let w = b.len();
-        for ((o, t), d) in out.chunks_exact(w).zip(target.chunks_exact(w)).zip(d.chunks_exact_mut(w)) {
+        let rows = out.chunks_exact(w).zip(target.chunks_exact(w)).zip(d.chunks_exact_mut(w));
+        for (((o, t), d), sum) in rows.zip(row_sums.iter_mut()) {
+            let mut acc = [0f64; LANES];
             let (mut o, mut t, mut bb, mut d) = (o.chunks_exact(LANES), t.chunks_exact(LANES), b.chunks_exact(LANES), d.chunks_exact_mut(LANES));
             for (((o, t), bb), d) in (&mut o).zip(&mut t).zip(&mut bb).zip(&mut d) {
                 for k in 0..LANES {
@@ -123,29 +120,33 @@ dispatch! {
                 acc[k] += diff as f64 * diff as f64;
                 *d = diff * scale;
             }
+            *sum = acc.iter().sum::<f64>();
         }
-        acc.iter().sum::<f64>()
     }
 }
 
 dispatch! {
-    /// `sum((y - target)^2)`, and `scale * (y - target)` into `d`.
-    pub fn mse_grad(y: &[f32], target: &[f32], d: &mut [f32], scale: f32) -> f64 {
-        let mut acc = [0f64; LANES];
-        let (mut y16, mut t16, mut d16) = (y.chunks_exact(LANES), target.chunks_exact(LANES), d.chunks_exact_mut(LANES));
-        for ((y, t), d) in (&mut y16).zip(&mut t16).zip(&mut d16) {
-            for k in 0..LANES {
-                let diff = y[k] - t[k];
-                acc[k] += diff as f64 * diff as f64;
-                d[k] = diff * scale;
+    /// Each row's `sum((y - target)^2)` into `row_sums` (rows `width` long), and
+    /// `scale * (y - target)` into `d`.
+    pub fn mse_grad(y: &[f32], target: &[f32], d: &mut [f32], scale: f32, width: usize, row_sums: &mut [f64]) {
+        let rows = y.chunks_exact(width).zip(target.chunks_exact(width)).zip(d.chunks_exact_mut(width));
+        for (((y, t), d), sum) in rows.zip(row_sums.iter_mut()) {
+            let mut acc = [0f64; LANES];
+            let (mut y16, mut t16, mut d16) = (y.chunks_exact(LANES), t.chunks_exact(LANES), d.chunks_exact_mut(LANES));
+            for ((y, t), d) in (&mut y16).zip(&mut t16).zip(&mut d16) {
+                for k in 0..LANES {
+                    let diff = y[k] - t[k];
+                    acc[k] += diff as f64 * diff as f64;
+                    d[k] = diff * scale;
+                }
             }
+            for (k, ((y, t), d)) in y16.remainder().iter().zip(t16.remainder()).zip(d16.into_remainder()).enumerate() {
+                let diff = y - t;
+                acc[k] += diff as f64 * diff as f64;
+                *d = diff * scale;
+            }
+            *sum = acc.iter().sum::<f64>();
         }
-        for (k, ((y, t), d)) in y16.remainder().iter().zip(t16.remainder()).zip(d16.into_remainder()).enumerate() {
-            let diff = y - t;
-            acc[k] += diff as f64 * diff as f64;
-            *d = diff * scale;
-        }
-        acc.iter().sum::<f64>()
     }
 }
 
@@ -279,19 +280,28 @@ mod tests {
         }
         let t: Vec<f32> = z0.iter().map(|x| x * 0.5).collect();
         let mut d = vec![0f32; z0.len()];
-        let loss = mse_grad(&z0, &t, &mut d, 0.5);
+        let mut rows = [0f64; 7];
+        mse_grad(&z0, &t, &mut d, 0.5, 300, &mut rows);
+        let loss: f64 = rows.iter().sum();
         let want: f64 = z0
             .iter()
             .zip(&t)
             .map(|(&y, &t)| ((y - t) as f64).powi(2))
             .sum::<f64>();
         assert!((loss - want).abs() < 1e-12 * want);
+        let row2: f64 = (600..900).map(|i| ((z0[i] - t[i]) as f64).powi(2)).sum();
+        assert!((rows[2] - row2).abs() < 1e-12 * row2);
         assert_eq!(d[5], (z0[5] - t[5]) * 0.5);
         let zeros = vec![0f32; 300];
-        let l2 = biased_mse_grad(&z0, &zeros, &t, &mut d, 0.5);
-        assert_eq!(l2.to_bits(), biased_mse(&z0, &zeros, &t).to_bits());
-        assert!((l2 - loss).abs() < 1e-12 * loss);
+        let mut rows_b = [0f64; 7];
+        biased_mse_grad(&z0, &zeros, &t, &mut d, 0.5, &mut rows_b);
+        assert_eq!(rows_b, rows);
+        assert!((biased_mse(&z0, &zeros, &t) - loss).abs() < 1e-12 * loss);
         assert!((mse(&z0, &t) - loss).abs() < 1e-12 * loss);
+        let mut sums = [0f32; 2];
+        column_sums(&z0, 300, 298, &mut sums);
+        let want: f32 = (0..7).map(|r| z0[r * 300 + 299]).sum();
+        assert_eq!(sums[1], want);
     }
 
     #[test]

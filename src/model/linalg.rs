@@ -1,18 +1,34 @@
 //! The only place that knows which GEMM we use.
 //!
-//! faer was measured fastest on this model's shapes (see README, "Performance"): on the
-//! 2-core Zen 5 of the dev machines it ran the 150x784x300 products at 340-395 GFLOP/s
-//! on two threads, against 170-365 for matrixmultiply (threaded) and 185-230 for `gemm`.
-//! Its results are independent of how many rows a product has, which is what lets the
-//! hidden1 cache reproduce the uncached run bit for bit.
+//! The kernels are faer's (its x86 microkernels, `private-gemm-x86`, which faer calls
+//! for every product that is not tiny): measured fastest on this model's shapes (see
+//! README, "Performance"). We call them directly on x86-64 so that the instruction set
+//! is ours to pick (`simd::isa`, so the AVX2 path can be measured on an AVX-512
+//! machine), and so that every product, whatever its shape, takes the same path. A
+//! product's bits then do not depend on how its rows or columns are cut into blocks
+//! (tested below): that is what lets the hidden1 cache reproduce the uncached run, and
+//! a step give the same bits on any number of threads.
 
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+
+use crate::simd::{Isa, isa};
 
 /// Below this many multiply-adds a product is not worth splitting across threads.
 const PARALLEL_MIN_MACS: usize = 2_000_000;
 /// Splits land on multiples of this (one AVX-512 register of f32).
 const SPLIT_ALIGN: usize = 16;
+
+/// Where to cut `len` items shared by `parts` workers: near the middle of the parts,
+/// on a multiple of `align`, with at least `min` items on each side. `None`: not worth
+/// cutting.
+pub fn cut(len: usize, parts: usize, align: usize, min: usize) -> Option<usize> {
+    if parts < 2 {
+        return None;
+    }
+    let at = (len * (parts / 2) / parts).next_multiple_of(align);
+    (at >= min && len.saturating_sub(at) >= min).then_some(at)
+}
 
 /// `c = a · b` (or `c += a · b` when `accumulate`). Transposed operands are plain
 /// transposed views (`w.t()`): the kernel reads them through their strides, no copies.
@@ -42,6 +58,16 @@ pub fn matmul_serial(
     serial(c, a, b, accumulate);
 }
 
+/// Gives every thread of rayon's pool its GEMM packing buffers (the kernels allocate
+/// them once per thread, on first use), so that no training step allocates.
+pub fn warm_up() {
+    rayon::broadcast(|_| {
+        let a = ndarray::Array2::<f32>::zeros((2, 24));
+        let mut c = ndarray::Array2::<f32>::zeros((2, 2));
+        serial(c.view_mut(), a.view(), a.t(), false);
+    });
+}
+
 fn check_shapes(c: &ArrayViewMut2<f32>, a: &ArrayView2<f32>, b: &ArrayView2<f32>) {
     assert!(
         a.ncols() == b.nrows() && c.dim() == (a.nrows(), b.ncols()),
@@ -63,10 +89,9 @@ fn split(
     let (m, n) = c.dim();
     let along_rows = m >= n;
     let len = if along_rows { m } else { n };
-    let at = (len * (parts / 2) / parts).next_multiple_of(SPLIT_ALIGN);
-    if parts < 2 || at == 0 || at >= len {
+    let Some(at) = cut(len, parts, SPLIT_ALIGN, SPLIT_ALIGN) else {
         return serial(c, a, b, accumulate);
-    }
+    };
     let (lo, hi) = (parts / 2, parts - parts / 2);
     if along_rows {
         let (c1, c2) = c.split_at(Axis(0), at);
@@ -86,6 +111,20 @@ fn split(
 }
 
 fn serial(c: ArrayViewMut2<f32>, a: ArrayView2<f32>, b: ArrayView2<f32>, accumulate: bool) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(instr) = match isa() {
+        Isa::Avx512 => Some(private_gemm_x86::InstrSet::Avx512),
+        Isa::Avx2 => Some(private_gemm_x86::InstrSet::Avx256),
+        Isa::Baseline => None,
+    } {
+        return x86(instr, c, a, b, accumulate);
+    }
+    let _ = (k, Isa::Baseline);
     let accum = if accumulate {
         Accum::Add
     } else {
@@ -99,6 +138,61 @@ fn serial(c: ArrayViewMut2<f32>, a: ArrayView2<f32>, b: ArrayView2<f32>, accumul
         1.0f32,
         Par::Seq,
     );
+}
+
+/// faer's x86 kernels with the instruction set given, on one thread.
+#[cfg(target_arch = "x86_64")]
+fn x86(
+    instr: private_gemm_x86::InstrSet,
+    mut c: ArrayViewMut2<f32>,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    accumulate: bool,
+) {
+    use private_gemm_x86::{Accum, DType, DstKind, IType, gemm};
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let cs = [c.strides()[0], c.strides()[1]];
+    let (as_, bs) = (a.strides(), b.strides());
+    let one = 1.0f32;
+    let beta = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    // SAFETY: the three views guarantee that every (i, j) inside their shapes at their
+    // strides lies in their allocations for this call; `c` is borrowed uniquely. The
+    // null index and diagonal pointers are what the kernels take for "none", as faer
+    // passes them; `alpha` points at an f32, the type `DType::F32` says.
+    unsafe {
+        gemm(
+            DType::F32,
+            IType::U64,
+            instr,
+            m,
+            n,
+            k,
+            c.as_mut_ptr().cast(),
+            cs[0],
+            cs[1],
+            std::ptr::null(),
+            std::ptr::null(),
+            DstKind::Full,
+            beta,
+            a.as_ptr().cast(),
+            as_[0],
+            as_[1],
+            false,
+            std::ptr::null(),
+            0,
+            b.as_ptr().cast(),
+            bs[0],
+            bs[1],
+            false,
+            (&raw const one).cast(),
+            1,
+        );
+    }
 }
 
 fn to_faer<'a>(a: ArrayView2<'a, f32>) -> MatRef<'a, f32> {
@@ -166,6 +260,59 @@ mod tests {
     }
 
     #[test]
+    fn products_do_not_depend_on_how_rows_or_columns_are_cut() {
+        // The shapes of a step (K = 784, 300, 150) and of the weight gradients (K = the
+        // batch): every block of rows (2 or more) and every block of columns gives the
+        // bits of the whole product.
+        for &(k, n, rows) in &[
+            (784, 300, 150),
+            (300, 784, 150),
+            (300, 150, 75),
+            (150, 300, 75),
+        ] {
+            let x = filled(rows, k, 0.013);
+            let w = filled(k, n, 0.007);
+            let mut whole = Array2::zeros((rows, n));
+            matmul_serial(whole.view_mut(), x.view(), w.view(), false);
+            for m in 1..=rows {
+                let part = x.slice(ndarray::s![rows - m.., ..]);
+                let mut c = Array2::zeros((m, n));
+                matmul_serial(c.view_mut(), part, w.view(), false);
+                assert_eq!(
+                    c,
+                    whole.slice(ndarray::s![rows - m.., ..]),
+                    "{k}x{n}: {m} rows"
+                );
+            }
+            for j in (1..n).step_by(7) {
+                let mut c = Array2::zeros((rows, n - j));
+                matmul_serial(c.view_mut(), x.view(), w.slice(ndarray::s![.., j..]), false);
+                assert_eq!(
+                    c,
+                    whole.slice(ndarray::s![.., j..]),
+                    "{k}x{n}: from column {j}"
+                );
+            }
+            let mut g = Array2::zeros((k, n));
+            matmul_serial(g.view_mut(), x.t(), whole.view(), false);
+            for j in (1..n).step_by(5) {
+                let mut c = Array2::zeros((k, n - j));
+                matmul_serial(
+                    c.view_mut(),
+                    x.t(),
+                    whole.slice(ndarray::s![.., j..]),
+                    false,
+                );
+                assert_eq!(
+                    c,
+                    g.slice(ndarray::s![.., j..]),
+                    "gradient {k}x{n}: from column {j}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn products_do_not_depend_on_the_number_of_rows() {
         // The cache computes hidden1 in big blocks, a batch in 150 rows: same bits.
         let x = filled(4096, 784, 0.013);
@@ -180,5 +327,15 @@ mod tests {
         let mut serial = Array2::zeros((150, 300));
         matmul_serial(serial.view_mut(), xs.view(), w.view(), false);
         assert_eq!(serial, small);
+    }
+
+    #[test]
+    fn cuts_are_aligned_balanced_and_never_leave_a_sliver() {
+        assert_eq!(cut(150, 2, 4, 4), Some(76));
+        assert_eq!(cut(150, 1, 4, 4), None);
+        assert_eq!(cut(9, 2, 4, 4), Some(4));
+        assert_eq!(cut(5, 2, 4, 4), None, "no block shorter than the minimum");
+        assert_eq!(cut(300, 3, 16, 16), Some(112));
+        assert_eq!(cut(784, 16, 16, 16), Some(400));
     }
 }

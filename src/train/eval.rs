@@ -1,5 +1,6 @@
 //! Whole-set passes, parallel over blocks of images: the hidden1 cache, the test MSE
-//! and the mean code of each class.
+//! and the mean code of each class. The blocks' sums are added in block order, so the
+//! results do not depend on the number of threads.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
@@ -70,7 +71,11 @@ fn squared_errors(p: &Params, images: &Images, outer: bool) -> (f64, f64) {
                 (outer, full)
             },
         )
-        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        .collect::<Vec<_>>()
+        .into_iter()
+        // Added in block order: a tree that followed work stealing would change the
+        // last bits from run to run and with the thread count.
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
     let n = (images.len() * PIXELS) as f64;
     (outer_sum / n, full_sum / n)
 }
@@ -101,7 +106,9 @@ pub fn class_mean_codes(p: &Params, images: &Images) -> Array2<f32> {
                 (sums, counts)
             },
         )
-        .reduce(zero, |(s1, c1), (s2, c2)| {
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(zero(), |(s1, c1), (s2, c2)| {
             (s1 + s2, std::array::from_fn(|i| c1[i] + c2[i]))
         });
     let mut means = Array2::zeros((CLASSES, h2));

@@ -219,6 +219,7 @@ impl Trainer {
         if self.hp.fresh_adam_counter {
             self.adam.restart_counter();
         }
+        crate::model::linalg::warm_up();
         self.run = Some(Run::new(
             phase,
             cached,

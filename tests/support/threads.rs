@@ -1,0 +1,44 @@
+//! Training on pools of 1, 2, 3 and 8 threads, for the tests that compare them.
+
+use std::sync::Arc;
+
+use layerwise::data::Mnist;
+use layerwise::model::{Params, Phase};
+use layerwise::train::{Hyperparams, Trainer};
+
+/// A few dozen steps of each phase at the recipe's batch size (so the rows are cut as
+/// the recipe's are), then the test MSE.
+fn train_on(threads: usize, data: &Arc<Mnist>) -> (Params, f64, Vec<f32>) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool");
+    pool.install(|| {
+        let mut t = Trainer::new(data.clone(), Hyperparams::default()).unwrap();
+        let mut losses = Vec::new();
+        for (phase, cached) in [(Phase::One, false), (Phase::Two, false), (Phase::Two, true)] {
+            t.begin_phase(phase, cached).unwrap();
+            for _ in 0..25 {
+                losses.push(t.step().unwrap().loss);
+            }
+            t.stop();
+        }
+        (t.params().clone(), t.test_mse(), losses)
+    })
+}
+
+/// Asserts that every pool trains the bits the one-thread pool trains.
+pub fn same_bits_on_any_number_of_threads() {
+    let data = Arc::new(Mnist::embedded().unwrap());
+    let (params, mse, losses) = train_on(1, &data);
+    for threads in [2, 3, 8] {
+        let (p, m, l) = train_on(threads, &data);
+        assert_eq!(l, losses, "{threads} threads: other losses");
+        assert!(p == params, "{threads} threads: other parameters");
+        assert_eq!(
+            m.to_bits(),
+            mse.to_bits(),
+            "{threads} threads: other test MSE"
+        );
+    }
+}
