@@ -13,10 +13,8 @@ const TEST: &str = "a_killed_saver_leaves_a_loadable_checkpoint";
 
 fn model(seed: u64) -> Checkpoint {
     Checkpoint {
-        params: Params::he_init(Arch::RECIPE, seed),
-        settings: None,
-        adam_steps: seed,
         epochs_done: [seed as u32, 0],
+        ..Checkpoint::bare(Params::he_init(Arch::RECIPE, seed))
     }
 }
 

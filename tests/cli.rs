@@ -203,3 +203,91 @@ fn a_loaded_model_of_other_widths_is_saved_with_its_own_widths() {
     assert_eq!((hp.hidden1, hp.hidden2), (32, 16));
     assert_eq!(ck.epochs_done, [2, 0]);
 }
+
+#[test]
+fn info_logs_go_to_stderr_and_leave_the_printout_alone() {
+    let args = [
+        "train",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1000",
+        "--cache-hidden1",
+    ];
+    let quiet = layerwise(&args);
+    let logged = Command::new(env!("CARGO_BIN_EXE_layerwise"))
+        .args(args)
+        .env_remove("LAYERWISE_DATA")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(quiet.status.success() && logged.status.success());
+    assert!(
+        stderr(&quiet).is_empty(),
+        "quiet by default: {}",
+        stderr(&quiet)
+    );
+    let log = stderr(&logged);
+    for needle in [
+        "opened built-in MNIST: 55000 train, 5000 validation, 10000 test images",
+        "phase 1 started: 1 epochs of 55 batches of 1000",
+        "phase 1 ended: 1 epochs in",
+        "hidden1 cache built in",
+        "phase 2 started: 1 epochs of 55 batches of 1000, hidden1 cached",
+    ] {
+        assert!(log.contains(needle), "{needle:?} not in {log}");
+    }
+    // The seed's printout is the same, but for the timings.
+    let strip = |o: &Output| -> Vec<String> {
+        stdout(o)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('['))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(strip(&quiet), strip(&logged));
+}
+
+/// Runs `desktop-file-validate` on `file` where it is installed; CI must have it.
+fn validate_desktop_file(file: &Path) {
+    match Command::new("desktop-file-validate").arg(file).output() {
+        Ok(o) => assert!(
+            o.status.success() && o.stdout.is_empty(),
+            "{}{}",
+            stdout(&o),
+            stderr(&o)
+        ),
+        Err(_) if std::env::var_os("LAYERWISE_CI").is_none() => {
+            eprintln!("skipped desktop-file-validate: apt-get install desktop-file-utils")
+        }
+        Err(e) => panic!("desktop-file-validate: {e} (CI must install desktop-file-utils)"),
+    }
+}
+
+#[test]
+fn the_desktop_entry_installs_validates_and_removes() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/layerwise.desktop");
+    validate_desktop_file(&shipped);
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_layerwise"))
+            .args(args)
+            .env("XDG_DATA_HOME", home.path())
+            .output()
+            .unwrap()
+    };
+    let o = run(&["install-desktop-entry"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let entry = home.path().join("applications/layerwise.desktop");
+    let icon = home.path().join("icons/hicolor/128x128/apps/layerwise.png");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(
+        text.contains(&format!("\nExec={}\n", env!("CARGO_BIN_EXE_layerwise"))),
+        "{text}"
+    );
+    assert_eq!(image::image_dimensions(&icon).unwrap(), (128, 128));
+    validate_desktop_file(&entry);
+    let o = run(&["install-desktop-entry", "--remove"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!entry.exists() && !icon.exists());
+}

@@ -108,14 +108,53 @@ fn a_gz_name_over_raw_bytes_is_refused() {
     );
 }
 
+/// Debian's Fashion-MNIST, if installed; CI (`LAYERWISE_CI`) must have it.
+fn fashion_mnist() -> Option<&'static Path> {
+    let dir = Path::new("/usr/share/datasets/fashion-mnist");
+    if dir.exists() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("LAYERWISE_CI").is_none(),
+        "CI must install dataset-fashion-mnist"
+    );
+    eprintln!("skipped: apt-get install dataset-fashion-mnist to run this");
+    None
+}
+
 #[test]
 fn fashion_mnist_from_debian_loads_when_installed() {
-    let dir = Path::new("/usr/share/datasets/fashion-mnist");
-    if !dir.exists() {
-        eprintln!("skipped: apt-get install dataset-fashion-mnist to run this");
-        return;
-    }
+    let Some(dir) = fashion_mnist() else { return };
     let m = Mnist::load_dir(dir).unwrap();
     assert_eq!((m.train.len(), m.test.len()), (55_000, 10_000));
     assert_ne!(m.test.pixels, Mnist::embedded().unwrap().test.pixels);
+}
+
+#[test]
+fn the_dotted_spelling_of_the_file_names_loads_too() {
+    // Kaggle's copy and most unzipped archives: `train-images.idx3-ubyte`.
+    let dir = tempfile::tempdir().unwrap();
+    folder(dir.path(), 5010, 3);
+    for stem in ["train-images", "t10k-labels"] {
+        let kind = if stem.ends_with("images") {
+            "idx3"
+        } else {
+            "idx1"
+        };
+        std::fs::rename(
+            dir.path().join(format!("{stem}-{kind}-ubyte")),
+            dir.path().join(format!("{stem}.{kind}-ubyte")),
+        )
+        .unwrap();
+    }
+    let m = Mnist::load_dir(dir.path()).unwrap();
+    assert_eq!((m.train.len(), m.test.len()), (10, 20));
+}
+
+#[test]
+fn a_folder_that_does_not_exist_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("nowhere");
+    let e = error(&gone);
+    assert_eq!(e, format!("{}: no such folder", gone.display()));
 }

@@ -10,9 +10,10 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
-use layerwise::checkpoint::{self, Checkpoint};
-use layerwise::data::idx;
-use layerwise::model::{Arch, Params};
+use layerwise::checkpoint::{self, BatchOrder, Checkpoint, Optimizer};
+use layerwise::data::{Mnist, OrderState, idx};
+use layerwise::model::{AdamState, Arch, Params, Phase};
+use layerwise::train::{Hyperparams, Trainer};
 
 // ---- the largest single allocation made by this thread while tracking ----
 
@@ -253,22 +254,50 @@ fn real_checkpoint() -> &'static [u8] {
     BYTES.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
+        let order = |seed: u32, pos| OrderState {
+            perm: (0..40).map(|i| (i * 7 + seed) % 40).collect(),
+            pos,
+            started: true,
+            rng: [5, 6, 7, 8],
+        };
         let ck = Checkpoint {
             params: Params::he_init(SMALL, 4),
-            settings: None,
-            adam_steps: 12,
+            optimizer: Optimizer::Full(Box::new(AdamState {
+                steps: 12,
+                powers: [0.28242955, 0.98806],
+                m: Params::he_init(SMALL, 5),
+                v: Params::zeros(SMALL),
+            })),
+            order: Some(BatchOrder {
+                epochs: order(1, 13),
+                subset: order(3, 0),
+            }),
             epochs_done: [1, 0],
+            settings: Some(r#"{"seed":7}"#.into()),
         };
         checkpoint::save(&path, &ck).unwrap();
         std::fs::read(&path).unwrap()
     })
 }
 
+/// Runs `f` on another thread and fails if it takes longer than a few seconds: a
+/// number read from a file must never make the reader spin.
+fn in_bounded_time<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5))
+        .expect("took more than 5 s: something read from the file is replayed or looped on")
+}
+
 fn check_checkpoint(bytes: &[u8]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("case.safetensors");
     std::fs::write(&path, bytes).unwrap();
-    let (result, largest) = largest_allocation(|| checkpoint::load(&path, Some(SMALL)));
+    let p = path.clone();
+    let (result, largest) =
+        in_bounded_time(move || largest_allocation(|| checkpoint::load(&p, Some(SMALL))));
     prop_assert!(
         largest <= 2 * bytes.len() + (256 << 10),
         "allocated {largest} bytes for a {}-byte checkpoint",
@@ -297,12 +326,66 @@ proptest! {
     }
 }
 
+// ---- a checkpoint that loads can be trained from ----
+
+/// A real checkpoint of a small network on MNIST's pixels, after a few steps of both
+/// phases: the optimiser's moments and the batch order over all 55,000 images.
+fn trained_checkpoint() -> &'static (Vec<u8>, std::sync::Arc<Mnist>) {
+    static CK: OnceLock<(Vec<u8>, std::sync::Arc<Mnist>)> = OnceLock::new();
+    CK.get_or_init(|| {
+        let data = std::sync::Arc::new(Mnist::embedded().unwrap());
+        let mut t = Trainer::new(data.clone(), tiny()).unwrap();
+        for phase in [Phase::One, Phase::Two] {
+            t.begin_phase(phase, false).unwrap();
+            t.step().unwrap();
+            t.stop();
+        }
+        (checkpoint::to_bytes(&t.checkpoint()).unwrap(), data)
+    })
+}
+
+fn tiny() -> Hyperparams {
+    Hyperparams {
+        hidden1: 6,
+        hidden2: 3,
+        batch_size: 5000,
+        ..Hyperparams::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_checkpoint_that_loads_can_be_trained_from(m in checkpoint_mutation()) {
+        let (bytes, data) = trained_checkpoint();
+        let mutated = apply(&m, bytes);
+        let data = data.clone();
+        in_bounded_time(move || {
+            if let Ok(ck) = checkpoint::from_bytes(&mutated, None) {
+                let mut t = Trainer::new(data, tiny()).unwrap();
+                if t.restore(ck).is_ok() {
+                    for phase in [Phase::One, Phase::Two] {
+                        t.begin_phase(phase, true).unwrap();
+                        // A blow-up is a result, not a failure; a panic or a hang is.
+                        let _ = t.step();
+                        t.stop();
+                    }
+                    assert!(t.params().all_finite());
+                }
+            }
+        });
+    }
+}
+
 #[test]
 fn the_real_files_are_valid_to_start_with() {
     for (name, bytes) in real_files() {
         assert!(idx::parse(name, bytes).is_ok(), "{name}");
     }
     assert!(checkpoint::from_bytes(real_checkpoint(), Some(SMALL)).is_ok());
+    let ck = checkpoint::from_bytes(&trained_checkpoint().0, None).unwrap();
+    assert!(matches!(ck.optimizer, Optimizer::Full(_)) && ck.order.is_some());
 }
 
 #[test]

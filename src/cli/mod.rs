@@ -2,6 +2,7 @@
 //! run headless. Exit codes: 0 success, 1 training failure, 2 bad arguments or input.
 
 mod bench;
+mod desktop;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Measure the GEMM ceiling and each part of training on this machine.
     Bench(bench::BenchArgs),
+    /// Add layerwise (this binary, with its icon) to the desktop's applications menu.
+    InstallDesktopEntry(desktop::DesktopArgs),
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +166,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Bench(args)) => {
             load_data(cli.data.as_deref()).and_then(|d| bench::run(d, args))
         }
+        Some(Command::InstallDesktopEntry(args)) => desktop::run(args),
         None => app(cli.data.as_deref(), &cli.autostart, cli.frame_stats),
     };
     match result {

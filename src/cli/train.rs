@@ -82,9 +82,12 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         Trainer::new(data.clone(), args.hyper.hyperparams()).map_err(Failure::input)?;
     if let Some(path) = &args.load {
         let ck = checkpoint::load(path, None).map_err(Failure::input)?;
-        trainer
+        let note = trainer
             .restore(ck)
             .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
+        if let Some(note) = note {
+            eprintln!("layerwise: note: {}: {note}", path.display());
+        }
     }
     let text = !args.json;
     let mut phases = Vec::new();

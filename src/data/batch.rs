@@ -50,6 +50,113 @@ impl Sampler {
     }
 }
 
+/// Where a batch order stands, to continue it exactly: the permutation being walked,
+/// the position in it, and the generator's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderState {
+    pub perm: Vec<u32>,
+    pub pos: usize,
+    /// Whether the first epoch's shuffle has happened.
+    pub started: bool,
+    /// xoshiro256++'s four words.
+    pub rng: [u64; 4],
+}
+
+/// A saved batch order that cannot be continued on this data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error("it walks {found} images, the training set has {expected}")]
+    OtherSize { found: usize, expected: usize },
+    #[error("it is not a permutation of the training images")]
+    NotAPermutation,
+    #[error("its position {pos} lies past its {len} images")]
+    Position { pos: usize, len: usize },
+}
+
+fn rng_words(rng: &Xoshiro256PlusPlus) -> [u64; 4] {
+    // The generator shows its state only through serde.
+    #[derive(serde::Deserialize)]
+    struct Words {
+        s: [u64; 4],
+    }
+    serde_json::to_value(rng)
+        .and_then(serde_json::from_value::<Words>)
+        .map(|w| w.s)
+        .unwrap_or_default()
+}
+
+fn rng_from(words: [u64; 4]) -> Xoshiro256PlusPlus {
+    let mut seed = [0u8; 32];
+    for (chunk, w) in seed.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+    }
+    // An all-zero state (which no run produces) is remapped by `from_seed`: a
+    // generator stuck at zero would make the shuffle's rejection sampling spin.
+    Xoshiro256PlusPlus::from_seed(seed)
+}
+
+/// Checks that `s` can continue a batch order over `n` images.
+fn check(s: &OrderState, n: usize) -> Result<(), OrderError> {
+    if s.perm.len() != n {
+        return Err(OrderError::OtherSize {
+            found: s.perm.len(),
+            expected: n,
+        });
+    }
+    if s.pos > n {
+        return Err(OrderError::Position { pos: s.pos, len: n });
+    }
+    let mut seen = vec![false; n];
+    for &i in &s.perm {
+        match seen.get_mut(i as usize) {
+            Some(b) if !*b => *b = true,
+            _ => return Err(OrderError::NotAPermutation),
+        }
+    }
+    Ok(())
+}
+
+impl Sampler {
+    pub fn state(&self) -> OrderState {
+        OrderState {
+            perm: self.perm.clone(),
+            pos: self.pos,
+            started: self.started,
+            rng: rng_words(&self.rng),
+        }
+    }
+
+    /// Continues a saved order over a training set of `n` images.
+    pub fn from_state(s: OrderState, n: usize) -> Result<Self, OrderError> {
+        check(&s, n)?;
+        Ok(Self {
+            rng: rng_from(s.rng),
+            perm: s.perm,
+            pos: s.pos,
+            started: s.started,
+        })
+    }
+}
+
+impl SubsetSampler {
+    pub fn state(&self) -> OrderState {
+        OrderState {
+            perm: self.scratch.clone(),
+            pos: 0,
+            started: true,
+            rng: rng_words(&self.rng),
+        }
+    }
+
+    pub fn from_state(s: OrderState, n: usize) -> Result<Self, OrderError> {
+        check(&s, n)?;
+        Ok(Self {
+            rng: rng_from(s.rng),
+            scratch: s.perm,
+        })
+    }
+}
+
 /// The seed's cached-phase sampling: every batch is the head of a fresh random
 /// permutation, i.e. a uniform sample without replacement, independent of the others.
 #[derive(Debug, Clone)]
@@ -146,6 +253,55 @@ mod tests {
             assert_eq!(x, y);
         }
         assert_ne!(x, z);
+    }
+
+    #[test]
+    fn a_saved_order_continues_exactly_and_a_broken_one_is_refused() {
+        let mut a = Sampler::new(100, 9);
+        let mut b = [0u32; 30];
+        for _ in 0..5 {
+            a.next_batch(&mut b); // 150 indices: the order is inside its second epoch
+        }
+        let mut c = Sampler::from_state(a.state(), 100).unwrap();
+        let (mut x, mut y) = ([0u32; 30], [0u32; 30]);
+        for _ in 0..10 {
+            a.next_batch(&mut x);
+            c.next_batch(&mut y);
+            assert_eq!(x, y);
+        }
+        let mut s = SubsetSampler::new(100, 4);
+        s.next_batch(&mut b);
+        let mut t = SubsetSampler::from_state(s.state(), 100).unwrap();
+        s.next_batch(&mut x);
+        t.next_batch(&mut y);
+        assert_eq!(x, y);
+
+        let good = a.state();
+        let other = Sampler::from_state(good.clone(), 99).unwrap_err();
+        assert_eq!(
+            other.to_string(),
+            "it walks 100 images, the training set has 99"
+        );
+        let mut twice = good.clone();
+        twice.perm[3] = twice.perm[4];
+        assert_eq!(
+            Sampler::from_state(twice, 100).unwrap_err(),
+            OrderError::NotAPermutation
+        );
+        let mut outside = good.clone();
+        outside.perm[0] = 100;
+        assert_eq!(
+            Sampler::from_state(outside, 100).unwrap_err(),
+            OrderError::NotAPermutation
+        );
+        let past = OrderState { pos: 101, ..good };
+        assert!(Sampler::from_state(past, 100).is_err());
+        // A zero state, which would make the shuffle spin, is remapped.
+        let zero = OrderState {
+            rng: [0; 4],
+            ..a.state()
+        };
+        Sampler::from_state(zero, 100).unwrap().next_batch(&mut x);
     }
 
     #[test]

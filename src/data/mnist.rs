@@ -29,8 +29,10 @@ static EMBEDDED: [&[u8]; 4] = [
 pub enum DataError {
     #[error(transparent)]
     Idx(#[from] IdxError),
-    #[error("{dir}: missing file {stem} (or {stem}.gz)")]
+    #[error("{dir}: missing file {stem} (or {stem}.gz, or with a dot before idx)")]
     Missing { dir: String, stem: &'static str },
+    #[error("{0}: no such folder")]
+    NoFolder(String),
     #[error("{file}: {problem}")]
     Invalid { file: String, problem: String },
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
@@ -43,10 +45,17 @@ pub enum DataError {
 }
 
 /// Images as bytes (one row of `PIXELS` per image) with their labels.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Images {
     pub pixels: Vec<u8>,
     pub labels: Vec<u8>,
+}
+
+/// How many, not the 47 million pixels: datasets travel in logged events.
+impl std::fmt::Debug for Images {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Images({} of {PIXELS} pixels)", self.len())
+    }
 }
 
 impl Images {
@@ -88,8 +97,12 @@ impl Mnist {
         )
     }
 
-    /// Any folder holding the four files, raw or gzipped.
+    /// Any folder holding the four files, raw or gzipped, named as on the MNIST site
+    /// (`train-images-idx3-ubyte`) or as many copies name them (`train-images.idx3-ubyte`).
     pub fn load_dir(dir: &Path) -> Result<Self, DataError> {
+        if !dir.is_dir() {
+            return Err(DataError::NoFolder(dir.display().to_string()));
+        }
         let mut named = Vec::with_capacity(4);
         for stem in FILE_STEMS {
             let path = find(dir, stem)?;
@@ -138,6 +151,12 @@ impl Mnist {
             pixels: train.pixels.drain(..VALIDATION_SIZE * PIXELS).collect(),
             labels: train.labels.drain(..VALIDATION_SIZE).collect(),
         };
+        log::info!(
+            "opened {source}: {} train, {} validation, {} test images",
+            train.len(),
+            validation.len(),
+            test.len()
+        );
         Ok(Self {
             source,
             train,
@@ -148,8 +167,11 @@ impl Mnist {
 }
 
 fn find(dir: &Path, stem: &'static str) -> Result<PathBuf, DataError> {
-    [format!("{stem}.gz"), stem.to_string()]
+    // Kaggle's and most unzipped archives' spelling: a dot before "idx".
+    let dotted = stem.replacen("-idx", ".idx", 1);
+    [stem.to_string(), dotted]
         .into_iter()
+        .flat_map(|name| [format!("{name}.gz"), name])
         .map(|name| dir.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| DataError::Missing {

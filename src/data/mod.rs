@@ -4,5 +4,5 @@ pub mod batch;
 pub mod idx;
 pub mod mnist;
 
-pub use batch::{Sampler, SubsetSampler};
+pub use batch::{OrderError, OrderState, Sampler, SubsetSampler};
 pub use mnist::{CLASSES, DataError, Images, Mnist, PIXELS, SIDE};

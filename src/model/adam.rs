@@ -40,10 +40,28 @@ pub struct Adam {
     pub config: AdamConfig,
     m: Params,
     v: Params,
-    beta1_power: f32,
-    beta2_power: f32,
+    /// TF's `beta1_power` and `beta2_power`: `beta^t` as running f32 products.
+    powers: [f32; 2],
+    /// The powers before the last update, for `undo_last`.
+    previous: [f32; 2],
     steps: u64,
 }
+
+/// All an optimiser needs to go on exactly where it stopped: what a checkpoint keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdamState {
+    pub steps: u64,
+    /// `beta1_power`, `beta2_power` as they are: a resumed run multiplies on from
+    /// the same bits.
+    pub powers: [f32; 2],
+    pub m: Params,
+    pub v: Params,
+}
+
+/// Counters up to this many steps are replayed multiplication by multiplication (the
+/// exact f32 products, ~1 ms); beyond, the closed form is used, so that a counter read
+/// from a file is set in bounded time.
+const REPLAY_LIMIT: u64 = 1 << 20;
 
 /// An update would have made some parameter non-finite; nothing was changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +73,29 @@ impl Adam {
             config,
             m: Params::zeros(arch),
             v: Params::zeros(arch),
-            beta1_power: config.beta1,
-            beta2_power: config.beta2,
+            powers: [config.beta1, config.beta2],
+            previous: [config.beta1, config.beta2],
             steps: 0,
         }
+    }
+
+    /// The moments and the counter, for a checkpoint.
+    pub fn state(&self) -> AdamState {
+        AdamState {
+            steps: self.steps,
+            powers: self.powers,
+            m: self.m.clone(),
+            v: self.v.clone(),
+        }
+    }
+
+    /// Goes on from `state` (of the same architecture, finite: checked by the reader).
+    pub fn restore(&mut self, state: AdamState) {
+        self.steps = state.steps;
+        self.powers = state.powers;
+        self.previous = state.powers;
+        self.m = state.m;
+        self.v = state.v;
     }
 
     /// How many updates the shared counter has seen (TF's `t - 1`).
@@ -71,24 +108,36 @@ impl Adam {
         self.set_steps(0);
     }
 
-    /// Sets the counter to `steps` updates, e.g. when resuming from a checkpoint.
+    /// Sets the counter to `steps` updates, e.g. from a checkpoint that kept only the
+    /// counter. Takes bounded time however large `steps` is.
     pub fn set_steps(&mut self, steps: u64) {
-        self.beta1_power = self.config.beta1;
-        self.beta2_power = self.config.beta2;
-        for _ in 0..steps {
-            self.advance();
-        }
+        let betas = [self.config.beta1, self.config.beta2];
+        self.powers = if steps <= REPLAY_LIMIT {
+            let mut p = betas;
+            for _ in 0..steps {
+                p = [p[0] * betas[0], p[1] * betas[1]];
+            }
+            p
+        } else {
+            betas.map(|b| (b as f64).powf(steps as f64 + 1.0) as f32)
+        };
+        self.previous = self.powers;
         self.steps = steps;
     }
 
     fn advance(&mut self) {
-        self.beta1_power *= self.config.beta1;
-        self.beta2_power *= self.config.beta2;
+        self.previous = self.powers;
+        self.powers = [
+            self.powers[0] * self.config.beta1,
+            self.powers[1] * self.config.beta2,
+        ];
+        self.steps += 1;
     }
 
     /// The step size of the next update: `lr * sqrt(1 - beta2^t) / (1 - beta1^t)`.
     pub fn lr_t(&self) -> f32 {
-        self.config.learning_rate * (1.0 - self.beta2_power).sqrt() / (1.0 - self.beta1_power)
+        let [b1, b2] = self.powers;
+        self.config.learning_rate * (1.0 - b2).sqrt() / (1.0 - b1)
     }
 
     /// One update of the tensors `phase` trains, from the data gradients in `grads`
@@ -140,14 +189,14 @@ impl Adam {
             return Err(NonFinite);
         }
         self.advance();
-        self.steps += 1;
         Ok(())
     }
 
     /// Takes back the counter of the last update and clears the phase's moments (the
     /// old ones are not kept): after the caller restored the parameters from before it.
     pub fn undo_last(&mut self, phase: Phase) {
-        self.set_steps(self.steps.saturating_sub(1));
+        self.powers = self.previous;
+        self.steps = self.steps.saturating_sub(1);
         self.clear_moments(phase);
     }
 
@@ -249,15 +298,111 @@ mod tests {
         assert_eq!(adam.steps(), 0);
     }
 
+    /// TF-1's update written out in f64: `steps` updates of one weight `w` with data
+    /// gradient `g` each time, L2 added to the gradient before the moments.
+    fn reference(mut w: f64, g: f64, l2: f64, steps: i32) -> f64 {
+        let (mut m, mut v) = (0.0, 0.0);
+        for t in 1..=steps {
+            let grad = g + l2 * w;
+            m = 0.9 * m + 0.1 * grad;
+            v = 0.999 * v + 0.001 * grad * grad;
+            let lr_t = 0.01 * (1.0 - 0.999f64.powi(t)).sqrt() / (1.0 - 0.9f64.powi(t));
+            w -= lr_t * m / (v.sqrt() + 1e-8);
+        }
+        w
+    }
+
     #[test]
-    fn counter_can_be_set_and_restarted() {
+    fn l2_is_added_to_the_weights_gradient_before_the_moments_and_never_to_biases() {
+        let mut adam = Adam::new(AdamConfig::default(), TINY);
+        let mut p = Params::zeros(TINY);
+        // L2's pull (l2 * w = 0.4) outweighs the data gradient, of the other sign: Adam's
+        // normalised step then goes one way with L2 and the other without.
+        let (w0, g0, l2) = (0.8f32, -0.3f32, 0.5f32);
+        p.w1[[0, 0]] = w0;
+        p.w1[[1, 1]] = w0; // a zero data gradient: only L2 can move it
+        p.b1[0] = w0; // a bias: nothing may move it
+        for _ in 0..3 {
+            let mut g = Params::zeros(TINY);
+            g.w1[[0, 0]] = g0;
+            adam.update(Phase::One, l2, &mut p, &mut g).unwrap();
+        }
+        let want = reference(w0 as f64, g0 as f64, l2 as f64, 3);
+        assert!(
+            (p.w1[[0, 0]] as f64 - want).abs() < 1e-6,
+            "{} vs {want}",
+            p.w1[[0, 0]]
+        );
+        // Had L2 been dropped, the weight would have moved by the data gradient alone;
+        // had it been applied after the moments (decoupled decay), by another amount.
+        let dropped = reference(w0 as f64, g0 as f64, 0.0, 3);
+        let decoupled = dropped - 3.0 * 0.01 * 0.5 * 0.8;
+        for wrong in [dropped, decoupled] {
+            assert!(
+                (want - wrong).abs() > 1e-3,
+                "the test must tell {wrong} from {want}"
+            );
+        }
+        let only_l2 = reference(w0 as f64, 0.0, l2 as f64, 3);
+        assert!((p.w1[[1, 1]] as f64 - only_l2).abs() < 1e-6);
+        assert!(
+            p.w1[[1, 1]] < w0,
+            "L2 pulls a weight with no data gradient towards 0"
+        );
+        assert_eq!(p.b1[0], w0, "biases get no L2");
+    }
+
+    #[test]
+    fn the_counter_is_the_running_f32_product_to_the_last_bit() {
+        // After phase 1's 1,464 updates, phase 2's first update is TF's t = 1,465:
+        // beta^1465 as 1,465 f32 multiplications.
         let mut a = Adam::new(AdamConfig::default(), TINY);
         a.set_steps(1464);
-        let t = 1465;
-        let want = 0.01 * (1.0 - 0.999f64.powi(t)).sqrt() / (1.0 - 0.9f64.powi(t));
-        // f32 powers multiplied 1464 times drift by ~1e-4 relative, as TF's do.
-        assert!((a.lr_t() as f64 - want).abs() < 1e-3 * want);
+        let (mut b1, mut b2) = (0.9f32, 0.999f32);
+        for _ in 0..1464 {
+            b1 *= 0.9;
+            b2 *= 0.999;
+        }
+        let want = 0.01f32 * (1.0 - b2).sqrt() / (1.0 - b1);
+        assert_eq!(a.lr_t().to_bits(), want.to_bits());
+        let mut one_less = Adam::new(AdamConfig::default(), TINY);
+        one_less.set_steps(1463);
+        assert_ne!(one_less.lr_t(), a.lr_t(), "t = 1,464 and 1,465 must differ");
+        // The same counter reached by updates.
+        let mut b = Adam::new(AdamConfig::default(), TINY);
+        let mut p = Params::zeros(TINY);
+        for _ in 0..1464 {
+            b.update(Phase::One, 0.0, &mut p, &mut Params::zeros(TINY))
+                .unwrap();
+        }
+        assert_eq!(b.lr_t().to_bits(), a.lr_t().to_bits());
+        assert_eq!(b.steps(), 1464);
         a.restart_counter();
         assert_eq!(a.steps(), 0);
+        assert_eq!(a.lr_t(), Adam::new(AdamConfig::default(), TINY).lr_t());
+    }
+
+    #[test]
+    fn any_counter_is_set_in_bounded_time() {
+        let mut a = Adam::new(AdamConfig::default(), TINY);
+        let t = std::time::Instant::now();
+        a.set_steps(u64::MAX);
+        assert!(t.elapsed().as_millis() < 100);
+        assert!(a.lr_t().is_finite() && (a.lr_t() - 0.01).abs() < 1e-6);
+        a.set_steps(REPLAY_LIMIT + 1);
+        assert!(a.lr_t().is_finite());
+    }
+
+    #[test]
+    fn undo_takes_back_one_step_exactly() {
+        let mut a = Adam::new(AdamConfig::default(), TINY);
+        a.set_steps(10);
+        let before = a.lr_t();
+        let mut p = Params::he_init(TINY, 1);
+        let mut g = Params::zeros(TINY);
+        a.update(Phase::One, 0.0, &mut p, &mut g).unwrap();
+        a.undo_last(Phase::One);
+        assert_eq!(a.steps(), 10);
+        assert_eq!(a.lr_t().to_bits(), before.to_bits());
     }
 }

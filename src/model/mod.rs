@@ -9,7 +9,7 @@ pub mod kernels;
 pub mod linalg;
 pub mod params;
 
-pub use adam::{Adam, AdamConfig, NonFinite};
+pub use adam::{Adam, AdamConfig, AdamState, NonFinite};
 pub use grad::Workspace;
 pub use inference::Inference;
 pub use params::{Arch, Params, TENSOR_NAMES};

@@ -36,6 +36,28 @@ pub enum Command {
     Shutdown,
 }
 
+impl Command {
+    /// What the command is, for its answer (`Event::Handled`) and the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::StartPhase(_) => "start phase",
+            Command::Pause => "pause",
+            Command::Resume => "resume",
+            Command::Stop => "stop",
+            Command::Reset => "reset",
+            Command::SetCacheHidden1(_) => "set cache",
+            Command::SetHyperparams(_) => "set hyperparameters",
+            Command::Evaluate => "evaluate",
+            Command::LoadCheckpoint(_) => "load checkpoint",
+            Command::SaveCheckpoint(_) => "save checkpoint",
+            Command::OpenData(_) => "open data",
+            #[cfg(feature = "test-hooks")]
+            Command::InjectPanic => "inject panic",
+            Command::Shutdown => "shutdown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
     Idle,
@@ -121,7 +143,14 @@ pub enum Event {
     /// The model was re-initialised.
     Reset,
     DataLoaded(Arc<Mnist>),
-    CheckpointLoaded(PathBuf),
+    CheckpointLoaded {
+        path: PathBuf,
+        /// What could not be taken over (an older file, another training set).
+        note: Option<String>,
+    },
     CheckpointSaved(PathBuf),
     Error(String),
+    /// Every command but `Shutdown` is answered by this, after the events it caused,
+    /// in the order the commands were sent.
+    Handled(&'static str),
 }

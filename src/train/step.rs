@@ -105,6 +105,12 @@ impl Run {
     }
 }
 
+fn diverged(run: &Run, what: String) -> TrainError {
+    let e = run.diverged(what);
+    log::warn!("{e}");
+    e
+}
+
 impl Trainer {
     /// One batch of the running phase.
     pub fn step(&mut self) -> Result<Step, TrainError> {
@@ -114,10 +120,10 @@ impl Trainer {
         let loss = self.forward(run.phase, run.cached);
         if let Some(what) = run.blown_up(loss) {
             self.take_back_last_update(&run);
-            return Err(run.diverged(what));
+            return Err(diverged(&run, what));
         }
         if !self.backward_and_update(run.phase) {
-            return Err(run.diverged("an update became non-finite".into()));
+            return Err(diverged(&run, "an update became non-finite".into()));
         }
         let step = self.advance(&mut run, loss);
         if step.phase_end.is_none() {
@@ -212,12 +218,24 @@ impl Trainer {
         run.epoch += 1;
         run.batch = 0;
         run.epoch_started = Instant::now();
+        log::debug!(
+            "{} epoch {} done: train MSE {train_mse}",
+            run.phase,
+            run.epoch - 1
+        );
         if run.epoch == run.epochs {
-            step.phase_end = Some(PhaseEnd {
+            let end = PhaseEnd {
                 phase: run.phase,
                 epochs: run.epochs,
                 seconds: run.started.elapsed().as_secs_f64(),
-            });
+            };
+            log::info!(
+                "{} ended: {} epochs in {:.3} s",
+                end.phase,
+                end.epochs,
+                end.seconds
+            );
+            step.phase_end = Some(end);
         }
         step
     }

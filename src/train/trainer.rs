@@ -7,8 +7,8 @@ use super::cache::{CacheInfo, Hidden1Cache};
 use super::config::{HyperparamError, Hyperparams};
 use super::eval;
 use super::step::Run;
-use crate::checkpoint::Checkpoint;
-use crate::data::{Mnist, PIXELS, Sampler, SubsetSampler};
+use crate::checkpoint::{BatchOrder, Checkpoint, Optimizer};
+use crate::data::{Mnist, OrderError, PIXELS, Sampler, SubsetSampler};
 use crate::model::params::stream_seed;
 use crate::model::{Adam, Arch, Params, Phase, Workspace};
 
@@ -169,20 +169,25 @@ impl Trainer {
         Ok(())
     }
 
-    /// The model and its progress, as a checkpoint holds them. The settings are the
-    /// ones in effect, with the layer widths of the parameters.
+    /// The model and its progress, as a checkpoint holds them: enough to go on bit for
+    /// bit. The settings are the ones in effect, with the layer widths of the parameters.
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             params: self.params.clone(),
-            adam_steps: self.adam.steps(),
+            optimizer: Optimizer::Full(Box::new(self.adam.state())),
+            order: Some(BatchOrder {
+                epochs: self.sampler.state(),
+                subset: self.subset.state(),
+            }),
             epochs_done: self.epochs_done,
             settings: serde_json::to_string(&self.hp).ok(),
         }
     }
 
     /// Continues from a checkpoint: its parameters (of any widths that take one image's
-    /// pixels) and Adam's step counter. The optimiser's moments restart.
-    pub fn restore(&mut self, ck: Checkpoint) -> Result<(), TrainError> {
+    /// pixels), Adam's moments and counter, and the batch order. Returns a note when
+    /// part of that could not be taken over (an old file, another training set).
+    pub fn restore(&mut self, ck: Checkpoint) -> Result<Option<String>, TrainError> {
         if self.run.is_some() {
             return Err(TrainError::Busy);
         }
@@ -194,11 +199,50 @@ impl Trainer {
             self.hp.hidden2 = arch.hidden2;
         }
         self.adam = Adam::new(self.hp.adam(), arch);
-        self.adam.set_steps(ck.adam_steps);
+        let mut note = None;
+        match ck.optimizer {
+            Optimizer::Full(state) => self.adam.restore(*state),
+            Optimizer::Counter(steps) => {
+                self.adam.set_steps(steps);
+                note = Some(
+                    "an older checkpoint without Adam's moments or the batch order: the \
+                     moments restart at zero, the batch order from the seed"
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(order) = ck.order
+            && let Err(e) = self.continue_order(order)
+        {
+            note = Some(format!(
+                "the batch order cannot be continued ({e}); it restarts from the seed"
+            ));
+        }
         self.params = ck.params;
         self.epochs_done = ck.epochs_done;
         self.w1_version += 1;
-        Ok(())
+        if let Some(n) = &note {
+            log::info!("{n}");
+        }
+        Ok(note)
+    }
+
+    /// Takes over a saved batch order; on error, restarts the order from the seed.
+    fn continue_order(&mut self, order: BatchOrder) -> Result<(), OrderError> {
+        let n = self.data.train.len();
+        let both = Sampler::from_state(order.epochs, n)
+            .and_then(|s| SubsetSampler::from_state(order.subset, n).map(|t| (s, t)));
+        match both {
+            Ok((s, t)) => {
+                (self.sampler, self.subset) = (s, t);
+                Ok(())
+            }
+            Err(e) => {
+                self.sampler = Sampler::new(n, stream_seed(self.hp.seed, BATCH_STREAM));
+                self.subset = SubsetSampler::new(n, stream_seed(self.hp.seed, SUBSET_STREAM));
+                Err(e)
+            }
+        }
     }
 
     /// Starts a phase. For a cached phase 2, builds the hidden1 cache of the training
@@ -216,6 +260,24 @@ impl Trainer {
             self.cache
                 .ensure(&self.params, &self.data.train, self.w1_version)
         });
+        match info {
+            Some(c) if c.reused => {
+                log::info!("hidden1 cache reused ({:.1} MB)", c.bytes as f64 / 1e6)
+            }
+            Some(c) => log::info!(
+                "hidden1 cache built in {:.3} s ({:.1} MB)",
+                c.seconds,
+                c.bytes as f64 / 1e6
+            ),
+            None => {}
+        }
+        log::info!(
+            "{phase} started: {} epochs of {} batches of {}{}",
+            self.hp.epochs,
+            self.batches_per_epoch(),
+            self.hp.batch_size,
+            if cached { ", hidden1 cached" } else { "" }
+        );
         if self.hp.fresh_adam_counter {
             self.adam.restart_counter();
         }

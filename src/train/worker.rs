@@ -67,7 +67,7 @@ impl Worker {
         loop {
             // Idle or paused: wait outside rayon's pool, holding none of its threads.
             let Ok(c) = commands.recv() else { return };
-            if let Flow::Exit = self.guarded(|w| w.handle(c)) {
+            if let Flow::Exit = self.answer(c) {
                 return;
             }
             if self.training() {
@@ -92,7 +92,7 @@ impl Worker {
     fn train(&mut self, commands: &Receiver<Command>) -> Flow {
         while self.training() {
             let flow = match commands.try_recv() {
-                Ok(c) => self.guarded(|w| w.handle(c)),
+                Ok(c) => self.answer(c),
                 Err(TryRecvError::Empty) => self.guarded(|w| {
                     w.step_once();
                     Flow::Continue
@@ -104,6 +104,16 @@ impl Worker {
             }
         }
         Flow::Continue
+    }
+
+    /// Carries out a command (a panic in it becomes an error) and answers it.
+    fn answer(&mut self, c: Command) -> Flow {
+        let name = c.name();
+        let flow = self.guarded(|w| w.handle(c));
+        if let Flow::Continue = flow {
+            self.send(Event::Handled(name), false);
+        }
+        flow
     }
 
     /// Runs `f`, turning a panic into an Error event and a stopped phase.
@@ -131,6 +141,11 @@ impl Worker {
     }
 
     fn send(&mut self, e: Event, urgent: bool) {
+        if matches!(e, Event::BatchLoss { .. } | Event::Progress(_)) {
+            log::trace!("event: {e:?}");
+        } else {
+            log::debug!("event: {e:?}");
+        }
         // The UI may be gone already (closing); nothing to do then.
         let _ = self.events.send(e);
         if urgent || self.last_wake.elapsed() >= WAKE_INTERVAL {
@@ -172,6 +187,7 @@ impl Worker {
     }
 
     fn handle(&mut self, c: Command) -> Flow {
+        log::debug!("command: {c:?}");
         match c {
             Command::Shutdown => return Flow::Exit,
             Command::StartPhase(phase) => self.start(phase),
@@ -285,9 +301,10 @@ impl Worker {
             Err(e) => return self.error(e),
         };
         match self.trainer.restore(ck) {
-            Ok(()) => {
+            Ok(note) => {
                 self.failed = false;
-                self.send(Event::CheckpointLoaded(path.to_path_buf()), true);
+                let path = path.to_path_buf();
+                self.send(Event::CheckpointLoaded { path, note }, true);
                 self.snapshot(None, true);
             }
             Err(e) => self.error(format!("{}: {e}", path.display())),

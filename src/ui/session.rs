@@ -246,12 +246,16 @@ impl Session {
                 self.cache = None;
                 self.class_means = None;
             }
-            Event::CheckpointLoaded(path) => {
+            Event::CheckpointLoaded { path, note } => {
                 self.clear_record();
-                self.notice = Some(format!("loaded {}", path.display()));
+                self.notice = Some(match note {
+                    Some(n) => format!("loaded {} ({n})", path.display()),
+                    None => format!("loaded {}", path.display()),
+                });
             }
             Event::CheckpointSaved(path) => self.notice = Some(format!("saved {}", path.display())),
             Event::Error(msg) => self.errors.push(msg),
+            Event::Handled(_) => {}
         }
     }
 

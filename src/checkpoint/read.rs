@@ -1,0 +1,244 @@
+//! Parsing checkpoint bytes: everything is checked before it is believed, and every
+//! number read is bounded (a counter is only a count; nothing read is replayed).
+
+use std::collections::HashMap;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use super::{
+    BatchOrder, Checkpoint, CheckpointProblem, FORMAT, FORMAT_VERSION, OLDEST_VERSION, Optimizer,
+};
+use crate::data::OrderState;
+use crate::model::{AdamState, Arch, Params, TENSOR_NAMES};
+
+type Meta = HashMap<String, String>;
+
+/// Parses checkpoint bytes (see `load`).
+pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, CheckpointProblem> {
+    let not_st = |e: safetensors::SafeTensorError| CheckpointProblem::NotSafetensors(e.to_string());
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    check_format(&meta)?;
+    let st = SafeTensors::deserialize(bytes).map_err(not_st)?;
+    if let Some(name) = st.names().into_iter().find(|n| !known(n)) {
+        return Err(CheckpointProblem::UnexpectedTensor(name.to_string()));
+    }
+    let arch = arch_of(&st)?;
+    if let Some(expected) = expect
+        && expected != arch
+    {
+        return Err(CheckpointProblem::OtherNetwork {
+            found: arch,
+            expected,
+        });
+    }
+    let params = read_params(&st, "", arch)?;
+    let steps = count(&meta, "adam_steps")?;
+    // Version 1 never has the optimiser's state or the order; version 2 has them
+    // unless the model was saved without (a bare set of parameters).
+    let optimizer = if has(&st, "adam.m.weights1") {
+        Optimizer::Full(Box::new(AdamState {
+            steps,
+            powers: [
+                power(&meta, "adam_beta1_power")?,
+                power(&meta, "adam_beta2_power")?,
+            ],
+            m: read_params(&st, "adam.m.", arch)?,
+            v: read_params(&st, "adam.v.", arch)?,
+        }))
+    } else {
+        Optimizer::Counter(steps)
+    };
+    let order = match has(&st, "order.epochs.perm") {
+        true => Some(read_order(&st, &meta)?),
+        false => None,
+    };
+    let epochs = |key| count(&meta, key).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    Ok(Checkpoint {
+        params,
+        optimizer,
+        order,
+        epochs_done: [epochs("epochs_phase1")?, epochs("epochs_phase2")?],
+        settings: meta.get("hyperparams").cloned(),
+    })
+}
+
+fn has(st: &SafeTensors<'_>, name: &str) -> bool {
+    st.tensor(name).is_ok()
+}
+
+/// The tensor names a checkpoint may hold.
+fn known(name: &str) -> bool {
+    let param = |n: &str| TENSOR_NAMES.contains(&n);
+    param(name)
+        || name.strip_prefix("adam.m.").is_some_and(param)
+        || name.strip_prefix("adam.v.").is_some_and(param)
+        || ["epochs", "subset"].iter().any(|o| {
+            [format!("order.{o}.perm"), format!("order.{o}.rng")]
+                .iter()
+                .any(|k| k == name)
+        })
+}
+
+/// The format version, if it is one this reader knows.
+fn check_format(meta: &Meta) -> Result<&str, CheckpointProblem> {
+    if let Some(f) = meta.get("format")
+        && f != FORMAT
+    {
+        return Err(CheckpointProblem::OtherFormat(f.clone()));
+    }
+    match meta.get("format_version").map(String::as_str) {
+        // Files written before versions were recorded are version 1.
+        None => Ok(OLDEST_VERSION),
+        Some(v @ (OLDEST_VERSION | FORMAT_VERSION)) => Ok(v),
+        Some(v) => Err(CheckpointProblem::OtherVersion(v.to_string())),
+    }
+}
+
+fn count(meta: &Meta, key: &'static str) -> Result<u64, CheckpointProblem> {
+    meta.get(key).map_or(Ok(0), |v| {
+        v.parse::<u64>().map_err(|_| CheckpointProblem::Metadata {
+            key,
+            value: v.clone(),
+            what: "a count",
+        })
+    })
+}
+
+/// A power of Adam's beta: a number in [0, 1].
+fn power(meta: &Meta, key: &'static str) -> Result<f32, CheckpointProblem> {
+    let v = meta
+        .get(key)
+        .ok_or(CheckpointProblem::MissingMetadata(key))?;
+    match v.parse::<f32>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(CheckpointProblem::Metadata {
+            key,
+            value: v.clone(),
+            what: "a number from 0 to 1",
+        }),
+    }
+}
+
+fn tensor<'a>(st: &'a SafeTensors<'a>, name: &str) -> Result<TensorView<'a>, CheckpointProblem> {
+    st.tensor(name)
+        .map_err(|_| CheckpointProblem::MissingTensor(name.to_string()))
+}
+
+/// The network's widths, read off the shapes of weights1 and weights2.
+fn arch_of(st: &SafeTensors<'_>) -> Result<Arch, CheckpointProblem> {
+    let (w1, w2) = (tensor(st, "weights1")?, tensor(st, "weights2")?);
+    let (&[inputs, hidden1], &[_, hidden2]) = (w1.shape(), w2.shape()) else {
+        return Err(CheckpointProblem::NotMatrices(
+            w1.shape().to_vec(),
+            w2.shape().to_vec(),
+        ));
+    };
+    let arch = Arch {
+        inputs,
+        hidden1,
+        hidden2,
+    };
+    if inputs == 0 || hidden1 == 0 || hidden2 == 0 {
+        return Err(CheckpointProblem::Degenerate(arch));
+    }
+    Ok(arch)
+}
+
+/// The eight tensors named `prefix` + `TENSOR_NAMES`, of `arch`'s shapes, finite.
+fn read_params(
+    st: &SafeTensors<'_>,
+    prefix: &str,
+    arch: Arch,
+) -> Result<Params, CheckpointProblem> {
+    let mut params = Params::zeros(arch);
+    for ((&name, shape), dst) in TENSOR_NAMES
+        .iter()
+        .zip(arch.shapes())
+        .zip(params.tensors_mut())
+    {
+        let name = format!("{prefix}{name}");
+        let t = checked(st, &name, Dtype::F32, &shape)?;
+        for (d, c) in dst.iter_mut().zip(t.data().chunks_exact(4)) {
+            *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        if let Some(index) = dst.iter().position(|x| !x.is_finite()) {
+            return Err(CheckpointProblem::NonFinite {
+                name,
+                value: dst[index],
+                index,
+            });
+        }
+    }
+    Ok(params)
+}
+
+/// Tensor `name`, after checking its dtype and shape.
+fn checked<'a>(
+    st: &'a SafeTensors<'a>,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+) -> Result<TensorView<'a>, CheckpointProblem> {
+    let t = tensor(st, name)?;
+    if t.dtype() != dtype {
+        return Err(CheckpointProblem::Dtype {
+            name: name.to_string(),
+            dtype: t.dtype(),
+            expected: dtype,
+        });
+    }
+    if t.shape() != shape {
+        return Err(CheckpointProblem::Shape {
+            name: name.to_string(),
+            found: t.shape().to_vec(),
+            expected: shape.to_vec(),
+        });
+    }
+    Ok(t)
+}
+
+/// The two batch orders. Whether they fit the data is for the trainer to check.
+fn read_order(st: &SafeTensors<'_>, meta: &Meta) -> Result<BatchOrder, CheckpointProblem> {
+    let state = |name: &str| -> Result<OrderState, CheckpointProblem> {
+        let perm_name = format!("order.{name}.perm");
+        let n = tensor(st, &perm_name)?
+            .shape()
+            .first()
+            .copied()
+            .unwrap_or(0);
+        let perm = checked(st, &perm_name, Dtype::U32, &[n])?
+            .data()
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let words = checked(st, &format!("order.{name}.rng"), Dtype::U64, &[4])?;
+        let mut rng = [0u64; 4];
+        for (w, c) in rng.iter_mut().zip(words.data().chunks_exact(8)) {
+            *w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        }
+        Ok(OrderState {
+            perm,
+            pos: 0,
+            started: true,
+            rng,
+        })
+    };
+    let mut epochs = state("epochs")?;
+    epochs.pos = usize::try_from(count(meta, "order_position")?).unwrap_or(usize::MAX);
+    epochs.started = match meta.get("order_started").map(String::as_str) {
+        Some("true") => true,
+        Some("false") => false,
+        other => {
+            return Err(CheckpointProblem::Metadata {
+                key: "order_started",
+                value: other.unwrap_or_default().to_string(),
+                what: "true or false",
+            });
+        }
+    };
+    Ok(BatchOrder {
+        epochs,
+        subset: state("subset")?,
+    })
+}

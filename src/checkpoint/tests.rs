@@ -1,0 +1,176 @@
+use safetensors::tensor::{Dtype, TensorView};
+
+use super::*;
+use crate::model::TENSOR_NAMES;
+
+const SMALL: Arch = Arch {
+    inputs: 6,
+    hidden1: 4,
+    hidden2: 2,
+};
+
+fn full() -> Checkpoint {
+    let order = |seed: u32, pos| OrderState {
+        perm: (0..10).map(|i| (i * 3 + seed) % 10).collect(),
+        pos,
+        started: true,
+        rng: [1, 2, 3, u64::MAX],
+    };
+    Checkpoint {
+        params: Params::he_init(SMALL, 3),
+        optimizer: Optimizer::Full(Box::new(AdamState {
+            steps: 1464,
+            powers: [1.2e-38, 0.2311],
+            m: Params::he_init(SMALL, 4),
+            v: Params::zeros(SMALL),
+        })),
+        order: Some(BatchOrder {
+            epochs: order(1, 7),
+            subset: order(2, 0),
+        }),
+        epochs_done: [4, 2],
+        settings: Some(r#"{"seed":7}"#.into()),
+    }
+}
+
+#[test]
+fn round_trips_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    save(&path, &full()).unwrap();
+    assert_eq!(load(&path, Some(SMALL)).unwrap(), full());
+    // Saving again replaces the file atomically and leaves no temporary behind.
+    save(&path, &full()).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+/// A file as a layerwise of version 1 wrote it: the eight tensors, the counter.
+fn version1(tensors: Vec<(String, Vec<usize>, Vec<f32>)>, meta: &[(&str, &str)]) -> Vec<u8> {
+    let owned: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(n, s, d)| (n, s, d.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = owned
+        .iter()
+        .map(|(n, s, d)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), d).unwrap(),
+            )
+        })
+        .collect();
+    let mut all = vec![("format_version", "1"), ("adam_steps", "12")];
+    all.extend_from_slice(meta);
+    let meta = all
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+fn good_tensors() -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let p = Params::he_init(SMALL, 1);
+    TENSOR_NAMES
+        .iter()
+        .zip(SMALL.shapes())
+        .zip(p.tensors())
+        .map(|((&n, s), t)| (n.to_string(), s, t.to_vec()))
+        .collect()
+}
+
+fn refused(bytes: &[u8], expect: Option<Arch>) -> String {
+    from_bytes(bytes, expect).unwrap_err().to_string()
+}
+
+#[test]
+fn version_1_files_load_with_the_counter_only() {
+    let ck = from_bytes(&version1(good_tensors(), &[]), Some(SMALL)).unwrap();
+    assert_eq!(ck.optimizer, Optimizer::Counter(12));
+    assert_eq!(ck.order, None);
+    assert_eq!(ck.params, Params::he_init(SMALL, 1));
+}
+
+#[test]
+fn refuses_wrong_shape_missing_tensor_and_other_arch() {
+    let mut t = good_tensors();
+    t[5].1 = vec![3]; // biases3
+    t[5].2 = vec![0.0; 3];
+    assert!(refused(&version1(t, &[]), None).contains("'biases3' has shape [3]"));
+
+    let mut t = good_tensors();
+    t.remove(6);
+    assert!(refused(&version1(t, &[]), None).contains("missing tensor 'weights4'"));
+
+    let other = Arch {
+        hidden2: 3,
+        ..SMALL
+    };
+    let msg = refused(&version1(good_tensors(), &[]), Some(other));
+    assert!(
+        msg.contains("6-4-2-4-6") && msg.contains("6-4-3-4-6"),
+        "{msg}"
+    );
+
+    let mut t = good_tensors();
+    t.push(("extra".into(), vec![1], vec![0.0]));
+    assert!(refused(&version1(t, &[]), None).contains("unexpected tensor 'extra'"));
+}
+
+#[test]
+fn refuses_other_versions_non_finite_values_and_garbage() {
+    let b = version1(good_tensors(), &[("format_version", "3")]);
+    assert!(refused(&b, None).contains("format version 3"));
+
+    let mut t = good_tensors();
+    t[0].2[3] = f32::NAN;
+    assert!(refused(&version1(t, &[]), None).contains("'weights1' holds NaN at index 3"));
+
+    assert!(refused(b"hello world, not tensors", None).contains("not a safetensors file"));
+    assert!(refused(&[], None).contains("not a safetensors file"));
+    let b = version1(good_tensors(), &[]);
+    assert!(refused(&b[..b.len() - 5], None).contains("not a safetensors file"));
+}
+
+/// `full()` with one metadata value replaced.
+fn with_meta(key: &str, value: &str) -> Vec<u8> {
+    let bytes = to_bytes(&full()).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    meta.insert(key.into(), value.into());
+    let views: Vec<(String, TensorView<'_>)> = st.tensors();
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+#[test]
+fn metadata_is_checked_and_never_replayed() {
+    let huge = u64::MAX.to_string();
+    let t = std::time::Instant::now();
+    let ck = from_bytes(&with_meta("adam_steps", &huge), None).unwrap();
+    assert_eq!(ck.optimizer.steps(), u64::MAX);
+    assert!(t.elapsed().as_secs() < 1, "a counter is read, not replayed");
+    assert!(
+        refused(&with_meta("adam_steps", "1e18"), None)
+            .contains("adam_steps = '1e18' is not a count")
+    );
+    for bad in ["2.5", "-0.1", "NaN", "inf", ""] {
+        let msg = refused(&with_meta("adam_beta2_power", bad), None);
+        assert!(msg.contains("is not a number from 0 to 1"), "{bad}: {msg}");
+    }
+    let msg = refused(&with_meta("order_started", "maybe"), None);
+    assert!(
+        msg.contains("order_started = 'maybe' is not true or false"),
+        "{msg}"
+    );
+    let msg = refused(&with_meta("epochs_phase1", "-1"), None);
+    assert!(msg.contains("is not a count"), "{msg}");
+}
+
+#[test]
+fn errors_name_the_file() {
+    let err = load(Path::new("/no/such/model.safetensors"), None).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/no/such/model.safetensors: cannot read")
+    );
+}

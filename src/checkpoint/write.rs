@@ -1,0 +1,95 @@
+//! Encoding a checkpoint, and writing it so that a crash never leaves half a file.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+
+use super::{Checkpoint, CheckpointProblem, FORMAT, FORMAT_VERSION, Optimizer};
+use crate::model::{Params, TENSOR_NAMES};
+
+/// The checkpoint as safetensors bytes.
+pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
+    let encode = |e: safetensors::SafeTensorError| CheckpointProblem::Encode(e.to_string());
+    let mut tensors: Vec<(String, Dtype, Vec<usize>, &'a [u8])> = Vec::new();
+    let mut add_params = |prefix: &str, p: &'a Params| {
+        for ((name, shape), t) in TENSOR_NAMES.iter().zip(p.arch().shapes()).zip(p.tensors()) {
+            tensors.push((format!("{prefix}{name}"), Dtype::F32, shape, bytes_of(t)));
+        }
+    };
+    add_params("", &ck.params);
+    let mut meta = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("format_version".into(), FORMAT_VERSION.into()),
+        ("arch".into(), ck.params.arch().to_string()),
+        ("adam_steps".into(), ck.optimizer.steps().to_string()),
+        ("epochs_phase1".into(), ck.epochs_done[0].to_string()),
+        ("epochs_phase2".into(), ck.epochs_done[1].to_string()),
+    ]);
+    if let Optimizer::Full(s) = &ck.optimizer {
+        add_params("adam.m.", &s.m);
+        add_params("adam.v.", &s.v);
+        // f32's `Display` is the shortest text that reads back to the same bits.
+        meta.insert("adam_beta1_power".into(), s.powers[0].to_string());
+        meta.insert("adam_beta2_power".into(), s.powers[1].to_string());
+    }
+    if let Some(o) = &ck.order {
+        for (name, state) in [("epochs", &o.epochs), ("subset", &o.subset)] {
+            let n = state.perm.len();
+            tensors.push((
+                format!("order.{name}.perm"),
+                Dtype::U32,
+                vec![n],
+                bytes_of(&state.perm),
+            ));
+            tensors.push((
+                format!("order.{name}.rng"),
+                Dtype::U64,
+                vec![4],
+                bytes_of(&state.rng),
+            ));
+        }
+        meta.insert("order_position".into(), o.epochs.pos.to_string());
+        meta.insert("order_started".into(), o.epochs.started.to_string());
+    }
+    if let Some(s) = &ck.settings {
+        meta.insert("hyperparams".into(), s.clone());
+    }
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .into_iter()
+        .map(|(name, dtype, shape, data)| TensorView::new(dtype, shape, data).map(|v| (name, v)))
+        .collect::<Result<_, _>>()
+        .map_err(encode)?;
+    safetensors::serialize(views, Some(meta)).map_err(encode)
+}
+
+/// Little-endian bytes of a slice of numbers (safetensors' layout on every platform we
+/// build for).
+fn bytes_of<T: Copy>(t: &[T]) -> &[u8] {
+    const { assert!(cfg!(target_endian = "little")) };
+    // SAFETY: used for f32, u32 and u64 only: no padding, every byte initialised; any
+    // byte pattern is a valid u8; the length is the slice's size in bytes and the
+    // lifetime is the slice's.
+    unsafe { std::slice::from_raw_parts(t.as_ptr().cast::<u8>(), std::mem::size_of_val(t)) }
+}
+
+/// A temporary file in the same folder, flushed to disk, then renamed over `path`.
+pub(super) fn atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".layerwise-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // Make the rename itself durable.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
