@@ -1,0 +1,34 @@
+//! The code space: pure math behind the views of what the stack has learned.
+//!
+//! - [`nearest`](mod@nearest): brute-force nearest rows of a matrix.
+//!
+//! Like [`crate::model`], nothing here knows about threads (beyond rayon), files or
+//! egui. Matrices are ndarray views with samples in rows.
+
+pub mod nearest;
+
+pub use nearest::{Neighbour, nearest};
+
+/// A matrix or vector whose width does not fit the one it goes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{what} has {got} columns, expected {expected}")]
+pub struct WidthError {
+    pub what: &'static str,
+    pub expected: usize,
+    pub got: usize,
+}
+
+impl WidthError {
+    /// `Ok` when `got == expected`, else the error naming `what`.
+    pub(crate) fn check(what: &'static str, expected: usize, got: usize) -> Result<(), Self> {
+        if got == expected {
+            Ok(())
+        } else {
+            Err(Self {
+                what,
+                expected,
+                got,
+            })
+        }
+    }
+}
