@@ -1,13 +1,18 @@
 //! The code space: pure math behind the views of what the stack has learned.
 //!
+//! - [`pca`](mod@pca): a 2-D linear map of codes (or hidden1, or pixels), its axes
+//!   sign-aligned from one map to the next so that a map redrawn while the model
+//!   trains does not mirror;
 //! - [`nearest`](mod@nearest): brute-force nearest rows of a matrix.
 //!
 //! Like [`crate::model`], nothing here knows about threads (beyond rayon), files or
 //! egui. Matrices are ndarray views with samples in rows.
 
 pub mod nearest;
+pub mod pca;
 
 pub use nearest::{Neighbour, nearest};
+pub use pca::{Pca, PcaError, pca};
 
 /// A matrix or vector whose width does not fit the one it goes with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
