@@ -3,15 +3,18 @@
 //! - [`pca`](mod@pca): a 2-D linear map of codes (or hidden1, or pixels), its axes
 //!   sign-aligned from one map to the next so that a map redrawn while the model
 //!   trains does not mirror;
+//! - [`normalize`]: MNIST's preprocessing of a hand-drawn digit;
 //! - [`nearest`](mod@nearest): brute-force nearest rows of a matrix.
 //!
 //! Like [`crate::model`], nothing here knows about threads (beyond rayon), files or
 //! egui. Matrices are ndarray views with samples in rows.
 
 pub mod nearest;
+pub mod normalize;
 pub mod pca;
 
 pub use nearest::{Neighbour, nearest};
+pub use normalize::normalize_digit;
 pub use pca::{Pca, PcaError, pca};
 
 /// A matrix or vector whose width does not fit the one it goes with.
