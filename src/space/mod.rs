@@ -4,6 +4,7 @@
 //!   sign-aligned from one map to the next so that a map redrawn while the model
 //!   trains does not mirror;
 //! - [`normalize`]: MNIST's preprocessing of a hand-drawn digit;
+//! - [`walk`](mod@walk): the encoder, the two decoders, and walks between two images;
 //! - [`nearest`](mod@nearest): brute-force nearest rows of a matrix.
 //!
 //! Like [`crate::model`], nothing here knows about threads (beyond rayon), files or
@@ -12,10 +13,12 @@
 pub mod nearest;
 pub mod normalize;
 pub mod pca;
+pub mod walk;
 
 pub use nearest::{Neighbour, nearest};
 pub use normalize::normalize_digit;
 pub use pca::{Pca, PcaError, pca};
+pub use walk::{Encoded, Walks, decode_codes, decode_hidden1, encode, walk, walks};
 
 /// A matrix or vector whose width does not fit the one it goes with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
