@@ -3,6 +3,8 @@
 //! - [`pca`](mod@pca): a 2-D linear map of codes (or hidden1, or pixels), its axes
 //!   sign-aligned from one map to the next so that a map redrawn while the model
 //!   trains does not mirror;
+//! - [`tsne`](mod@tsne): Barnes-Hut t-SNE, deterministic for a seed whatever the
+//!   thread count, cancellable, and warm-startable from a previous layout;
 //! - [`normalize`]: MNIST's preprocessing of a hand-drawn digit;
 //! - [`walk`](mod@walk): the encoder, the two decoders, and walks between two images;
 //! - [`nearest`](mod@nearest): brute-force nearest rows of a matrix.
@@ -13,11 +15,13 @@
 pub mod nearest;
 pub mod normalize;
 pub mod pca;
+pub mod tsne;
 pub mod walk;
 
 pub use nearest::{Neighbour, nearest};
 pub use normalize::normalize_digit;
 pub use pca::{Pca, PcaError, pca};
+pub use tsne::{Outcome, TsneConfig, TsneError, tsne};
 pub use walk::{Encoded, Walks, decode_codes, decode_hidden1, encode, walk, walks};
 
 /// A matrix or vector whose width does not fit the one it goes with.
