@@ -4,8 +4,9 @@
 //! subtree (`skip`): a traversal is one loop over an array, moving to the next node to
 //! open a cell or jumping to `skip` to summarise it, with no stack and no recursion.
 
-/// A cell deeper than this is a leaf whatever it holds (2^-48 of the layout's width is
-/// below f64's resolution of it).
+/// A cell deeper than this is a leaf whatever it holds: its side, 2^-48 of the
+/// layout's, is a few f64 ulps of the coordinates, and points that close repel as one.
+/// (Coincident points stop the split earlier: a cell without spread is a leaf.)
 const MAX_DEPTH: u32 = 48;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
