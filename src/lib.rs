@@ -11,5 +11,6 @@ pub mod inspect;
 pub mod model;
 pub mod picture;
 pub mod simd;
+pub mod space;
 pub mod train;
 pub mod ui;
