@@ -13,12 +13,14 @@ use super::codes::CodesPanel;
 use super::command::UiCommand;
 use super::features::FeaturesPanel;
 use super::file_dialog::{FileDialog, Purpose};
+use super::layout::{self, Pane};
 use super::losses::LossesPanel;
 use super::recon::ReconPanel;
 use super::session::Session;
 use super::settings::{AppOptions, Settings};
 use super::shown::{self, Inspection};
 use super::training::TrainingPanel;
+use super::views::Views;
 use super::worker_link::{Received, WorkerLink};
 use crate::data::Mnist;
 use crate::model::Phase;
@@ -45,7 +47,12 @@ pub struct LayerwiseApp {
     pub(super) frames: FrameStats,
     /// The window title last sent, to send only changes.
     pub(super) title: String,
+    /// How the views are docked (persisted apart from the settings).
+    pub(super) layout: egui_tiles::Tree<Pane>,
 }
+
+/// Where the views' arrangement is kept between launches.
+const LAYOUT_KEY: &str = "layout";
 
 impl LayerwiseApp {
     pub fn new(cc: &eframe::CreationContext<'_>, data: Arc<Mnist>, options: AppOptions) -> Self {
@@ -55,6 +62,11 @@ impl LayerwiseApp {
                 .unwrap_or_default()
         });
         settings.selection.fit(data.test.len());
+        let mut layout = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, LAYOUT_KEY))
+            .unwrap_or_else(layout::default_tree);
+        layout::ensure_all(&mut layout);
         let ctx = cc.egui_ctx.clone();
         let wake: Waker = Arc::new(move || ctx.request_repaint());
         let mut app = Self {
@@ -74,6 +86,7 @@ impl LayerwiseApp {
             autostart: options.autostart.into(),
             frames: FrameStats::default(),
             title: String::new(),
+            layout,
         };
         app.start_worker();
         if let Some(dir) = &app.data_dir {
@@ -285,8 +298,8 @@ impl LayerwiseApp {
         }
     }
 
-    /// The views of the shown parameters: features and codes at the right,
-    /// losses over reconstructions in the middle.
+    /// The views of the shown parameters, as the user has docked them, under the
+    /// choice of which parameters they show.
     fn views_ui(&mut self, ui: &mut egui::Ui, clicked: &mut Vec<UiCommand>) {
         if self
             .history_pick
@@ -303,27 +316,19 @@ impl LayerwiseApp {
             self.codes.update(&ctx, &shown, &self.inspection);
             self.features.update(&ctx, &shown);
         }
-        egui::Panel::right("views")
-            .resizable(true)
-            .default_size(440.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    self.features.ui(ui);
-                    ui.separator();
-                    self.codes.ui(ui);
-                });
-            });
         egui::CentralPanel::default().show(ui, |ui| {
-            egui::Panel::top("losses")
-                .resizable(true)
-                .default_size(360.0)
-                .show(ui, |ui| {
-                    clicked.extend(self.losses.ui(ui, &self.session, self.settings.log_scale));
-                });
             shown::history_ui(ui, &self.session, &mut self.history_pick);
-            let test = &self.session.data.test;
-            let sel = &mut self.settings.selection;
-            clicked.extend(self.recon.ui(ui, test, &self.inspection, sel));
+            let mut views = Views {
+                session: &self.session,
+                settings: &mut self.settings,
+                inspection: &self.inspection,
+                losses: &mut self.losses,
+                recon: &mut self.recon,
+                codes: &mut self.codes,
+                features: &mut self.features,
+                clicked,
+            };
+            self.layout.ui(&mut views, ui);
         });
     }
 }
@@ -381,6 +386,7 @@ impl eframe::App for LayerwiseApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        eframe::set_value(storage, LAYOUT_KEY, &self.layout);
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

@@ -123,7 +123,6 @@ impl CodesPanel {
     }
 
     pub fn ui(&mut self, ui: &mut Ui) {
-        ui.heading("Codes");
         ui.label(RichText::new("hidden2 of each shown image (150 units)").weak());
         self.codes.ui(ui, "image");
         colorbar_ui(ui, &self.colorbar, self.codes.scale);

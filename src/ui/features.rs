@@ -32,7 +32,6 @@ impl FeaturesPanel {
     }
 
     pub fn ui(&mut self, ui: &mut Ui) {
-        ui.heading("Features");
         ui.label(
             RichText::new(format!(
                 "what each of the {} hidden1 units responds to (columns of W1)",

@@ -18,7 +18,6 @@ impl LossesPanel {
     pub fn ui(&mut self, ui: &mut Ui, session: &Session, log_scale: bool) -> Vec<UiCommand> {
         let mut clicked = Vec::new();
         ui.horizontal(|ui| {
-            ui.heading("Losses");
             let mut log = log_scale;
             let cmd = UiCommand::ToggleLogScale;
             if ui

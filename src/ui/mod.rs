@@ -9,6 +9,7 @@ pub mod command;
 pub mod features;
 pub mod file_dialog;
 mod files;
+pub mod layout;
 pub mod losses;
 pub mod recon;
 pub mod session;
@@ -18,6 +19,7 @@ pub mod stack;
 pub mod textures;
 mod theme;
 pub mod training;
+mod views;
 mod worker_link;
 
 use std::sync::Arc;

@@ -107,13 +107,8 @@ impl ReconPanel {
         seen: &Inspection,
         sel: &mut Selection,
     ) -> Vec<UiCommand> {
-        let clicked = ui
-            .horizontal(|ui| {
-                ui.heading("Reconstructions");
-                scrubber_ui(ui, test, sel)
-            })
-            .inner;
-        egui::ScrollArea::horizontal()
+        let clicked = ui.horizontal(|ui| scrubber_ui(ui, test, sel)).inner;
+        egui::ScrollArea::both()
             .id_salt("recon-scroll")
             .show(ui, |ui| {
                 egui::Grid::new("recon-grid")
