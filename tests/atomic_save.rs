@@ -13,7 +13,7 @@ const TEST: &str = "a_killed_saver_leaves_a_loadable_checkpoint";
 
 fn model(seed: u64) -> Checkpoint {
     Checkpoint {
-        epochs_done: [seed as u32, 0],
+        epochs_done: [seed as u32, 0, 0, 0],
         ..Checkpoint::bare(Params::he_init(Arch::RECIPE, seed))
     }
 }

@@ -65,6 +65,38 @@ fn json_holds_every_figure() {
     assert!(v["phases"][1]["cache"].is_null());
 }
 
+#[test]
+fn phase3_and_end_to_end_print_the_test_mse_and_appear_in_json() {
+    let short = ["train", "--epochs", "1", "--batch-size", "1000"];
+    let o = layerwise(&[&short[..], &["--phases", "1,2,3", "--test-each-epoch"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Training phase #3\n0 Train MSE: "), "{out}");
+    assert_eq!(out.matches("  [test MSE: ").count(), 3, "{out}");
+    assert!(out.lines().last().unwrap().starts_with("Test MSE: 0.0"), "{out}");
+
+    let o = layerwise(&[&short[..], &["--end-to-end", "--test-each-epoch", "--json"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["settings"]["end_to_end"], true);
+    let phases = v["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 1);
+    assert_eq!(phases[0]["phase"], "e2e");
+    let epochs = phases[0]["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2, "as many epochs as phases 1 and 2 together");
+    let elapsed: Vec<f64> = epochs
+        .iter()
+        .map(|e| e["elapsed_seconds"].as_f64().unwrap())
+        .collect();
+    assert!(elapsed[0] > 0.0 && elapsed[1] > elapsed[0], "{elapsed:?}");
+    let last = epochs[1]["test_mse"].as_f64().unwrap();
+    assert_eq!(last, v["test_mse"].as_f64().unwrap());
+    assert!(v["train_seconds"].as_f64().unwrap() >= elapsed[1]);
+
+    let o = layerwise(&["train", "--end-to-end", "--load", "m.safetensors"]);
+    assert_fails(&o, 2, "--load");
+}
+
 fn assert_fails(o: &Output, code: i32, needle: &str) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(code), "stderr: {err}");
@@ -81,7 +113,7 @@ fn bad_arguments_exit_2() {
         "learning rate",
     );
     assert_fails(&layerwise(&["train", "--batch-size", "0"]), 2, "batch size");
-    assert_fails(&layerwise(&["train", "--phases", "3"]), 2, "3");
+    assert_fails(&layerwise(&["train", "--phases", "4"]), 2, "4");
     assert_fails(&layerwise(&["train", "--epochs", "x"]), 2, "invalid value");
 }
 
@@ -201,7 +233,7 @@ fn a_loaded_model_of_other_widths_is_saved_with_its_own_widths() {
     let hp: layerwise::train::Hyperparams =
         serde_json::from_str(ck.settings.as_deref().unwrap()).unwrap();
     assert_eq!((hp.hidden1, hp.hidden2), (32, 16));
-    assert_eq!(ck.epochs_done, [2, 0]);
+    assert_eq!(ck.epochs_done, [2, 0, 0, 0]);
 }
 
 #[test]

@@ -51,7 +51,14 @@ fn training_steps_do_not_allocate_on_any_number_of_threads() {
 }
 
 fn steps_do_not_allocate(t: &mut Trainer, threads: usize) {
-    for (phase, cached) in [(Phase::One, false), (Phase::Two, false), (Phase::Two, true)] {
+    let phases = [
+        (Phase::One, false),
+        (Phase::Two, false),
+        (Phase::Two, true),
+        (Phase::Three, false),
+        (Phase::EndToEnd, false),
+    ];
+    for (phase, cached) in phases {
         t.begin_phase(phase, cached).unwrap();
         // Warm-up: thread pools and per-thread GEMM scratch are created lazily once.
         for _ in 0..20 {

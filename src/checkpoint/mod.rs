@@ -34,8 +34,9 @@ pub struct Checkpoint {
     pub optimizer: Optimizer,
     /// Where the batch order stood (absent in version-1 files).
     pub order: Option<BatchOrder>,
-    /// Epochs of phase 1 and phase 2 the parameters have been trained for.
-    pub epochs_done: [u32; 2],
+    /// Epochs of phase 1, phase 2, phase 3 and end-to-end the parameters have been
+    /// trained for (`Phase::index` order; files from before phase 3 hold the first two).
+    pub epochs_done: [u32; 4],
     /// The training settings, as JSON the trainer wrote; carried, not interpreted.
     pub settings: Option<String>,
 }
@@ -47,7 +48,7 @@ impl Checkpoint {
             params,
             optimizer: Optimizer::Counter(0),
             order: None,
-            epochs_done: [0, 0],
+            epochs_done: [0; 4],
             settings: None,
         }
     }

@@ -58,7 +58,13 @@ pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, Chec
         params,
         optimizer,
         order,
-        epochs_done: [epochs("epochs_phase1")?, epochs("epochs_phase2")?],
+        // A key that is missing (every file from before phase 3) counts 0.
+        epochs_done: [
+            epochs("epochs_phase1")?,
+            epochs("epochs_phase2")?,
+            epochs("epochs_phase3")?,
+            epochs("epochs_end_to_end")?,
+        ],
         settings: meta.get("hyperparams").cloned(),
     })
 }

@@ -28,7 +28,7 @@ fn full() -> Checkpoint {
             epochs: order(1, 7),
             subset: order(2, 0),
         }),
-        epochs_done: [4, 2],
+        epochs_done: [4, 2, 1, 0],
         settings: Some(r#"{"seed":7}"#.into()),
     }
 }
@@ -140,6 +140,24 @@ fn with_meta(key: &str, value: &str) -> Vec<u8> {
     meta.insert(key.into(), value.into());
     let views: Vec<(String, TensorView<'_>)> = st.tensors();
     safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+#[test]
+fn a_file_from_before_phase_3_counts_no_epochs_of_it() {
+    let bytes = to_bytes(&full()).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    assert_eq!(meta["epochs_phase3"], "1");
+    meta.remove("epochs_phase3");
+    meta.remove("epochs_end_to_end");
+    let old = safetensors::serialize(st.tensors(), Some(meta)).unwrap();
+    assert_eq!(from_bytes(&old, None).unwrap().epochs_done, [4, 2, 0, 0]);
+    let msg = refused(&with_meta("epochs_end_to_end", "x"), None);
+    assert!(
+        msg.contains("epochs_end_to_end = 'x' is not a count"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
         ("adam_steps".into(), ck.optimizer.steps().to_string()),
         ("epochs_phase1".into(), ck.epochs_done[0].to_string()),
         ("epochs_phase2".into(), ck.epochs_done[1].to_string()),
+        ("epochs_phase3".into(), ck.epochs_done[2].to_string()),
+        ("epochs_end_to_end".into(), ck.epochs_done[3].to_string()),
     ]);
     if let Optimizer::Full(s) = &ck.optimizer {
         add_params("adam.m.", &s.m);

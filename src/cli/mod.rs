@@ -28,7 +28,7 @@ pub struct Cli {
     pub data: Option<PathBuf>,
     /// App only: start these phases, one after the other, once the window is up
     /// (e.g. `--autostart 1,2`).
-    #[arg(long, value_delimiter = ',', value_name = "PHASES", value_parser = clap::value_parser!(u8).range(1..=2))]
+    #[arg(long, value_delimiter = ',', value_name = "PHASES", value_parser = clap::value_parser!(u8).range(1..=3))]
     pub autostart: Vec<u8>,
     /// App only: print the UI's frame times (p50, p95) to stderr when the window closes.
     #[arg(long)]
@@ -83,6 +83,9 @@ const RECIPE: Hyperparams = Hyperparams::RECIPE;
 pub struct HyperArgs {
     #[arg(long, default_value_t = RECIPE.learning_rate, allow_negative_numbers = true)]
     pub learning_rate: f32,
+    /// Adam's learning rate in phase 3 (fine-tuning the whole stack).
+    #[arg(long, default_value_t = RECIPE.fine_tune_learning_rate, allow_negative_numbers = true)]
+    pub fine_tune_learning_rate: f32,
     /// L2 regularisation of the weights (`l2 * sum(w^2) / 2`).
     #[arg(long, default_value_t = RECIPE.l2, allow_negative_numbers = true)]
     pub l2: f32,
@@ -117,6 +120,7 @@ impl HyperArgs {
     pub fn hyperparams(&self) -> Hyperparams {
         Hyperparams {
             learning_rate: self.learning_rate,
+            fine_tune_learning_rate: self.fine_tune_learning_rate,
             l2: self.l2,
             epochs: self.epochs,
             batch_size: self.batch_size,

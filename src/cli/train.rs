@@ -1,4 +1,6 @@
-//! `layerwise train`: the seed's run, headless, with its printout.
+//! `layerwise train`: the seed's run, headless, with its printout; also phase 3 (the
+//! whole stack fine-tuned after the two phases) and end-to-end training, with the test
+//! MSE after every epoch for racing them.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -11,15 +13,24 @@ use serde::Serialize;
 use super::{Failure, HyperArgs, load_data};
 use crate::checkpoint;
 use crate::model::Phase;
-use crate::train::{CacheInfo, Hyperparams, Trainer};
+use crate::train::{CacheInfo, EpochEnd, Hyperparams, Trainer, in_pool};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub hyper: HyperArgs,
-    /// Phases to run, in order.
-    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = clap::value_parser!(u8).range(1..=2))]
+    /// Phases to run, in order: 1 and 2 are the recipe's; 3 then fine-tunes every
+    /// layer at once on the full stack's reconstruction error.
+    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = clap::value_parser!(u8).range(1..=3))]
     pub phases: Vec<u8>,
+    /// Instead of the phases: train the whole stack at once from the seed's
+    /// initialisation, for as many epochs as phases 1 and 2 together (2 x --epochs).
+    #[arg(long, conflicts_with_all = ["phases", "load"])]
+    pub end_to_end: bool,
+    /// After every epoch, also measure the full stack's test MSE (not counted in the
+    /// seconds), to compare runs at equal epochs and at equal seconds.
+    #[arg(long)]
+    pub test_each_epoch: bool,
     /// Phase 2 trains from a cache of hidden1 for the whole training set.
     #[arg(long)]
     pub cache_hidden1: bool,
@@ -40,6 +51,8 @@ struct Report {
     phases: Vec<PhaseReport>,
     test_mse: f64,
     eval_seconds: f64,
+    /// Seconds of training (every phase, cache builds included; no evaluation).
+    train_seconds: f64,
     total_seconds: f64,
 }
 
@@ -49,6 +62,7 @@ struct Settings {
     hyperparams: Hyperparams,
     cache_hidden1: bool,
     phases: Vec<u8>,
+    end_to_end: bool,
     data: String,
     threads: usize,
     load: Option<PathBuf>,
@@ -56,7 +70,8 @@ struct Settings {
 
 #[derive(Debug, Serialize)]
 struct PhaseReport {
-    phase: u8,
+    /// `1`, `2`, `3` or `e2e`.
+    phase: &'static str,
     cache: Option<CacheReport>,
     epochs: Vec<EpochReport>,
     seconds: f64,
@@ -73,6 +88,18 @@ struct EpochReport {
     epoch: u32,
     train_mse: f32,
     seconds: f64,
+    /// Seconds of training since the first phase of this run began, to this epoch's end.
+    elapsed_seconds: f64,
+    /// The full stack's test MSE after this epoch (with `--test-each-epoch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test_mse: Option<f64>,
+}
+
+/// What a phase needs to know of the command line.
+struct Options {
+    cache_hidden1: bool,
+    test_each_epoch: bool,
+    text: bool,
 }
 
 pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
@@ -89,12 +116,21 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
             eprintln!("layerwise: note: {}: {note}", path.display());
         }
     }
-    let text = !args.json;
+    let options = Options {
+        cache_hidden1: args.cache_hidden1,
+        test_each_epoch: args.test_each_epoch,
+        text: !args.json,
+    };
+    let order = if args.end_to_end {
+        vec![Phase::EndToEnd]
+    } else {
+        let phase = |&n| Phase::from_number(n).ok_or_else(|| Failure::input(no_phase(n)));
+        args.phases.iter().map(phase).collect::<Result<_, _>>()?
+    };
     let mut phases = Vec::new();
-    for &n in &args.phases {
-        let phase =
-            Phase::from_number(n).ok_or_else(|| Failure::input(anyhow::anyhow!("no phase {n}")))?;
-        phases.push(run_phase(&mut trainer, phase, args.cache_hidden1, text)?);
+    let mut elapsed = 0.0;
+    for phase in order {
+        phases.push(run_phase(&mut trainer, phase, &options, &mut elapsed)?);
     }
     let t = Instant::now();
     let test_mse = trainer.test_mse();
@@ -102,7 +138,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     if let Some(path) = &args.save {
         checkpoint::save(path, &trainer.checkpoint()).map_err(Failure::input)?;
     }
-    if text {
+    if options.text {
         // f32, as the seed's float32 tensor printed it.
         println!("Test MSE: {}", test_mse as f32);
         return Ok(());
@@ -111,7 +147,8 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         settings: Settings {
             hyperparams: trainer.hyperparams().clone(),
             cache_hidden1: args.cache_hidden1,
-            phases: args.phases.clone(),
+            phases: if args.end_to_end { vec![] } else { args.phases },
+            end_to_end: args.end_to_end,
             data: data.source.clone(),
             threads: rayon::current_num_threads(),
             load: args.load.clone(),
@@ -119,6 +156,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         phases,
         test_mse,
         eval_seconds,
+        train_seconds: elapsed,
         total_seconds: started.elapsed().as_secs_f64(),
     };
     let json = serde_json::to_string(&report).map_err(|e| Failure::Training(e.into()))?;
@@ -126,57 +164,65 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs one phase to its end, printing the seed's lines when `text`.
+fn no_phase(n: u8) -> anyhow::Error {
+    anyhow::anyhow!("no phase {n}")
+}
+
+/// Runs one phase to its end, printing the seed's lines when `text`. `elapsed` counts
+/// the seconds of training so far, across phases.
 fn run_phase(
     trainer: &mut Trainer,
     phase: Phase,
-    cache_hidden1: bool,
-    text: bool,
+    o: &Options,
+    elapsed: &mut f64,
 ) -> Result<PhaseReport, Failure> {
-    let n = phase.number();
-    if text {
-        println!("Training phase #{n}");
+    if o.text {
+        match phase {
+            Phase::EndToEnd => println!("Training end-to-end"),
+            p => println!("Training phase #{}", p.tag()),
+        }
     }
     let cache = trainer
-        .begin_phase(phase, cache_hidden1)
+        .begin_phase(phase, o.cache_hidden1)
         .map_err(|e| Failure::Training(e.into()))?;
-    let batches = trainer.hyperparams().epochs as u64 * trainer.batches_per_epoch() as u64;
-    let bar = (text && std::io::stdout().is_terminal()).then(|| progress_bar(batches));
+    *elapsed += cache.map_or(0.0, |c| c.seconds);
+    let batches = trainer.phase_epochs(phase) as u64 * trainer.batches_per_epoch() as u64;
+    let bar = (o.text && std::io::stdout().is_terminal()).then(|| progress_bar(batches));
+    let say = |line: String| match &bar {
+        Some(b) => b.println(line),
+        None => println!("{line}"),
+    };
     let mut epochs = Vec::new();
-    let end = trainer.run_phase(|step| {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-        if let Some(e) = step.epoch_end {
-            if text {
-                let line = format!("{} Train MSE: {}", e.epoch, e.train_mse);
-                match &bar {
-                    Some(b) => b.println(line),
-                    None => println!("{line}"),
-                }
+    let end = in_pool(|| {
+        loop {
+            let step = trainer.step()?;
+            if let Some(b) = &bar {
+                b.inc(1);
             }
-            epochs.push(EpochReport {
-                epoch: e.epoch,
-                train_mse: e.train_mse,
-                seconds: e.seconds,
-            });
+            if let Some(e) = step.epoch_end {
+                *elapsed += e.seconds;
+                epochs.push(epoch_report(trainer, e, o, *elapsed, &say));
+            }
+            if let Some(end) = step.phase_end {
+                return Ok(end);
+            }
         }
     });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let end = end.map_err(|e| Failure::Training(e.into()))?;
-    if text {
+    let end = end.map_err(|e: crate::train::TrainError| Failure::Training(e.into()))?;
+    if o.text {
         if let Some(CacheInfo { seconds, bytes, .. }) = cache {
             println!(
                 "  [hidden1 cache: {seconds:.3} s, {:.1} MB]",
                 bytes as f64 / 1e6
             );
         }
-        println!("  [phase {n}: {:.3} s]", end.seconds);
+        println!("  [{phase}: {:.3} s]", end.seconds);
     }
     Ok(PhaseReport {
-        phase: n,
+        phase: phase.tag(),
         cache: cache.map(|c| CacheReport {
             seconds: c.seconds,
             bytes: c.bytes,
@@ -184,6 +230,39 @@ fn run_phase(
         epochs,
         seconds: end.seconds,
     })
+}
+
+/// An epoch's figures (with `--test-each-epoch`, the test MSE, its time left out of
+/// the seconds), printed as the seed printed them when `o.text`.
+fn epoch_report(
+    trainer: &mut Trainer,
+    e: EpochEnd,
+    o: &Options,
+    elapsed: f64,
+    say: &dyn Fn(String),
+) -> EpochReport {
+    let test_mse = o.test_each_epoch.then(|| {
+        let t = Instant::now();
+        let mse = trainer.test_mse();
+        trainer.exclude_time(t.elapsed());
+        mse
+    });
+    if o.text {
+        say(format!("{} Train MSE: {}", e.epoch, e.train_mse));
+        if let Some(m) = test_mse {
+            say(format!(
+                "  [test MSE: {}, {elapsed:.3} s trained]",
+                m as f32
+            ));
+        }
+    }
+    EpochReport {
+        epoch: e.epoch,
+        train_mse: e.train_mse,
+        seconds: e.seconds,
+        elapsed_seconds: elapsed,
+        test_mse,
+    }
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

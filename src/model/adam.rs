@@ -1,11 +1,13 @@
 //! TF-1 `AdamOptimizer`, as the seed uses it: per-variable moments, one shared step
-//! counter, epsilon outside the bias correction, and the L2 term fused in.
+//! counter, epsilon outside the bias correction, and the L2 term fused in. It trains
+//! any `TensorSet`: the stack's parameters, or the classifier's.
 
 use serde::{Deserialize, Serialize};
 
 use super::kernels::{self, AdamStep};
 use super::linalg::cut;
-use super::params::is_weight;
+use super::parallel::share;
+use super::tensors::TensorSet;
 use super::{Params, Phase};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -36,10 +38,10 @@ impl Default for AdamConfig {
 /// kept as TF keeps it, as f32 powers multiplied once per step (`beta1_power`), so
 /// phase 2 continues from phase 1's `t`.
 #[derive(Debug, Clone)]
-pub struct Adam {
+pub struct Adam<P = Params> {
     pub config: AdamConfig,
-    m: Params,
-    v: Params,
+    m: P,
+    v: P,
     /// TF's `beta1_power` and `beta2_power`: `beta^t` as running f32 products.
     powers: [f32; 2],
     /// The powers before the last update, for `undo_last`.
@@ -62,21 +64,16 @@ pub struct AdamState {
 /// exact f32 products, ~1 ms); beyond, the closed form is used, so that a counter read
 /// from a file is set in bounded time.
 const REPLAY_LIMIT: u64 = 1 << 20;
+/// The most tensors one update trains (the stack's eight).
+const MAX_TENSORS: usize = 8;
 
 /// An update would have made some parameter non-finite; nothing was changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NonFinite;
 
-impl Adam {
+impl Adam<Params> {
     pub fn new(config: AdamConfig, arch: super::Arch) -> Self {
-        Self {
-            config,
-            m: Params::zeros(arch),
-            v: Params::zeros(arch),
-            powers: [config.beta1, config.beta2],
-            previous: [config.beta1, config.beta2],
-            steps: 0,
-        }
+        Self::for_tensors(config, &Params::zeros(arch))
     }
 
     /// The moments and the counter, for a checkpoint.
@@ -96,6 +93,36 @@ impl Adam {
         self.previous = state.powers;
         self.m = state.m;
         self.v = state.v;
+    }
+
+    /// One update of the tensors `phase` trains (see `update_tensors`).
+    pub fn update(
+        &mut self,
+        phase: Phase,
+        l2: f32,
+        params: &mut Params,
+        grads: &mut Params,
+    ) -> Result<(), NonFinite> {
+        self.update_tensors(phase.tensors(), l2, params, grads)
+    }
+
+    /// `undo_tensors` for the tensors of `phase`.
+    pub fn undo_last(&mut self, phase: Phase) {
+        self.undo_tensors(phase.tensors());
+    }
+}
+
+impl<P: TensorSet> Adam<P> {
+    /// A fresh optimiser for tensors shaped like `like`: zero moments, `t` = 1.
+    pub fn for_tensors(config: AdamConfig, like: &P) -> Self {
+        Self {
+            config,
+            m: like.zeros_like(),
+            v: like.zeros_like(),
+            powers: [config.beta1, config.beta2],
+            previous: [config.beta1, config.beta2],
+            steps: 0,
+        }
     }
 
     /// How many updates the shared counter has seen (TF's `t - 1`).
@@ -140,16 +167,17 @@ impl Adam {
         self.config.learning_rate * (1.0 - b2).sqrt() / (1.0 - b1)
     }
 
-    /// One update of the tensors `phase` trains, from the data gradients in `grads`
-    /// (the L2 gradient `l2 * w` of the weights is added here). `grads` is used as
-    /// scratch: if any parameter or moment would become non-finite, every tensor is put
-    /// back as it was, the moments of the phase are cleared, and `NonFinite` returned.
-    pub fn update(
+    /// One update of the tensors at `trained` (indices into the set, ascending), from
+    /// the data gradients in `grads` (the L2 gradient `l2 * w` of the weights is added
+    /// here). `grads` is used as scratch: if any parameter or moment would become
+    /// non-finite, every tensor is put back as it was, the moments of the trained
+    /// tensors are cleared, and `NonFinite` returned.
+    pub fn update_tensors(
         &mut self,
-        phase: Phase,
+        trained: &[usize],
         l2: f32,
-        params: &mut Params,
-        grads: &mut Params,
+        params: &mut P,
+        grads: &mut P,
     ) -> Result<(), NonFinite> {
         let c = self.config;
         let step = AdamStep {
@@ -160,52 +188,66 @@ impl Adam {
             l2: 0.0,
         };
         let finite = {
-            let t = phase.tensors();
-            let [w0, b0, w1, b1] = pick(params.tensors_mut(), t);
-            let [gw0, gb0, gw1, gb1] = pick(grads.tensors_mut(), t);
-            let [mw0, mb0, mw1, mb1] = pick(self.m.tensors_mut(), t);
-            let [vw0, vb0, vw1, vb1] = pick(self.v.tensors_mut(), t);
-            let weights = AdamStep { l2, ..step };
-            // The phase's two weight matrices (with their biases) side by side, each
-            // cut in blocks for half the threads.
+            let mut slots: [Slot<'_>; MAX_TENSORS] = Default::default();
+            let tensors = params.slices_mut().zip(grads.slices_mut());
+            let moments = self.m.slices_mut().zip(self.v.slices_mut());
+            let mut n = 0;
+            for (i, ((w, g), (m, v))) in tensors.zip(moments).enumerate() {
+                if trained.contains(&i) {
+                    let l2 = if P::is_weight(i) { l2 } else { 0.0 };
+                    slots[n] = Slot { w, g, m, v, l2 };
+                    n += 1;
+                }
+            }
+            // The tensors side by side, each big one cut in blocks: see `share`.
             let threads = rayon::current_num_threads();
-            let (p0, p1) = ((threads / 2).max(1), threads - threads / 2);
-            let (a, b) = rayon::join(
-                || {
-                    blocks(weights, [w0, gw0, mw0, vw0], p0)
-                        & kernels::adam(step, b0, gb0, mb0, vb0)
-                },
-                || {
-                    blocks(weights, [w1, gw1, mw1, vw1], p1)
-                        & kernels::adam(step, b1, gb1, mb1, vb1)
-                },
-            );
-            a & b
+            share(&mut slots[..n], threads, &|s| s.w.len(), &|s, parts| {
+                blocks(AdamStep { l2: s.l2, ..step }, s.buffers(), parts)
+            })
         };
         if !finite {
             // `grads` holds the old parameters now.
-            params.copy_tensors(grads, phase.tensors());
-            self.clear_moments(phase);
+            params.copy_from(grads, trained);
+            self.clear_moments(trained);
             return Err(NonFinite);
         }
         self.advance();
         Ok(())
     }
 
-    /// Takes back the counter of the last update and clears the phase's moments (the
-    /// old ones are not kept): after the caller restored the parameters from before it.
-    pub fn undo_last(&mut self, phase: Phase) {
+    /// Takes back the counter of the last update and clears the moments of `trained`
+    /// (the old ones are not kept): after the caller restored the parameters from
+    /// before it.
+    pub fn undo_tensors(&mut self, trained: &[usize]) {
         self.powers = self.previous;
         self.steps = self.steps.saturating_sub(1);
-        self.clear_moments(phase);
+        self.clear_moments(trained);
     }
 
-    fn clear_moments(&mut self, phase: Phase) {
-        let (m, v) = (self.m.tensors_mut(), self.v.tensors_mut());
-        for &t in phase.tensors() {
-            m[t].fill(0.0);
-            v[t].fill(0.0);
+    fn clear_moments(&mut self, trained: &[usize]) {
+        let moments = self.m.slices_mut().zip(self.v.slices_mut());
+        for (i, (m, v)) in moments.enumerate() {
+            if trained.contains(&i) {
+                m.fill(0.0);
+                v.fill(0.0);
+            }
         }
+    }
+}
+
+/// One tensor of an update: parameters, gradient (scratch), moments, its L2.
+#[derive(Default)]
+struct Slot<'a> {
+    w: &'a mut [f32],
+    g: &'a mut [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    l2: f32,
+}
+
+impl Slot<'_> {
+    fn buffers(&mut self) -> [&mut [f32]; 4] {
+        [&mut *self.w, &mut *self.g, &mut *self.m, &mut *self.v]
     }
 }
 
@@ -227,19 +269,6 @@ fn blocks(k: AdamStep, [w, g, m, v]: [&mut [f32]; 4], parts: usize) -> bool {
         || blocks(k, [w1, g1, m1, v1], parts - parts / 2),
     );
     a & b
-}
-
-/// The four tensors at `indices` (ascending: weight, bias, weight, bias), by value.
-fn pick<'a>(tensors: [&'a mut [f32]; 8], indices: &[usize]) -> [&'a mut [f32]; 4] {
-    let mut it = tensors
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| indices.contains(i))
-        .map(|(_, t)| t);
-    let mut next = || it.next().expect("a phase trains four tensors");
-    let picked = [next(), next(), next(), next()];
-    debug_assert!(is_weight(indices[0]) && !is_weight(indices[1]) && is_weight(indices[2]));
-    picked
 }
 
 #[cfg(test)]

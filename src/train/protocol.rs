@@ -98,8 +98,8 @@ impl Progress {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub params: Arc<Params>,
-    /// Epochs trained per phase when it was taken.
-    pub epochs_done: [u32; 2],
+    /// Epochs trained per phase (`Phase::index` order) when it was taken.
+    pub epochs_done: [u32; 4],
     /// Set for the snapshot taken at the end of an epoch (kept in the history).
     pub epoch_end: Option<(Phase, u32)>,
     /// Mean code of each class over the test set (10 x hidden2), when computed.

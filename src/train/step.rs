@@ -10,7 +10,7 @@ use crate::data::batch::gather_pixels;
 use crate::model::Phase;
 use crate::model::grad::{
     Phase2Input, phase1_backward, phase1_forward, phase1_loss, phase2_backward, phase2_forward,
-    phase2_loss,
+    phase2_loss, stack_backward, stack_forward, stack_loss,
 };
 
 /// A loss this many times the phase's first one means the run has blown up (at the
@@ -25,6 +25,8 @@ pub struct Step {
     /// Batches done in this epoch, 1-based.
     pub batch: usize,
     pub batches: usize,
+    /// Epochs of the running phase.
+    pub epochs: u32,
     /// The reconstruction loss of this batch before the update.
     pub loss: f32,
     pub epoch_end: Option<EpochEnd>,
@@ -80,6 +82,13 @@ impl Run {
             first_loss: None,
             updates: 0,
         }
+    }
+
+    /// Leaves `d` out of the phase's and the epoch's seconds (time spent on something
+    /// else between two steps, such as evaluating).
+    pub(super) fn exclude(&mut self, d: std::time::Duration) {
+        self.started += d;
+        self.epoch_started += d;
     }
 
     fn diverged(&self, what: String) -> TrainError {
@@ -159,6 +168,7 @@ impl Trainer {
                 phase2_forward(p, Phase2Input::Hidden1(&rows), &mut self.ws)
             }
             Phase::Two => phase2_forward(p, Phase2Input::Pixels(&pixels), &mut self.ws),
+            Phase::Three | Phase::EndToEnd => stack_forward(p, &pixels, &mut self.ws),
         }
     }
 
@@ -179,11 +189,12 @@ impl Trainer {
         match phase {
             Phase::One => phase1_backward(&mut self.ws),
             Phase::Two => phase2_backward(&mut self.ws),
+            Phase::Three | Phase::EndToEnd => stack_backward(&mut self.ws),
         }
         let updated = self
             .adam
             .update(phase, self.hp.l2, &mut self.params, &mut self.ws.grads);
-        if phase == Phase::One {
+        if phase.tensors().contains(&0) {
             self.w1_version += 1;
         }
         updated.is_ok()
@@ -198,6 +209,7 @@ impl Trainer {
             epoch: run.epoch,
             batch: run.batch,
             batches: run.batches,
+            epochs: run.epochs,
             loss,
             epoch_end: None,
             phase_end: None,
@@ -208,6 +220,7 @@ impl Trainer {
         let train_mse = match run.phase {
             Phase::One => phase1_loss(&self.params, &mut self.ws),
             Phase::Two => phase2_loss(&self.params, &mut self.ws),
+            Phase::Three | Phase::EndToEnd => stack_loss(&self.params, &mut self.ws),
         };
         step.epoch_end = Some(EpochEnd {
             epoch: run.epoch,

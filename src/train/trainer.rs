@@ -57,8 +57,9 @@ pub struct Trainer {
     /// Bumped whenever W1 or b1 change, so a stale cache is never used.
     pub(super) w1_version: u64,
     pub(super) run: Option<Run>,
-    /// Epochs completed per phase since the parameters were initialised or loaded.
-    pub(super) epochs_done: [u32; 2],
+    /// Epochs completed per phase (`Phase::index`) since the parameters were
+    /// initialised or loaded.
+    pub(super) epochs_done: [u32; 4],
 }
 
 /// Refuses a model whose input layer does not take one image's pixels.
@@ -89,7 +90,7 @@ impl Trainer {
             cache: Hidden1Cache::default(),
             w1_version: 0,
             run: None,
-            epochs_done: [0; 2],
+            epochs_done: [0; 4],
             data,
             hp,
         })
@@ -111,8 +112,23 @@ impl Trainer {
         self.adam.steps()
     }
 
-    pub fn epochs_done(&self) -> [u32; 2] {
+    pub fn epochs_done(&self) -> [u32; 4] {
         self.epochs_done
+    }
+
+    /// Whether any phase has trained the parameters since they were initialised (a
+    /// loaded checkpoint counts what it says).
+    pub fn trained(&self) -> bool {
+        self.epochs_done.iter().any(|&e| e > 0)
+    }
+
+    /// Epochs a phase runs: the setting, except end-to-end, which runs as many as
+    /// phases 1 and 2 together, so both see every training image equally often.
+    pub fn phase_epochs(&self, phase: Phase) -> u32 {
+        match phase {
+            Phase::EndToEnd => 2 * self.hp.epochs,
+            _ => self.hp.epochs,
+        }
     }
 
     pub fn running(&self) -> Option<Phase> {
@@ -246,7 +262,9 @@ impl Trainer {
     }
 
     /// Starts a phase. For a cached phase 2, builds the hidden1 cache of the training
-    /// set first (or reuses a still valid one) and says what that took.
+    /// set first (or reuses a still valid one) and says what that took. End-to-end
+    /// starts from the seed's initialisation, with a fresh optimiser and batch order:
+    /// the start the layer-wise phase 1 had.
     pub fn begin_phase(
         &mut self,
         phase: Phase,
@@ -255,6 +273,12 @@ impl Trainer {
         if self.run.is_some() {
             return Err(TrainError::Busy);
         }
+        if phase == Phase::EndToEnd {
+            self.reset();
+        }
+        // Phase 3 goes on with the one optimiser (its moments and shared counter, as
+        // a third training op in the seed's graph would) at its own, lower rate.
+        self.adam.config = self.hp.adam_for(phase);
         let cached = phase == Phase::Two && cache_hidden1;
         let info = cached.then(|| {
             self.cache
@@ -271,9 +295,9 @@ impl Trainer {
             ),
             None => {}
         }
+        let epochs = self.phase_epochs(phase);
         log::info!(
-            "{phase} started: {} epochs of {} batches of {}{}",
-            self.hp.epochs,
+            "{phase} started: {epochs} epochs of {} batches of {}{}",
             self.batches_per_epoch(),
             self.hp.batch_size,
             if cached { ", hidden1 cached" } else { "" }
@@ -282,18 +306,21 @@ impl Trainer {
             self.adam.restart_counter();
         }
         crate::model::linalg::warm_up();
-        self.run = Some(Run::new(
-            phase,
-            cached,
-            self.batches_per_epoch(),
-            self.hp.epochs,
-        ));
+        self.run = Some(Run::new(phase, cached, self.batches_per_epoch(), epochs));
         Ok(info)
     }
 
     /// Drops the hidden1 cache (it can be rebuilt); frees its memory.
     pub fn drop_cache(&mut self) {
         self.cache.clear();
+    }
+
+    /// Leaves `d`, spent between two steps on something else (evaluating after an
+    /// epoch), out of the running phase's seconds.
+    pub fn exclude_time(&mut self, d: std::time::Duration) {
+        if let Some(run) = &mut self.run {
+            run.exclude(d);
+        }
     }
 
     /// Ends the running phase early; the parameters stay as the last step left them.

@@ -244,7 +244,7 @@ impl Worker {
                 let started = Event::PhaseStarted {
                     phase,
                     cached,
-                    epochs: self.trainer.hyperparams().epochs,
+                    epochs: self.trainer.phase_epochs(phase),
                     batches: self.trainer.batches_per_epoch(),
                 };
                 self.send(started, true);
@@ -353,7 +353,7 @@ impl Worker {
         let mut progress = Progress {
             phase: s.phase,
             epoch: s.epoch,
-            epochs: hp.epochs,
+            epochs: s.epochs,
             batch: s.batch,
             batches: s.batches,
             samples_per_sec: hp.batch_size as f64 / avg.max(1e-9),

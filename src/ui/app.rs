@@ -235,6 +235,8 @@ impl LayerwiseApp {
         match cmd {
             UiCommand::Phase1 => self.start_phase(Phase::One),
             UiCommand::Phase2 => self.start_phase(Phase::Two),
+            UiCommand::Phase3 => self.start_phase(Phase::Three),
+            UiCommand::EndToEnd => self.start_phase(Phase::EndToEnd),
             UiCommand::PauseResume => match self.session.state {
                 RunState::Running(_) => self.send(Command::Pause),
                 RunState::Paused(_) => self.send(Command::Resume),

@@ -49,10 +49,17 @@ pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
             s => format!("{} days ago", s / 86_400),
         })
         .unwrap_or_else(|| "earlier".into());
-    let [e1, e2] = ck.epochs_done;
+    let [e1, e2, e3, e2e] = ck.epochs_done;
+    let mut trained = format!("{e1} epoch(s) of phase 1 and {e2} of phase 2");
+    if e3 > 0 {
+        trained.push_str(&format!(", {e3} of phase 3"));
+    }
+    if e2e > 0 {
+        trained = format!("{e2e} epoch(s) end-to-end");
+    }
     Ok(Some(Offer {
         summary: format!(
-            "a {} model trained for {e1} epoch(s) of phase 1 and {e2} of phase 2, saved {age}",
+            "a {} model trained for {trained}, saved {age}",
             ck.params.arch()
         ),
         path,

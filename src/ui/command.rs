@@ -51,6 +51,12 @@ commands! {
     Phase2 => "Phase 2 — inner autoencoder",
         "Freeze hidden1 and train hidden2 and hidden3 to reconstruct it",
         key(Key::Num2);
+    Phase3 => "Phase 3 — fine-tune all",
+        "After phases 1 and 2: train every layer at once on the full stack's reconstruction error",
+        key(Key::Num3);
+    EndToEnd => "End-to-end",
+        "Re-initialise from the seed and train the whole stack at once, for as many epochs as phases 1 and 2 together: the race against layer-wise training",
+        key(Key::E);
     PauseResume => "Pause / Resume", "Pause the running phase, or resume it", key(Key::Space);
     Stop => "Stop", "End the running phase now; the parameters stay as they are", None;
     Reset => "Reset", "Re-initialise every parameter from the seed", None;
@@ -137,6 +143,6 @@ mod tests {
             }
             assert!(!c.tooltip().is_empty());
         }
-        assert_eq!(UiCommand::ALL.len(), 16);
+        assert_eq!(UiCommand::ALL.len(), 18);
     }
 }

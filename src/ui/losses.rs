@@ -68,6 +68,7 @@ fn draw_run<'a>(plot: &mut PlotUi<'a>, i: usize, run: &'a LossRun, log: bool) {
         (Phase::One, _) => "phase 1".to_string(),
         (Phase::Two, false) => "phase 2".to_string(),
         (Phase::Two, true) => "phase 2 (cached)".to_string(),
+        (p, _) => p.to_string(),
     };
     let (raw, smooth) = if log {
         (&run.raw_log, &run.smooth_log)

@@ -141,7 +141,8 @@ impl Session {
         [last(false), last(true)]
     }
 
-    /// Every batch loss as CSV: one line per batch, with the run, its phase, whether
+    /// Every batch loss as CSV: one line per batch, with the run, its phase (`1`, `2`,
+    /// `3` or `e2e`), whether
     /// phase 2 used the cache, the smoothed loss, and the seed's train MSE on the
     /// batches that ended an epoch.
     pub fn losses_csv(&self) -> String {
@@ -160,7 +161,7 @@ impl Session {
                 };
                 out.push_str(&format!(
                     "{i},{},{},{},{},{},{epoch_mse}\n",
-                    run.phase.number(),
+                    run.phase.tag(),
                     run.cached as u8,
                     raw.x,
                     raw.y as f32,

@@ -1,5 +1,5 @@
 //! The drawing of the 784-300-150-300-784 stack: which weights the shown phase trains,
-//! which it keeps frozen, and which it bypasses.
+//! which it keeps frozen, and which it bypasses (phase 3 and end-to-end train them all).
 
 use egui::epaint::QuadraticBezierShape;
 use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Sense, Shape, Stroke, Ui, pos2, vec2};
@@ -30,6 +30,7 @@ fn roles(phase: Option<Phase>) -> [Role; 4] {
         // W4 trains too, but on hidden1 directly: drawn as the bypass arc.
         Some(Phase::One) => [Role::Trains, Role::Bypassed, Role::Bypassed, Role::Bypassed],
         Some(Phase::Two) => [Role::Frozen, Role::Trains, Role::Trains, Role::Bypassed],
+        Some(Phase::Three | Phase::EndToEnd) => [Role::Trains; 4],
     }
 }
 
@@ -105,6 +106,16 @@ pub fn stack_ui(ui: &mut Ui, view: StackView) {
             &layout,
             (3, 1),
             "target: hidden3 = hidden1",
+            Stroke::new(1.5, text),
+            true,
+            text,
+        ),
+        // Every layer trains; the output must reconstruct the input.
+        Some(Phase::Three | Phase::EndToEnd) => arc(
+            &painter,
+            &layout,
+            (4, 0),
+            "target: output = input",
             Stroke::new(1.5, text),
             true,
             text,

@@ -15,6 +15,7 @@ use crate::train::protocol::RunState;
 pub struct TrainingPanel {
     lr_text: Option<String>,
     l2_text: Option<String>,
+    fine_tune_text: Option<String>,
     /// Phase previewed in the drawing while a phase button is hovered.
     preview: Option<Phase>,
 }
@@ -74,6 +75,8 @@ impl TrainingPanel {
         for (cmd, phase) in [
             (UiCommand::Phase1, Phase::One),
             (UiCommand::Phase2, Phase::Two),
+            (UiCommand::Phase3, Phase::Three),
+            (UiCommand::EndToEnd, Phase::EndToEnd),
         ] {
             let b = ui
                 .add_enabled(
@@ -126,7 +129,13 @@ impl TrainingPanel {
                     &mut hp.learning_rate,
                 );
                 let l2 = float_field(ui, "L2", &mut self.l2_text, &mut hp.l2);
-                problem = lr.or(l2);
+                let ft = float_field(
+                    ui,
+                    "Phase 3 learning rate",
+                    &mut self.fine_tune_text,
+                    &mut hp.fine_tune_learning_rate,
+                );
+                problem = lr.or(l2).or(ft);
                 int_field(ui, "Epochs per phase", None, &mut hp.epochs);
                 int_field(ui, "Batch size", None, &mut hp.batch_size);
                 int_field(
@@ -266,7 +275,7 @@ fn epochs_ui(ui: &mut Ui, s: &Session) {
                     ui.end_row();
                     for (i, run) in s.runs.iter().enumerate() {
                         for row in s.epochs.iter().filter(|r| r.run == i) {
-                            ui.label(row.phase.number().to_string());
+                            ui.label(row.phase.tag());
                             ui.label(row.epoch.to_string());
                             ui.monospace(format!("{:.6}", row.train_mse));
                             ui.monospace(format!("{:.2}", row.seconds));

@@ -7,8 +7,8 @@ use layerwise::model::{Params, Phase};
 use layerwise::train::{Hyperparams, Trainer};
 
 /// A few dozen steps of each phase at the recipe's batch size (so the rows are cut as
-/// the recipe's are), then the test MSE.
-fn train_on(threads: usize, data: &Arc<Mnist>) -> (Params, f64, Vec<f32>) {
+/// the recipe's are), the parameters after each, then the test MSE.
+fn train_on(threads: usize, data: &Arc<Mnist>) -> (Vec<Params>, f64, Vec<f32>) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -16,14 +16,24 @@ fn train_on(threads: usize, data: &Arc<Mnist>) -> (Params, f64, Vec<f32>) {
     pool.install(|| {
         let mut t = Trainer::new(data.clone(), Hyperparams::default()).unwrap();
         let mut losses = Vec::new();
-        for (phase, cached) in [(Phase::One, false), (Phase::Two, false), (Phase::Two, true)] {
+        let mut params = Vec::new();
+        let phases = [
+            (Phase::One, false),
+            (Phase::Two, false),
+            (Phase::Two, true),
+            (Phase::Three, false),
+            // Re-initialises, then trains every layer: last, so the others count.
+            (Phase::EndToEnd, false),
+        ];
+        for (phase, cached) in phases {
             t.begin_phase(phase, cached).unwrap();
             for _ in 0..25 {
                 losses.push(t.step().unwrap().loss);
             }
             t.stop();
+            params.push(t.params().clone());
         }
-        (t.params().clone(), t.test_mse(), losses)
+        (params, t.test_mse(), losses)
     })
 }
 

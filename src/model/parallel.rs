@@ -1,0 +1,185 @@
+//! How a training step's work is cut into blocks for rayon's threads: rows of the
+//! batch, columns of a weight gradient, and whole tensors shared out between threads.
+//!
+//! How the work is cut depends on the thread count; the results do not. Every product
+//! gives the same bits whatever block of rows or columns it computes (`linalg`), every
+//! sum over the batch adds its rows in order, and Adam is element-wise. So the losses
+//! and models in `grad` and `classifier` give the same bits on 1 thread or 16.
+
+use std::ops::Range;
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
+
+use super::flat::flat;
+use super::kernels::column_sums;
+use super::linalg::{cut, matmul_serial};
+
+/// Row blocks are cut on multiples of this, and are never shorter: smaller blocks would
+/// cost more in overhead than another thread gains.
+const ROW_ALIGN: usize = 4;
+/// Column blocks of the weight gradients are cut on multiples of this.
+const COLUMN_ALIGN: usize = 16;
+/// Items are shared out side by side only if neither side then holds more than this
+/// share of the work (in percent); else each item in turn gets every thread.
+const MAX_SIDE_PERCENT: usize = 60;
+
+/// Fills rows `start..` of a batch's input: `rows.len() / width` rows of `width`
+/// values. The trainer gathers them from the data (or the hidden1 cache); each block
+/// of the batch is filled on the thread that then works on it.
+pub type FillRows<'a> = &'a (dyn Fn(usize, &mut [f32]) + Sync);
+
+/// A block of consecutive rows of every row-local buffer of a step.
+pub(crate) trait RowBlock: Sized + Send {
+    fn len(&self) -> usize;
+    /// The first `at` rows and the rest.
+    fn split_at(self, at: usize) -> (Self, Self);
+}
+
+/// Runs `f` on blocks of `rows`, about one per thread of `parts`, in parallel.
+pub(crate) fn for_row_blocks<R: RowBlock>(rows: R, parts: usize, f: &(dyn Fn(R) + Sync)) {
+    match cut(rows.len(), parts, ROW_ALIGN, ROW_ALIGN) {
+        None => f(rows),
+        Some(at) => {
+            let (top, bottom) = rows.split_at(at);
+            rayon::join(
+                || for_row_blocks(top, parts / 2, f),
+                || for_row_blocks(bottom, parts - parts / 2, f),
+            );
+        }
+    }
+}
+
+/// Runs `run(item, parts)` for every item, on about `parts` threads in all: the items
+/// are cut into two groups of about equal `size`, side by side, each with its share of
+/// the threads; when one item outweighs the rest, each item in turn gets them all.
+/// Returns whether every `run` returned true.
+pub(crate) fn share<T: Send>(
+    items: &mut [T],
+    parts: usize,
+    size: &(dyn Fn(&T) -> usize + Sync),
+    run: &(dyn Fn(&mut T, usize) -> bool + Sync),
+) -> bool {
+    let sizes = || items.iter().map(size);
+    let total: usize = sizes().sum();
+    if items.len() < 2 || parts < 2 || total == 0 {
+        let each = if items.len() == 1 { parts } else { 1 };
+        return items.iter_mut().fold(true, |ok, t| run(t, each) & ok);
+    }
+    // The cut that leaves the two sides closest to equal.
+    let (mut at, mut left, mut prefix) = (1, 0, 0);
+    let mut best = usize::MAX;
+    for (i, s) in sizes().enumerate().take(items.len() - 1) {
+        prefix += s;
+        let gap = prefix.abs_diff(total - prefix);
+        if gap < best {
+            (best, at, left) = (gap, i + 1, prefix);
+        }
+    }
+    if left.max(total - left) * 100 > total * MAX_SIDE_PERCENT {
+        return items.iter_mut().fold(true, |ok, t| run(t, parts) & ok);
+    }
+    let p_left = ((parts * left + total / 2) / total).clamp(1, parts - 1);
+    let (a, b) = items.split_at_mut(at);
+    let (x, y) = rayon::join(
+        || share(a, p_left, size, run),
+        || share(b, parts - p_left, size, run),
+    );
+    x & y
+}
+
+/// A weight gradient to fill (`gw = aᵀ · d`, `gb = column sums of d`) from a layer's
+/// input `a` and its delta `d`.
+pub(crate) struct WeightGradient<'a> {
+    pub gw: ArrayViewMut2<'a, f32>,
+    pub gb: &'a mut [f32],
+    pub a: ArrayView2<'a, f32>,
+    pub d: ArrayView2<'a, f32>,
+}
+
+/// Every weight gradient of a step, the threads shared between them.
+pub(crate) fn weight_gradients(grads: &mut [WeightGradient<'_>]) {
+    let threads = rayon::current_num_threads();
+    share(grads, threads, &|g| g.gw.len(), &|g, parts| {
+        let cols = 0..g.d.ncols();
+        weight_gradient(g.gw.view_mut(), g.gb, g.a, g.d, cols, parts);
+        true
+    });
+}
+
+/// `gw = aᵀ · d[:, cols]` and `gb = column sums of d[:, cols]` (rows added in order),
+/// in about `parts` blocks of columns, in parallel. `gw` and `gb` hold the columns
+/// `cols` of the whole gradient.
+fn weight_gradient(
+    gw: ArrayViewMut2<'_, f32>,
+    gb: &mut [f32],
+    a: ArrayView2<'_, f32>,
+    d: ArrayView2<'_, f32>,
+    cols: Range<usize>,
+    parts: usize,
+) {
+    match cut(cols.len(), parts, COLUMN_ALIGN, COLUMN_ALIGN) {
+        None => {
+            let block = d.slice(s![.., cols.clone()]);
+            matmul_serial(gw, a.t(), block, false);
+            column_sums(flat(d), d.ncols(), cols.start, gb);
+        }
+        Some(at) => {
+            let (gw1, gw2) = gw.split_at(Axis(1), at);
+            let (gb1, gb2) = gb.split_at_mut(at);
+            let mid = cols.start + at;
+            rayon::join(
+                || weight_gradient(gw1, gb1, a, d, cols.start..mid, parts / 2),
+                || weight_gradient(gw2, gb2, a, d, mid..cols.end, parts - parts / 2),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Which items `share` ran with how many threads each, sorted.
+    fn plan(sizes: &[usize], parts: usize) -> Vec<(usize, usize)> {
+        let seen = Mutex::new(Vec::new());
+        let mut items: Vec<usize> = sizes.to_vec();
+        share(&mut items, parts, &|&s| s, &|&mut s, p| {
+            seen.lock().unwrap().push((s, p));
+            true
+        });
+        let mut v = seen.into_inner().unwrap();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn items_are_shared_out_by_size() {
+        // Phase 1's two weight matrices with their biases: one side each.
+        assert_eq!(
+            plan(&[235_200, 300, 235_200, 784], 2),
+            [(300, 1), (784, 1), (235_200, 1), (235_200, 1)]
+        );
+        // The classifier's W1 outweighs the rest: every tensor gets both threads.
+        assert_eq!(
+            plan(&[235_200, 300, 45_000, 150], 2),
+            [(150, 2), (300, 2), (45_000, 2), (235_200, 2)]
+        );
+        // One thread: everything in turn.
+        assert_eq!(plan(&[5, 7], 1), [(5, 1), (7, 1)]);
+        // A lone item gets every thread.
+        assert_eq!(plan(&[9], 8), [(9, 8)]);
+        assert!(plan(&[], 4).is_empty());
+    }
+
+    #[test]
+    fn every_item_runs_once_and_failures_are_reported() {
+        let mut items = [1usize, 2, 3, 4, 5, 6, 7, 8];
+        let ok = share(&mut items, 3, &|&s| s, &|s, _| {
+            *s += 100;
+            *s != 104
+        });
+        assert!(!ok, "the item that returned false is reported");
+        assert_eq!(items, [101, 102, 103, 104, 105, 106, 107, 108]);
+    }
+}
