@@ -191,6 +191,49 @@ dispatch! {
     }
 }
 
+dispatch! {
+    /// Sparse softmax cross-entropy, row by row (rows `b.len()` wide), in place: `d`
+    /// holds the logits without their bias `b` and is left holding the gradient
+    /// `scale * (softmax(y) - onehot(label))` of `y = d + b`; each row's
+    /// `ln(sum(exp(y))) - y[label]` goes into `row_loss` (in f64). The maximum is
+    /// subtracted before `exp`, as TensorFlow does, so nothing overflows.
+    pub fn softmax_xent(d: &mut [f32], b: &[f32], labels: &[u8], scale: f32, row_loss: &mut [f64]) {
+        let rows = d.chunks_exact_mut(b.len()).zip(labels).zip(row_loss.iter_mut());
+        for ((d, &label), loss) in rows {
+            let mut max = f32::NEG_INFINITY;
+            for (d, &b) in d.iter_mut().zip(b) {
+                *d += b;
+                max = max.max(*d);
+            }
+            let target = d[label as usize] - max;
+            let mut sum = 0f32;
+            for d in d.iter_mut() {
+                *d = exp_nonpositive(*d - max);
+                sum += *d;
+            }
+            *loss = (sum as f64).ln() - target as f64;
+            let inv = scale / sum;
+            for d in d.iter_mut() {
+                *d *= inv;
+            }
+            d[label as usize] -= scale;
+        }
+    }
+}
+
+/// The index of each row's largest `z + b` (the first, on ties): the predicted class.
+pub fn argmax_rows(z: &[f32], b: &[f32], out: &mut [u8]) {
+    for (row, o) in z.chunks_exact(b.len()).zip(out) {
+        let mut best = (0, f32::NEG_INFINITY);
+        for (j, (&z, &b)) in row.iter().zip(b).enumerate() {
+            if z + b > best.1 {
+                best = (j, z + b);
+            }
+        }
+        *o = best.0 as u8;
+    }
+}
+
 /// Constants of one Adam update.
 #[derive(Debug, Clone, Copy)]
 pub struct AdamStep {
@@ -302,6 +345,36 @@ mod tests {
         column_sums(&z0, 300, 298, &mut sums);
         let want: f32 = (0..7).map(|r| z0[r * 300 + 299]).sum();
         assert_eq!(sums[1], want);
+    }
+
+    #[test]
+    fn softmax_cross_entropy_matches_the_definition() {
+        let z = [2.0f32, -1.0, 0.5, 300.0, 301.0, -50.0];
+        let b = [0.1f32, 0.2, -0.3];
+        let labels = [2u8, 1];
+        let (mut d, mut loss) = (z, [0f64; 2]);
+        softmax_xent(&mut d, &b, &labels, 0.5, &mut loss);
+        for r in 0..2 {
+            let y: Vec<f64> = (0..3).map(|j| (z[r * 3 + j] + b[j]) as f64).collect();
+            let m = y.iter().cloned().fold(f64::MIN, f64::max);
+            let lse = m + y.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            let want = lse - y[labels[r] as usize];
+            assert!(
+                (loss[r] - want).abs() < 1e-5 * want.max(1.0),
+                "{} {want}",
+                loss[r]
+            );
+            for j in 0..3 {
+                let p = (y[j] - lse).exp();
+                let g = 0.5 * (p - (j == labels[r] as usize) as u8 as f64);
+                assert!((d[r * 3 + j] as f64 - g).abs() < 1e-6, "{r} {j}");
+            }
+        }
+        let mut pred = [9u8; 2];
+        argmax_rows(&z, &b, &mut pred);
+        assert_eq!(pred, [0, 1]);
+        argmax_rows(&[1.0, 1.0, 0.0], &[0.0; 3], &mut pred[..1]);
+        assert_eq!(pred[0], 0, "the first of equals");
     }
 
     #[test]

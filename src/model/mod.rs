@@ -3,6 +3,7 @@
 //! I/O, no UI.
 
 pub mod adam;
+pub mod classifier;
 mod flat;
 pub mod grad;
 pub mod inference;
@@ -13,6 +14,7 @@ pub mod params;
 pub mod tensors;
 
 pub use adam::{Adam, AdamConfig, AdamState, NonFinite};
+pub use classifier::{Classifier, Confusion, Trains};
 pub use grad::Workspace;
 pub use inference::Inference;
 pub use params::{Arch, Params, TENSOR_NAMES};

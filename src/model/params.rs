@@ -112,8 +112,7 @@ impl Params {
         let mut p = Self::zeros(arch);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         for w in [&mut p.w1, &mut p.w2, &mut p.w3, &mut p.w4] {
-            let std = (1.3 * 2.0 / w.nrows() as f64).sqrt();
-            w.mapv_inplace(|_| (truncated_normal(&mut rng) * std) as f32);
+            he_fill(w, &mut rng);
         }
         p
     }
@@ -176,6 +175,13 @@ fn flat(s: Option<&[f32]>) -> &[f32] {
 
 fn flat_mut(s: Option<&mut [f32]>) -> &mut [f32] {
     s.expect("parameters are stored contiguously")
+}
+
+/// Fills `w` (`[fan_in, fan_out]`) as `variance_scaling_initializer()` does: a normal
+/// truncated at two standard deviations, std = sqrt(1.3 * 2 / fan_in).
+pub(crate) fn he_fill(w: &mut Array2<f32>, rng: &mut Xoshiro256PlusPlus) {
+    let std = (1.3 * 2.0 / w.nrows() as f64).sqrt();
+    w.mapv_inplace(|_| (truncated_normal(rng) * std) as f32);
 }
 
 fn truncated_normal(rng: &mut Xoshiro256PlusPlus) -> f64 {

@@ -1,15 +1,16 @@
-//! Whole-set passes, parallel over blocks of images: the hidden1 cache, the test MSE
-//! and the mean code of each class. The blocks' sums are added in block order, so the
-//! results do not depend on the number of threads.
+//! Whole-set passes, parallel over blocks of images: the hidden1 cache, the test MSE,
+//! the mean code of each class, and a classifier's confusion matrix. The blocks' sums
+//! are added in block order, so the results do not depend on the number of threads.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use crate::data::batch::convert_range;
 use crate::data::{CLASSES, Images, PIXELS};
+use crate::model::classifier::Predictor;
 use crate::model::inference::hidden1_serial;
 use crate::model::kernels::mse;
-use crate::model::{Inference, Params};
+use crate::model::{Classifier, Confusion, Inference, Params};
 
 /// Images per block: big enough for the GEMM to run near its peak, small enough that
 /// two threads share the work evenly and the f32 copy of a block stays in cache.
@@ -120,6 +121,33 @@ pub fn class_mean_codes(p: &Params, images: &Images) -> Array2<f32> {
     means
 }
 
+/// The classifier's confusion matrix over all of `images` (rows: the true class,
+/// columns: the predicted one); its accuracy is the test accuracy.
+pub fn confusion(p: &Classifier, images: &Images) -> Confusion {
+    let blocks = images.len().div_ceil(BLOCK);
+    (0..blocks)
+        .into_par_iter()
+        .map_init(
+            || (vec![0f32; BLOCK * PIXELS], Predictor::new(p, BLOCK)),
+            |(x, predictor), b| {
+                let start = b * BLOCK;
+                let rows = BLOCK.min(images.len() - start);
+                let x = &mut x[..rows * PIXELS];
+                convert_range(images, start, x);
+                let mut c = Confusion::new(p.classes());
+                let predicted = predictor.predict(p, view(x, PIXELS));
+                c.add(&images.labels[start..start + rows], predicted);
+                c
+            },
+        )
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(Confusion::new(p.classes()), |mut all, c| {
+            all.merge(&c);
+            all
+        })
+}
+
 /// The first `rows` rows of a standard-layout matrix, flat.
 fn flat<'a>(a: &'a ArrayView2<'_, f32>, rows: usize) -> &'a [f32] {
     let all = a.as_slice().expect("row-major contiguous");
@@ -167,6 +195,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_confusion_matrix_counts_every_test_image_once() {
+        let data = Mnist::embedded().unwrap();
+        let p = Classifier::he_init(Arch::RECIPE, CLASSES, 4);
+        let c = confusion(&p, &data.test);
+        assert_eq!(c.total(), 10_000);
+        for (t, row) in c.counts.iter().enumerate() {
+            let n = data
+                .test
+                .labels
+                .iter()
+                .filter(|&&l| l as usize == t)
+                .count();
+            assert_eq!(row.iter().sum::<u32>() as usize, n, "class {t}");
+        }
+        // Untrained: about chance, never all right.
+        assert!(c.accuracy() < 0.3, "{}", c.accuracy());
     }
 
     #[test]
