@@ -73,7 +73,10 @@ fn phase3_and_end_to_end_print_the_test_mse_and_appear_in_json() {
     let out = stdout(&o);
     assert!(out.contains("Training phase #3\n0 Train MSE: "), "{out}");
     assert_eq!(out.matches("  [test MSE: ").count(), 3, "{out}");
-    assert!(out.lines().last().unwrap().starts_with("Test MSE: 0.0"), "{out}");
+    assert!(
+        out.lines().last().unwrap().starts_with("Test MSE: 0.0"),
+        "{out}"
+    );
 
     let o = layerwise(&[&short[..], &["--end-to-end", "--test-each-epoch", "--json"]].concat());
     assert!(o.status.success(), "{}", stderr(&o));

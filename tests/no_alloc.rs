@@ -1,6 +1,6 @@
 //! The training step does not allocate: a counting global allocator around many steps
-//! of each phase (this test binary's only test, so nothing else allocates meanwhile), on pools of 2
-//! and 8 threads.
+//! of each phase and of each arm's classifier (this test binary's only test, so nothing
+//! else allocates meanwhile), on pools of 2 and 8 threads.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use layerwise::data::Mnist;
 use layerwise::model::Phase;
+use layerwise::train::classify::{Arm, ArmRun, RunSpec, Sampling};
 use layerwise::train::{Hyperparams, Trainer, in_pool};
 
 struct Counting;
@@ -47,7 +48,42 @@ fn training_steps_do_not_allocate_on_any_number_of_threads() {
         let mut t = Trainer::new(data.clone(), hp.clone()).unwrap();
         // As `Trainer::run_phase` and the app's worker drive it: from inside the pool.
         pool.install(|| in_pool(|| steps_do_not_allocate(&mut t, threads)));
+        let encoder = t.params().clone();
+        for (arm, sampling) in Arm::ALL
+            .map(|a| (a, Sampling::Epochs))
+            .into_iter()
+            .chain([(Arm::FineTuned, Sampling::Fresh)])
+        {
+            let spec = RunSpec {
+                arm,
+                labels: 55_000,
+                seed: 1,
+                steps: 800,
+                batch: 150,
+                sampling,
+            };
+            let mut run = ArmRun::new(data.clone(), &encoder, spec);
+            pool.install(|| in_pool(|| classifier_steps_do_not_allocate(&mut run, threads)));
+        }
     }
+}
+
+fn classifier_steps_do_not_allocate(run: &mut ArmRun, threads: usize) {
+    for _ in 0..20 {
+        run.step().unwrap();
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    // Past an epoch's end (366 batches), and past the unfreeze arm's switch (400).
+    while !run.finished() {
+        run.step().unwrap();
+    }
+    let n = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let spec = run.spec();
+    assert_eq!(
+        n, 0,
+        "{} classifier ({:?}, {threads} threads): {n} allocations in 780 steps",
+        spec.arm, spec.sampling
+    );
 }
 
 fn steps_do_not_allocate(t: &mut Trainer, threads: usize) {

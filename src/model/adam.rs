@@ -125,6 +125,16 @@ impl<P: TensorSet> Adam<P> {
         }
     }
 
+    /// Starts afresh with `config`: zero moments, the counter at 0 (a new optimiser,
+    /// without allocating one).
+    pub fn restart(&mut self, config: AdamConfig) {
+        self.config = config;
+        for t in self.m.slices_mut().chain(self.v.slices_mut()) {
+            t.fill(0.0);
+        }
+        self.set_steps(0);
+    }
+
     /// How many updates the shared counter has seen (TF's `t - 1`).
     pub fn steps(&self) -> u64 {
         self.steps
@@ -420,6 +430,22 @@ mod tests {
         assert!(a.lr_t().is_finite() && (a.lr_t() - 0.01).abs() < 1e-6);
         a.set_steps(REPLAY_LIMIT + 1);
         assert!(a.lr_t().is_finite());
+    }
+
+    #[test]
+    fn a_restart_is_a_new_optimiser() {
+        let mut a = Adam::new(AdamConfig::default(), TINY);
+        let mut p = Params::he_init(TINY, 1);
+        let mut g = Params::he_init(TINY, 2);
+        a.update(Phase::One, 0.0, &mut p, &mut g).unwrap();
+        let other = AdamConfig {
+            learning_rate: 0.5,
+            ..AdamConfig::default()
+        };
+        a.restart(other);
+        let b = Adam::new(other, TINY);
+        assert_eq!(a.state(), b.state());
+        assert_eq!(a.lr_t().to_bits(), b.lr_t().to_bits());
     }
 
     #[test]

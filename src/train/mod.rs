@@ -1,9 +1,11 @@
-//! Training: hyperparameters, the phase runner, whole-set passes, the worker thread
-//! and the messages it exchanges with the app.
+//! Training: hyperparameters, the phase runner, whole-set passes, the classifier
+//! experiments, the worker thread and the messages it exchanges with the app.
 
 mod cache;
+pub mod classify;
 pub mod config;
 pub mod eval;
+pub mod experiment;
 mod handle;
 pub mod protocol;
 mod step;

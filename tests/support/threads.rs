@@ -1,10 +1,12 @@
-//! Training on pools of 1, 2, 3 and 8 threads, for the tests that compare them.
+//! Training (the autoencoder in every phase, the classifier in every arm) on pools of
+//! 1, 2, 3 and 8 threads, for the tests that compare them.
 
 use std::sync::Arc;
 
 use layerwise::data::Mnist;
-use layerwise::model::{Params, Phase};
-use layerwise::train::{Hyperparams, Trainer};
+use layerwise::model::{Classifier, Params, Phase};
+use layerwise::train::classify::{Arm, ArmRun, RunSpec, Sampling};
+use layerwise::train::{Hyperparams, Trainer, eval, in_pool};
 
 /// A few dozen steps of each phase at the recipe's batch size (so the rows are cut as
 /// the recipe's are), the parameters after each, then the test MSE.
@@ -37,11 +39,49 @@ fn train_on(threads: usize, data: &Arc<Mnist>) -> (Vec<Params>, f64, Vec<f32>) {
     })
 }
 
+/// 40 steps of each arm's classifier (the unfreeze arm switches at 20) from `encoder`,
+/// the parameters after each run, and the test accuracy of the last.
+fn classify_on(threads: usize, data: &Arc<Mnist>, encoder: &Params) -> (Vec<Classifier>, u64) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool");
+    pool.install(|| {
+        let mut params = Vec::new();
+        for arm in Arm::ALL {
+            let spec = RunSpec {
+                arm,
+                labels: 1000,
+                seed: 3,
+                steps: 40,
+                batch: 150,
+                sampling: Sampling::Epochs,
+            };
+            let mut run = ArmRun::new(data.clone(), encoder, spec);
+            in_pool(|| {
+                while !run.finished() {
+                    run.step().unwrap();
+                }
+            });
+            params.push(run.params().clone());
+        }
+        let last = params.last().expect("four arms");
+        let correct = eval::confusion(last, &data.test).correct();
+        (params, correct)
+    })
+}
+
 /// Asserts that every pool trains the bits the one-thread pool trains.
 pub fn same_bits_on_any_number_of_threads() {
     let data = Arc::new(Mnist::embedded().unwrap());
     let (params, mse, losses) = train_on(1, &data);
+    let encoder = &params[2];
+    let classifiers = classify_on(1, &data, encoder);
     for threads in [2, 3, 8] {
+        assert!(
+            classify_on(threads, &data, encoder) == classifiers,
+            "{threads} threads: other classifiers"
+        );
         let (p, m, l) = train_on(threads, &data);
         assert_eq!(l, losses, "{threads} threads: other losses");
         assert!(p == params, "{threads} threads: other parameters");
