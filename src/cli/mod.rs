@@ -1,7 +1,9 @@
-//! The command line: `layerwise` opens the app; `train`, `eval`, `export` and `bench`
-//! run headless. Exit codes: 0 success, 1 training failure, 2 bad arguments or input.
+//! The command line: `layerwise` opens the app; `train`, `classify`, `eval`, `export`
+//! and `bench` run headless. Exit codes: 0 success, 1 training failure, 2 bad arguments
+//! or input.
 
 mod bench;
+mod classify;
 mod desktop;
 mod train;
 
@@ -41,6 +43,9 @@ pub struct Cli {
 pub enum Command {
     /// Train headless, printing what the seed program printed.
     Train(train::TrainArgs),
+    /// Does layer-wise pretraining help? Classifiers on few labels, from scratch and
+    /// from the autoencoder's encoder, over seeds (or the notebook's experiment).
+    Classify(classify::ClassifyArgs),
     /// Print the test MSE of a saved model.
     Eval(EvalArgs),
     /// Write the app's views of a saved model as PNG files: reconstructions, codes,
@@ -165,6 +170,7 @@ impl Failure {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::Train(args)) => train::run(cli.data.as_deref(), args),
+        Some(Command::Classify(args)) => classify::run(cli.data.as_deref(), args),
         Some(Command::Eval(args)) => eval(cli.data.as_deref(), args),
         Some(Command::Export(args)) => export(cli.data.as_deref(), args),
         Some(Command::Bench(args)) => {

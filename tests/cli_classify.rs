@@ -1,0 +1,149 @@
+//! `layerwise classify`: the table, the JSON, the book's printout, where the
+//! autoencoder comes from, and bad arguments.
+
+use std::process::{Command, Output};
+
+fn layerwise(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_layerwise"))
+        .args(args)
+        .env_remove("LAYERWISE_DATA")
+        .output()
+        .expect("run layerwise")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A quickly trained autoencoder, saved in `dir`.
+fn model(dir: &tempfile::TempDir) -> String {
+    let m = dir.path().join("m.safetensors");
+    let m = m.to_str().unwrap().to_string();
+    let o = layerwise(&[
+        "train",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1000",
+        "--save",
+        &m,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    m
+}
+
+#[test]
+fn json_lists_every_run_and_the_table_sums_them_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(&dir);
+    let args = [
+        "classify", "--load", &m, "--labels", "100,200", "--seeds", "2",
+    ];
+    let more = ["--arms", "scratch,frozen", "--steps", "20"];
+    let o = layerwise(&[&args[..], &more, &["--json"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).is_empty(),
+        "a checkpoint was given: {}",
+        stderr(&o)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2 * 2 * 2);
+    for r in results {
+        for key in ["arm", "labels", "seed", "test_accuracy", "steps", "seconds"] {
+            assert!(!r[key].is_null(), "{key} in {r}");
+        }
+        assert_eq!(r["steps"], 20);
+        let acc = r["test_accuracy"].as_f64().unwrap();
+        assert!(acc > 0.2 && acc < 1.0, "{acc}");
+    }
+    assert_eq!(results[1]["arm"], "frozen");
+    assert_eq!(v["summary"].as_array().unwrap().len(), 4);
+    assert!(
+        v["settings"]["stopping_rule"]
+            .as_str()
+            .unwrap()
+            .contains("20 steps")
+    );
+    assert_eq!(v["encoder"]["source"], m.as_str());
+
+    let o = layerwise(&[&args[..], &more].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("seeds 1-2; every run: 20 steps"), "{out}");
+    let frozen = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("200  frozen"));
+    assert!(
+        frozen.is_some_and(|l| l.contains(" ± ") && l.contains("points")),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_book_prints_each_epoch_as_the_notebook_did_beside_its_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(&dir);
+    let o = layerwise(&["classify", "--book", "--load", &m]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("scratch on 20000 labels, seed 1:\n0 Train accuracy: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("(notebook: 0.9334)") && out.contains("(notebook: 0.9401)"),
+        "{out}"
+    );
+    assert_eq!(out.matches(" Test accuracy: ").count(), 8, "{out}");
+}
+
+#[test]
+fn without_a_checkpoint_the_recipe_is_trained_first_and_that_is_said() {
+    let o = layerwise(&[
+        "classify", "--labels", "100", "--seeds", "1", "--arms", "frozen", "--steps", "10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no --load given: training the recipe's autoencoder first"),
+        "{err}"
+    );
+    assert!(err.contains("autoencoder trained in"), "{err}");
+    assert!(stdout(&o).contains("   100  frozen"), "{}", stdout(&o));
+}
+
+#[test]
+fn bad_arguments_exit_2_with_the_reason() {
+    let fails = |args: &[&str], needle: &str| {
+        let o = layerwise(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(needle),
+            "{needle:?} not in {}",
+            stderr(&o)
+        );
+    };
+    fails(
+        &["classify", "--labels", "5"],
+        "labels: 5 is not between 10",
+    );
+    fails(&["classify", "--arms", "pretrained"], "not one of: scratch");
+    fails(
+        &["classify", "--book", "--steps", "10"],
+        "cannot be used with",
+    );
+    fails(
+        &["classify", "--seeds", "0"],
+        "needs a budget, an arm and a seed",
+    );
+    fails(
+        &["classify", "--load", "/no/such.safetensors"],
+        "/no/such.safetensors",
+    );
+}
