@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 
+use super::classify::RunSpec;
 use super::eval;
+use super::experiment::{ArmResult, EpochAccuracy, ExperimentSpec, SweepProgress};
 use super::{CacheInfo, Hyperparams};
 use crate::data::Mnist;
 use crate::model::{Params, Phase};
@@ -30,6 +32,11 @@ pub enum Command {
     LoadCheckpoint(PathBuf),
     SaveCheckpoint(PathBuf),
     OpenData(PathBuf),
+    /// Run classifier experiments on the current model's encoder (training the recipe's
+    /// phases 1 and 2 first if no phase has trained it yet).
+    RunExperiment(ExperimentSpec),
+    /// Stop the experiment (or the recipe training it waits for) before its next step.
+    CancelExperiment,
     /// Makes the worker panic, so tests can check that the app survives it.
     #[cfg(feature = "test-hooks")]
     InjectPanic,
@@ -51,6 +58,8 @@ impl Command {
             Command::LoadCheckpoint(_) => "load checkpoint",
             Command::SaveCheckpoint(_) => "save checkpoint",
             Command::OpenData(_) => "open data",
+            Command::RunExperiment(_) => "run experiment",
+            Command::CancelExperiment => "cancel experiment",
             #[cfg(feature = "test-hooks")]
             Command::InjectPanic => "inject panic",
             Command::Shutdown => "shutdown",
@@ -63,6 +72,8 @@ pub enum RunState {
     Idle,
     Running(Phase),
     Paused(Phase),
+    /// Classifier experiments are running (the model itself does not change).
+    Experimenting,
 }
 
 /// Where a running phase is.
@@ -149,8 +160,44 @@ pub enum Event {
         note: Option<String>,
     },
     CheckpointSaved(PathBuf),
+    Experiment(ExperimentEvent),
     Error(String),
     /// Every command but `Shutdown` is answered by this, after the events it caused,
     /// in the order the commands were sent.
     Handled(&'static str),
+}
+
+/// How an experiment is getting on; see `Command::RunExperiment`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExperimentEvent {
+    /// No phase had trained the model: phases 1 and 2 run first (their usual events
+    /// follow), and the experiment starts when they end.
+    TrainingAutoencoder,
+    Started {
+        spec: ExperimentSpec,
+        runs: usize,
+        steps: u64,
+        /// Epochs per phase of the model whose encoder the pretrained arms start from.
+        encoder_epochs: [u32; 4],
+    },
+    /// After every step.
+    Progress(SweepProgress),
+    /// A notebook epoch ended (the book protocol).
+    Epoch { run: RunSpec, epoch: EpochAccuracy },
+    /// A run ended: each result as it arrives.
+    Result(ArmResult),
+    Ended {
+        end: ExperimentEnd,
+        progress: Option<SweepProgress>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExperimentEnd {
+    /// Every run of the plan finished.
+    Done,
+    Cancelled,
+    /// A classifier or the recipe diverged, or the spec was refused (an `Error` says
+    /// why).
+    Failed,
 }

@@ -240,7 +240,7 @@ impl LayerwiseApp {
             UiCommand::PauseResume => match self.session.state {
                 RunState::Running(_) => self.send(Command::Pause),
                 RunState::Paused(_) => self.send(Command::Resume),
-                RunState::Idle => {}
+                RunState::Idle | RunState::Experimenting => {}
             },
             UiCommand::Stop => {
                 if !self.session.is_idle() {

@@ -151,7 +151,15 @@ impl LayerwiseApp {
     /// The window title shows a running phase's progress, also in a task bar. In steps
     /// of 5%: every change of title costs a frame of its own.
     pub(super) fn update_title(&mut self, ctx: &egui::Context) {
+        let experiment = self.session.experiment.progress;
         let title = match (self.session.state, self.session.progress) {
+            (RunState::Experimenting, _) => match experiment {
+                Some(p) => {
+                    let percent = (p.fraction() * 100.0) as u32;
+                    format!("layerwise · experiment · {}%", percent / 5 * 5)
+                }
+                None => "layerwise · experiment".to_string(),
+            },
             (RunState::Idle, _) | (_, None) => "layerwise".to_string(),
             (state, Some(p)) => {
                 let paused = if matches!(state, RunState::Paused(_)) {

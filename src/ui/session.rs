@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use egui_plot::PlotPoint;
 
+use super::experiment_record::ExperimentRecord;
 use crate::data::Mnist;
 use crate::model::Phase;
 use crate::train::CacheInfo;
@@ -103,6 +104,8 @@ pub struct Session {
     pub errors: Vec<String>,
     /// Short confirmations ("saved ...").
     pub notice: Option<String>,
+    /// The latest classifier experiment and its results.
+    pub experiment: ExperimentRecord,
 }
 
 impl Session {
@@ -122,6 +125,7 @@ impl Session {
             test: None,
             errors: Vec::new(),
             notice: None,
+            experiment: ExperimentRecord::default(),
         }
     }
 
@@ -255,6 +259,7 @@ impl Session {
                 });
             }
             Event::CheckpointSaved(path) => self.notice = Some(format!("saved {}", path.display())),
+            Event::Experiment(e) => self.experiment.apply(e),
             Event::Error(msg) => self.errors.push(msg),
             Event::Handled(_) => {}
         }

@@ -33,7 +33,7 @@ impl TrainingPanel {
         let mut clicked = Vec::new();
         let shown = self.preview.take().or(match session.state {
             RunState::Running(p) | RunState::Paused(p) => Some(p),
-            RunState::Idle => session.results.last().map(|r| r.phase),
+            RunState::Idle | RunState::Experimenting => session.results.last().map(|r| r.phase),
         });
         ui.heading("Training");
         stack_ui(
@@ -92,6 +92,7 @@ impl TrainingPanel {
             }
         }
         let running = !session.is_idle();
+        let phase_running = matches!(session.state, RunState::Running(_) | RunState::Paused(_));
         ui.horizontal(|ui| {
             let pause = if matches!(session.state, RunState::Paused(_)) {
                 "Resume"
@@ -99,7 +100,7 @@ impl TrainingPanel {
                 "Pause"
             };
             let controls = [
-                (UiCommand::PauseResume, running, pause),
+                (UiCommand::PauseResume, phase_running, pause),
                 (UiCommand::Stop, running, UiCommand::Stop.label()),
                 (UiCommand::Reset, true, UiCommand::Reset.label()),
             ];
@@ -234,6 +235,18 @@ fn int_field<T: egui::emath::Numeric>(
 }
 
 fn progress_ui(ui: &mut Ui, s: &Session) {
+    if let (RunState::Experimenting, Some(p)) = (s.state, s.experiment.progress) {
+        ui.label(format!(
+            "Experiment · run {}/{} · step {}/{}",
+            (p.runs_done + 1).min(p.runs_total),
+            p.runs_total,
+            p.steps_done,
+            p.steps_total
+        ));
+        ui.add(egui::ProgressBar::new(p.fraction() as f32).show_percentage());
+        ui.label(format!("ETA {:.0} s", p.eta_seconds));
+        return;
+    }
     match (s.state, s.progress) {
         (RunState::Idle, _) | (_, None) => {
             ui.weak("Idle");

@@ -1,6 +1,8 @@
 //! The training worker: a thread that owns the `Trainer` and talks to the app only
 //! through two channels of the plain messages in `protocol`. It knows nothing of the UI
-//! but a "wake" callback.
+//! but a "wake" callback. Its side of the classifier experiments is in `experiment`.
+
+mod experiment;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -9,7 +11,9 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use super::eval;
-use super::protocol::{Command, Event, Progress, RunState, Snapshot, Waker};
+use super::protocol::{
+    Command, Event, ExperimentEnd, ExperimentEvent, Progress, RunState, Snapshot, Waker,
+};
 use super::{Step, Trainer, in_pool};
 use crate::checkpoint;
 use crate::data::Mnist;
@@ -35,6 +39,8 @@ pub(super) struct Worker {
     /// Moving average of the seconds per batch, for samples/s and the ETA.
     step_seconds: Option<f64>,
     last_step: Instant,
+    /// A classifier experiment, running or waiting for the recipe's phases.
+    experiment: Option<experiment::Stage>,
 }
 
 enum Flow {
@@ -57,6 +63,7 @@ impl Worker {
             last_snapshot: now,
             step_seconds: None,
             last_step: now,
+            experiment: None,
         }
     }
 
@@ -70,9 +77,9 @@ impl Worker {
             if let Flow::Exit = self.answer(c) {
                 return;
             }
-            if self.training() {
-                // Training runs on a pool thread (see `in_pool`) until the phase ends,
-                // pauses or stops; commands are answered between batches.
+            if self.busy() {
+                // Training runs on a pool thread (see `in_pool`) until the phase or the
+                // experiment ends, pauses or stops; commands are answered between steps.
                 let (flow, back) = in_pool(|| {
                     let flow = self.train(&commands);
                     (flow, commands)
@@ -85,16 +92,21 @@ impl Worker {
         }
     }
 
-    fn training(&self) -> bool {
-        self.trainer.running().is_some() && !self.paused
+    /// A phase is training (not paused), or an experiment is running.
+    fn busy(&self) -> bool {
+        (self.trainer.running().is_some() && !self.paused) || self.sweeping()
     }
 
     fn train(&mut self, commands: &Receiver<Command>) -> Flow {
-        while self.training() {
+        while self.busy() {
             let flow = match commands.try_recv() {
                 Ok(c) => self.answer(c),
                 Err(TryRecvError::Empty) => self.guarded(|w| {
-                    w.step_once();
+                    if w.sweeping() {
+                        w.sweep_step();
+                    } else {
+                        w.step_once();
+                    }
                     Flow::Continue
                 }),
                 Err(TryRecvError::Disconnected) => Flow::Exit,
@@ -129,6 +141,7 @@ impl Worker {
                 self.trainer.stop();
                 self.paused = false;
                 self.failed = true;
+                self.end_experiment(ExperimentEnd::Failed);
                 self.error(
                     format!(
                         "internal error in the training worker ({what}); press Reset (or load a checkpoint) to continue"
@@ -141,7 +154,13 @@ impl Worker {
     }
 
     fn send(&mut self, e: Event, urgent: bool) {
-        if matches!(e, Event::BatchLoss { .. } | Event::Progress(_)) {
+        let frequent = matches!(
+            e,
+            Event::BatchLoss { .. }
+                | Event::Progress(_)
+                | Event::Experiment(ExperimentEvent::Progress(_))
+        );
+        if frequent {
             log::trace!("event: {e:?}");
         } else {
             log::debug!("event: {e:?}");
@@ -174,6 +193,9 @@ impl Worker {
     }
 
     fn state(&self) -> RunState {
+        if self.sweeping() {
+            return RunState::Experimenting;
+        }
         match self.trainer.running() {
             None => RunState::Idle,
             Some(p) if self.paused => RunState::Paused(p),
@@ -190,6 +212,9 @@ impl Worker {
         log::debug!("command: {c:?}");
         match c {
             Command::Shutdown => return Flow::Exit,
+            Command::StartPhase(_) if self.experiment.is_some() => {
+                self.error("an experiment is running; cancel it first")
+            }
             Command::StartPhase(phase) => self.start(phase),
             Command::Pause => self.pause(),
             Command::Resume => self.resume(),
@@ -218,6 +243,8 @@ impl Worker {
             }
             Command::LoadCheckpoint(path) => self.load(&path),
             Command::OpenData(dir) => self.open_data(&dir),
+            Command::RunExperiment(spec) => self.run_experiment(spec),
+            Command::CancelExperiment => self.cancel_experiment(),
             #[cfg(feature = "test-hooks")]
             Command::InjectPanic => panic!("injected by a test"),
         }
@@ -272,6 +299,13 @@ impl Worker {
     }
 
     fn stop(&mut self) {
+        match self.experiment {
+            Some(_) => self.cancel_experiment(),
+            None => self.stop_phase(),
+        }
+    }
+
+    fn stop_phase(&mut self) {
         if let Some(phase) = self.trainer.running() {
             self.trainer.stop();
             self.paused = false;
@@ -282,6 +316,7 @@ impl Worker {
     }
 
     fn reset(&mut self) {
+        self.end_experiment(ExperimentEnd::Cancelled);
         self.trainer.stop();
         self.paused = false;
         self.failed = false;
@@ -292,6 +327,9 @@ impl Worker {
     }
 
     fn load(&mut self, path: &Path) {
+        if self.experiment.is_some() {
+            return self.error("cancel the experiment before loading a checkpoint");
+        }
         if self.trainer.running().is_some() {
             return self.error("stop the running phase before loading a checkpoint");
         }
@@ -312,6 +350,9 @@ impl Worker {
     }
 
     fn open_data(&mut self, dir: &Path) {
+        if self.experiment.is_some() {
+            return self.error("cancel the experiment before opening another dataset");
+        }
         if self.trainer.running().is_some() {
             return self.error("stop the running phase before opening another dataset");
         }
@@ -336,6 +377,7 @@ impl Worker {
                 self.error(e);
                 self.send(Event::State(RunState::Idle), true);
                 self.snapshot(None, true);
+                self.end_experiment(ExperimentEnd::Failed);
             }
         }
     }
@@ -383,6 +425,7 @@ impl Worker {
             };
             self.send(done, true);
             self.send(Event::State(RunState::Idle), true);
+            self.phase_ended();
         }
     }
 

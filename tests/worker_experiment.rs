@@ -1,0 +1,292 @@
+//! The worker's experiment commands, through `WorkerHandle` as the app uses them: the
+//! recipe trained first when the model is untrained, results one by one, the book's
+//! epochs, Cancel before the next step, and what is refused meanwhile. The tests wait
+//! on the event channel (with a timeout), never sleep.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use layerwise::data::Mnist;
+use layerwise::model::Phase;
+use layerwise::train::Hyperparams;
+use layerwise::train::WorkerHandle;
+use layerwise::train::classify::Arm;
+use layerwise::train::experiment::{self, ExperimentSpec, Protocol, Sweep};
+use layerwise::train::protocol::{Command, Event, ExperimentEnd, ExperimentEvent, RunState};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn data() -> Arc<Mnist> {
+    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
+    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
+        .clone()
+}
+
+/// A worker whose phases are one epoch of large batches.
+fn worker() -> WorkerHandle {
+    let hp = Hyperparams {
+        epochs: 1,
+        batch_size: 1000,
+        ..Hyperparams::default()
+    };
+    WorkerHandle::spawn(data(), hp, Arc::new(|| {})).unwrap()
+}
+
+/// Every event up to and including the first for which `last` holds.
+fn until(h: &WorkerHandle, last: impl Fn(&Event) -> bool) -> Vec<Event> {
+    let mut seen = Vec::new();
+    loop {
+        let e = h.recv_timeout(TIMEOUT).unwrap().expect("an event in time");
+        let done = last(&e);
+        seen.push(e);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn handled(name: &'static str) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::Handled(n) if *n == name)
+}
+
+fn experiment_events(events: &[Event]) -> Vec<ExperimentEvent> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Experiment(x) => Some(x.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn states(events: &[Event]) -> Vec<RunState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::State(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+fn small() -> ExperimentSpec {
+    ExperimentSpec {
+        budgets: vec![100, 200],
+        arms: vec![Arm::Scratch, Arm::Frozen],
+        seeds: 1,
+        protocol: Protocol::FixedSteps { steps: 20 },
+    }
+}
+
+#[test]
+fn an_untrained_model_trains_the_recipe_first_then_results_arrive_one_by_one() {
+    let h = worker();
+    h.send(Command::RunExperiment(small()));
+    let events = until(&h, |e| {
+        matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }))
+    });
+    let x = experiment_events(&events);
+    assert_eq!(x[0], ExperimentEvent::TrainingAutoencoder);
+    let phases: Vec<Phase> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PhaseDone { phase, .. } => Some(*phase),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [Phase::One, Phase::Two],
+        "the recipe's phases, first"
+    );
+    let Some(ExperimentEvent::Started {
+        runs,
+        steps,
+        encoder_epochs,
+        ..
+    }) = x.get(1).cloned()
+    else {
+        panic!("{x:?}");
+    };
+    assert_eq!((runs, steps, encoder_epochs), (4, 80, [1, 1, 0, 0]));
+    assert!(states(&events).contains(&RunState::Experimenting));
+    // One result per run, each after its own 20 steps' progress.
+    let mut since = 0;
+    let mut results = Vec::new();
+    for e in &x[2..] {
+        match e {
+            ExperimentEvent::Progress(p) => {
+                since += 1;
+                assert_eq!(p.steps_done, results.len() as u64 * 20 + since);
+            }
+            ExperimentEvent::Result(r) => {
+                assert_eq!(since, 20, "a result arrives after its run's steps");
+                since = 0;
+                results.push(r.clone());
+            }
+            ExperimentEvent::Ended { end, progress } => {
+                assert_eq!(*end, ExperimentEnd::Done);
+                assert_eq!(progress.map(|p| p.steps_done), Some(80));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let order: Vec<(usize, Arm)> = results.iter().map(|r| (r.labels, r.arm)).collect();
+    let plan = [
+        (100, Arm::Scratch),
+        (100, Arm::Frozen),
+        (200, Arm::Scratch),
+        (200, Arm::Frozen),
+    ];
+    assert_eq!(order, plan);
+    // The worker's numbers are the library's on the same encoder (its last snapshot).
+    let encoder = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Snapshot(s) => Some(s.params.clone()),
+            _ => None,
+        })
+        .expect("a snapshot after the recipe");
+    let mut sweep = Sweep::new(data(), encoder, small()).unwrap();
+    let out = experiment::run(&mut sweep, &AtomicBool::new(false), |_, _| {}).unwrap();
+    let accuracies = |rs: &[experiment::ArmResult]| {
+        rs.iter()
+            .map(|r| r.test_accuracy.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(accuracies(&results), accuracies(&out.results));
+    let next = h.recv_timeout(TIMEOUT).unwrap();
+    assert!(
+        matches!(next, Some(Event::State(RunState::Idle))),
+        "{next:?}"
+    );
+}
+
+/// A worker whose model has had a phase (so experiments start at once).
+fn trained_worker() -> WorkerHandle {
+    let h = worker();
+    h.send(Command::StartPhase(Phase::One));
+    until(&h, |e| matches!(e, Event::PhaseDone { .. }));
+    until(&h, |e| matches!(e, Event::State(RunState::Idle)));
+    h
+}
+
+fn long() -> ExperimentSpec {
+    ExperimentSpec {
+        budgets: vec![1000],
+        arms: vec![Arm::Scratch],
+        seeds: 1,
+        protocol: Protocol::FixedSteps { steps: 1_000_000 },
+    }
+}
+
+fn ended(x: &[ExperimentEvent]) -> (ExperimentEnd, Option<u64>) {
+    x.iter()
+        .find_map(|e| match e {
+            ExperimentEvent::Ended { end, progress } => {
+                Some((*end, progress.map(|p| p.steps_done)))
+            }
+            _ => None,
+        })
+        .expect("an end")
+}
+
+#[test]
+fn cancel_stops_the_sweep_before_its_next_step() {
+    let h = trained_worker();
+    // Both commands queued at once: Cancel is read before the first step.
+    h.send(Command::RunExperiment(long()));
+    h.send(Command::CancelExperiment);
+    let events = until(&h, handled("cancel experiment"));
+    let x = experiment_events(&events);
+    assert!(
+        matches!(x[0], ExperimentEvent::Started { runs: 1, .. }),
+        "{x:?}"
+    );
+    assert_eq!(ended(&x), (ExperimentEnd::Cancelled, Some(0)));
+    assert!(!x.iter().any(|e| matches!(e, ExperimentEvent::Progress(_))));
+    assert_eq!(states(&events), [RunState::Experimenting, RunState::Idle]);
+
+    // Cancelled while it runs: no step after the end, far from the plan's end.
+    h.send(Command::RunExperiment(long()));
+    until(&h, |e| {
+        matches!(e, Event::Experiment(ExperimentEvent::Progress(_)))
+    });
+    h.send(Command::CancelExperiment);
+    let events = until(&h, handled("cancel experiment"));
+    let x = experiment_events(&events);
+    let last_step = x.iter().rev().find_map(|e| match e {
+        ExperimentEvent::Progress(p) => Some(p.steps_done),
+        _ => None,
+    });
+    let (end, steps) = ended(&x);
+    assert_eq!(end, ExperimentEnd::Cancelled);
+    assert!(steps.is_some_and(|s| s < 1_000_000));
+    if let Some(last) = last_step {
+        assert_eq!(steps, Some(last), "no step after the cancel");
+    }
+    assert!(
+        matches!(x.last(), Some(ExperimentEvent::Ended { .. })),
+        "{x:?}"
+    );
+}
+
+#[test]
+fn the_book_reports_each_epoch_and_other_commands_wait_for_the_end() {
+    let h = trained_worker();
+    let book = ExperimentSpec {
+        arms: vec![Arm::FineTuned],
+        ..ExperimentSpec::book()
+    };
+    h.send(Command::RunExperiment(book));
+    h.send(Command::StartPhase(Phase::Two));
+    h.send(Command::LoadCheckpoint("/nowhere.safetensors".into()));
+    let events = until(&h, |e| {
+        matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }))
+    });
+    let errors: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("an experiment is running"));
+    assert!(errors[1].contains("cancel the experiment"));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::PhaseStarted { .. }))
+    );
+    let x = experiment_events(&events);
+    let epochs: Vec<u32> = x
+        .iter()
+        .filter_map(|e| match e {
+            ExperimentEvent::Epoch { epoch, .. } => Some(epoch.epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs, [0, 1, 2, 3]);
+    let result = x.iter().find_map(|e| match e {
+        ExperimentEvent::Result(r) => Some(r.clone()),
+        _ => None,
+    });
+    let r = result.expect("the run's result");
+    assert_eq!(
+        (r.arm, r.labels, r.steps, r.epochs.len()),
+        (Arm::FineTuned, 20_000, 532, 4)
+    );
+    assert_eq!(ended(&x).0, ExperimentEnd::Done);
+
+    // Stop ends an experiment as Cancel does.
+    h.send(Command::RunExperiment(long()));
+    until(&h, |e| {
+        matches!(e, Event::Experiment(ExperimentEvent::Progress(_)))
+    });
+    h.send(Command::Stop);
+    let x = experiment_events(&until(&h, handled("stop")));
+    assert_eq!(ended(&x).0, ExperimentEnd::Cancelled);
+}
