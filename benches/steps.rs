@@ -1,5 +1,6 @@
-//! One training step of each phase, the hidden1 cache build, the test evaluation and the
-//! GEMM shapes they are made of. Throughput is in FLOPs (2 per multiply-add), so
+//! One training step of each phase and of the classifier (every layer, or the softmax
+//! layer alone), the hidden1 cache build, the test evaluation and the GEMM shapes they
+//! are made of. Throughput is in FLOPs (2 per multiply-add), so
 //! criterion's "elem/s" reads as FLOP/s.
 
 use std::hint::black_box;
@@ -12,6 +13,7 @@ use ndarray::Array2;
 use layerwise::data::Mnist;
 use layerwise::model::Phase;
 use layerwise::model::linalg::matmul;
+use layerwise::train::classify::{Arm, ArmRun, RunSpec, Sampling};
 use layerwise::train::{Hyperparams, Trainer, eval, in_pool};
 
 /// Times `iters` calls of `f` from inside rayon's pool, as training runs.
@@ -66,6 +68,43 @@ fn steps(c: &mut Criterion) {
             bench.iter_custom(|n| {
                 pooled(n, &mut || {
                     black_box(t.step().unwrap());
+                })
+            })
+        });
+    }
+    // Phase 3 and end-to-end: five products of the big shape, six of the inner.
+    let mut t = trainer(&data);
+    t.begin_phase(Phase::Three, false).unwrap();
+    g.throughput(Throughput::Elements(2 * (5 * b * i * h1 + 6 * b * h1 * h2)));
+    g.bench_function("full_stack", |bench| {
+        bench.iter_custom(|n| {
+            pooled(n, &mut || {
+                black_box(t.step().unwrap());
+            })
+        })
+    });
+    let k = 10;
+    for (arm, flops) in [
+        (
+            Arm::FineTuned,
+            2 * (2 * b * i * h1 + 3 * b * h1 * h2 + 3 * b * h2 * k),
+        ),
+        (Arm::Frozen, 2 * (b * i * h1 + b * h1 * h2 + 2 * b * h2 * k)),
+    ] {
+        let spec = RunSpec {
+            arm,
+            labels: 55_000,
+            seed: 1,
+            steps: usize::MAX,
+            batch: 150,
+            sampling: Sampling::Epochs,
+        };
+        let mut run = ArmRun::new(data.clone(), t.params(), spec);
+        g.throughput(Throughput::Elements(flops));
+        g.bench_function(format!("classifier_{arm}"), |bench| {
+            bench.iter_custom(|n| {
+                pooled(n, &mut || {
+                    black_box(run.step().unwrap());
                 })
             })
         });

@@ -11,8 +11,10 @@ use serde::Serialize;
 
 use super::Failure;
 use crate::data::Mnist;
+use crate::model::Params;
 use crate::model::Phase;
 use crate::model::linalg::matmul;
+use crate::train::classify::{Arm, ArmRun, RunSpec, Sampling};
 use crate::train::{Hyperparams, Trainer, eval, in_pool};
 
 #[derive(Debug, Args)]
@@ -32,6 +34,12 @@ struct Report {
     phase1_step_ms: f64,
     phase2_cached_step_ms: f64,
     phase2_uncached_step_ms: f64,
+    /// Phase 3 and end-to-end: every layer on the full stack's loss.
+    full_stack_step_ms: f64,
+    /// A classifier step training every layer (scratch, fine-tuned).
+    classifier_step_ms: f64,
+    /// A classifier step training the softmax layer alone (frozen).
+    classifier_head_step_ms: f64,
     cache_build_ms: f64,
     test_eval_ms: f64,
 }
@@ -90,6 +98,28 @@ fn step_ms(data: &Arc<Mnist>, phase: Phase, cached: bool) -> Result<f64, Failure
     }
 }
 
+fn classifier_step_ms(data: &Arc<Mnist>, encoder: &Params, arm: Arm) -> Result<f64, Failure> {
+    let spec = RunSpec {
+        arm,
+        labels: data.train.len(),
+        seed: 1,
+        steps: usize::MAX,
+        batch: 150,
+        sampling: Sampling::Epochs,
+    };
+    let mut run = ArmRun::new(data.clone(), encoder, spec);
+    let mut failed = None;
+    let s = median_secs(9, 100, &mut || {
+        if let Err(e) = run.step() {
+            failed = Some(e);
+        }
+    });
+    match failed {
+        Some(e) => Err(Failure::Training(e.into())),
+        None => Ok(s * 1e3),
+    }
+}
+
 pub fn run(data: Arc<Mnist>, args: BenchArgs) -> Result<(), Failure> {
     let report = in_pool(|| -> Result<Report, Failure> {
         let probe = Trainer::new(data.clone(), Hyperparams::default()).map_err(Failure::input)?;
@@ -102,6 +132,9 @@ pub fn run(data: Arc<Mnist>, args: BenchArgs) -> Result<(), Failure> {
             phase1_step_ms: step_ms(&data, Phase::One, false)?,
             phase2_cached_step_ms: step_ms(&data, Phase::Two, true)?,
             phase2_uncached_step_ms: step_ms(&data, Phase::Two, false)?,
+            full_stack_step_ms: step_ms(&data, Phase::Three, false)?,
+            classifier_step_ms: classifier_step_ms(&data, &p, Arm::FineTuned)?,
+            classifier_head_step_ms: classifier_step_ms(&data, &p, Arm::Frozen)?,
             cache_build_ms: 1e3
                 * median_secs(5, 1, &mut || eval::hidden1_all(&p, &data.train, &mut cache)),
             test_eval_ms: 1e3
@@ -128,6 +161,18 @@ pub fn run(data: Arc<Mnist>, args: BenchArgs) -> Result<(), Failure> {
         println!(
             "phase 2 step, uncached    {:.3} ms",
             report.phase2_uncached_step_ms
+        );
+        println!(
+            "full stack step (3, e2e)  {:.3} ms",
+            report.full_stack_step_ms
+        );
+        println!(
+            "classifier step           {:.3} ms",
+            report.classifier_step_ms
+        );
+        println!(
+            "classifier step, frozen   {:.3} ms",
+            report.classifier_head_step_ms
         );
         println!("hidden1 cache build       {:.1} ms", report.cache_build_ms);
         println!("test evaluation (10,000)  {:.1} ms", report.test_eval_ms);
