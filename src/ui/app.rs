@@ -195,9 +195,24 @@ impl LayerwiseApp {
         }
     }
 
-    /// Asks the worker for the test-set errors of the current parameters.
-    pub fn evaluate_now(&mut self) {
+    /// Sends a command and applies the worker's events until it is answered: then
+    /// everything sent before has been carried out, and its events applied.
+    #[cfg(feature = "test-hooks")]
+    pub fn barrier(&mut self, timeout: Duration) -> bool {
         self.send(Command::Evaluate);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.link.next_within(left) {
+                Received::Event(Event::Handled("evaluate")) => return true,
+                Received::Event(e) => self.apply(e),
+                Received::Nothing => return false,
+                Received::Gone => {
+                    self.worker_gone();
+                    return false;
+                }
+            }
+        }
     }
 
     /// Makes the worker panic, so tests can check that the app survives it.
