@@ -441,11 +441,16 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
     assert!(!h.state().restore_offered());
     h.get_by_label(PHASE1).click();
     h.run_steps(1);
-    assert!(wait(&mut h, |s| s.batches >= 2));
+    // Past the first epoch (5 batches), so there is an epoch row and a snapshot to keep.
+    assert!(wait(&mut h, |s| s.batches >= 7 && s.history.len() == 1));
     // The window closes: the worker stops within a batch, keeps the model, and ends.
     // (`close` takes the events that arrived just before it sends Stop.)
     h.state_mut().close();
     let seen = h.state().session().batches;
+    let (runs, epochs) = (
+        h.state().session().runs.clone(),
+        h.state().session().epochs.clone(),
+    );
     let kept = checkpoint::load(&dir.path().join("autosave.safetensors"), None).unwrap();
     assert!(
         kept.optimizer.steps() >= seen && kept.optimizer.steps() <= seen + 1,
@@ -457,7 +462,8 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
     let mut h = app_keeping_models_in(dir.path(), slow);
     assert!(h.state().restore_offered());
     h.run_steps(2);
-    h.get_by_label_contains("trained for 0 epoch(s) of phase 1");
+    h.get_by_label_contains("trained for 1 epoch(s) of phase 1");
+    h.get_by_label_contains("with its loss curves and 1 epoch snapshot(s)");
     h.get_by_label("Restore").click();
     h.run_steps(2);
     assert!(wait(&mut h, |s| s
@@ -468,6 +474,18 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
         .snapshot
         .as_ref()
         .is_some_and(|p| *p.params == kept.params)));
+    // The session comes back whole: every batch loss, the epoch table, the snapshot.
+    let s = h.state().session();
+    assert_eq!(s.batches, seen);
+    assert_eq!(s.runs.len(), 1);
+    assert_eq!(s.runs[0].raw, runs[0].raw);
+    assert_eq!(s.runs[0].smooth, runs[0].smooth);
+    assert_eq!(s.epochs, epochs);
+    assert_eq!(s.history.len(), 1);
+    assert_eq!(
+        s.history[0].epoch_end,
+        Some((layerwise::model::Phase::One, 0))
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! (`Trainer::checkpoint`) and what a loaded one means (`Trainer::restore`).
 
 mod read;
+mod tensors;
 mod write;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use crate::data::OrderState;
 use crate::model::{AdamState, Arch, Params};
 
 pub use read::from_bytes;
+pub use tensors::{Named, load_tensors, save_tensors};
 pub use write::to_bytes;
 
 pub const FORMAT: &str = "layerwise";

@@ -16,6 +16,7 @@ use super::file_dialog::{FileDialog, Purpose};
 use super::layout::{self, Pane};
 use super::losses::LossesPanel;
 use super::recon::ReconPanel;
+use super::record::{self, SessionRecord};
 use super::session::Session;
 use super::settings::{AppOptions, Settings};
 use super::shown::{self, Inspection};
@@ -25,7 +26,7 @@ use super::worker_link::{Received, WorkerLink};
 use crate::data::Mnist;
 use crate::model::Phase;
 use crate::train::Hyperparams;
-use crate::train::protocol::{Command, Event, RunState, Waker};
+use crate::train::protocol::{Command, Event, RunState, Snapshot, Waker};
 
 pub struct LayerwiseApp {
     pub(super) settings: Settings,
@@ -49,6 +50,9 @@ pub struct LayerwiseApp {
     pub(super) title: String,
     /// How the views are docked (persisted apart from the settings).
     pub(super) layout: egui_tiles::Tree<Pane>,
+    /// The kept training record of the model being restored (from that file), put
+    /// back once the worker has loaded the model.
+    pub(super) pending_record: Option<(PathBuf, (SessionRecord, Vec<Snapshot>))>,
 }
 
 /// Where the views' arrangement is kept between launches.
@@ -87,6 +91,7 @@ impl LayerwiseApp {
             frames: FrameStats::default(),
             title: String::new(),
             layout,
+            pending_record: None,
         };
         app.start_worker();
         if let Some(dir) = &app.data_dir {
@@ -184,13 +189,14 @@ impl LayerwiseApp {
     pub fn close(&mut self) {
         self.pump();
         let keep = self.session.batches > 0;
-        let path = self
-            .data_dir
-            .as_deref()
-            .map(autosave::path)
-            .filter(|_| keep);
+        let dir = self.data_dir.clone().filter(|_| keep);
         // Nobody will see the window again: report what went wrong on the terminal.
-        for e in self.link.close(path) {
+        for e in self.link.close(dir.as_deref().map(autosave::path)) {
+            eprintln!("layerwise: error: {e}");
+        }
+        if let Some(dir) = dir
+            && let Err(e) = record::save(&dir, &self.session)
+        {
             eprintln!("layerwise: error: {e}");
         }
     }
@@ -230,12 +236,19 @@ impl LayerwiseApp {
     }
 
     fn apply(&mut self, e: Event) {
+        let restored = match (&e, &self.pending_record) {
+            (Event::CheckpointLoaded { path, .. }, Some((pending, _))) => path == pending,
+            _ => false,
+        };
         let phase_done = matches!(e, Event::PhaseDone { .. });
         let failed = matches!(e, Event::Error(_) | Event::Stopped(_));
         if let Event::DataLoaded(d) = &e {
             self.settings.selection.fit(d.test.len());
         }
         self.session.apply(e);
+        if restored && let Some((_, (record, history))) = self.pending_record.take() {
+            self.session.restore(record, history);
+        }
         if failed {
             self.autostart.clear();
         }

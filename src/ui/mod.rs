@@ -12,6 +12,7 @@ mod files;
 pub mod layout;
 pub mod losses;
 pub mod recon;
+pub mod record;
 pub mod session;
 mod settings;
 pub mod shown;
