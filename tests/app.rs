@@ -38,8 +38,8 @@ fn launch(
                 data(),
                 AppOptions {
                     settings: Some(settings),
-                    autostart: Vec::new(),
                     data_dir,
+                    ..AppOptions::default()
                 },
             )
         });

@@ -45,6 +45,9 @@ pub struct LayerwiseApp {
     /// A model kept by an earlier session, offered for restoring.
     pub(super) restore_offer: Option<autosave::Offer>,
     autostart: VecDeque<Phase>,
+    /// Close the window when the autostarted phases are done (and the close is due).
+    exit_when_done: bool,
+    quit: bool,
     pub(super) frames: FrameStats,
     /// The window title last sent, to send only changes.
     pub(super) title: String,
@@ -72,7 +75,9 @@ impl LayerwiseApp {
             .unwrap_or_else(layout::default_tree);
         layout::ensure_all(&mut layout);
         let ctx = cc.egui_ctx.clone();
-        let wake: Waker = Arc::new(move || ctx.request_repaint());
+        // A delay, however short, makes it one frame per wake; `request_repaint()` would
+        // paint twice, and under software GL every frame costs the training a core.
+        let wake: Waker = Arc::new(move || ctx.request_repaint_after(Duration::from_millis(1)));
         let mut app = Self {
             settings,
             session: Session::new(data),
@@ -88,6 +93,8 @@ impl LayerwiseApp {
             data_dir: options.data_dir,
             restore_offer: None,
             autostart: options.autostart.into(),
+            exit_when_done: options.exit_when_done,
+            quit: false,
             frames: FrameStats::default(),
             title: String::new(),
             layout,
@@ -252,8 +259,14 @@ impl LayerwiseApp {
         if failed {
             self.autostart.clear();
         }
-        if phase_done && let Some(next) = self.autostart.pop_front() {
-            self.send(Command::StartPhase(next));
+        if phase_done {
+            match self.autostart.pop_front() {
+                Some(next) => self.send(Command::StartPhase(next)),
+                None => self.quit = self.exit_when_done,
+            }
+        }
+        if failed && self.exit_when_done {
+            self.quit = true;
         }
     }
 
@@ -375,6 +388,9 @@ impl eframe::App for LayerwiseApp {
         }
         for cmd in UiCommand::pressed(ctx) {
             self.dispatch(ctx, cmd);
+        }
+        if self.quit {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
         self.update_title(ctx);
     }
