@@ -6,7 +6,7 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use super::{CheckpointError, CheckpointProblem, MAX_FILE_BYTES, write};
+use super::{CheckpointError, CheckpointProblem, read_bounded, write};
 
 /// A tensor's name, shape and values.
 pub type Named = (String, Vec<usize>, Vec<f32>);
@@ -34,13 +34,7 @@ pub fn save_tensors(
 /// Reads every tensor of `path` (f32 only, finite only) and its metadata.
 pub fn load_tensors(path: &Path) -> Result<(Vec<Named>, HashMap<String, String>), CheckpointError> {
     let fail = |p| CheckpointError::new(path, p);
-    let len = std::fs::metadata(path)
-        .map_err(|e| fail(CheckpointProblem::Read(e)))?
-        .len();
-    if len > MAX_FILE_BYTES {
-        return Err(fail(CheckpointProblem::TooLarge(len)));
-    }
-    let bytes = std::fs::read(path).map_err(|e| fail(CheckpointProblem::Read(e)))?;
+    let bytes = read_bounded(path)?;
     let not_st =
         |e: safetensors::SafeTensorError| fail(CheckpointProblem::NotSafetensors(e.to_string()));
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(not_st)?;
