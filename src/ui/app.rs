@@ -101,6 +101,11 @@ impl LayerwiseApp {
             pending_record: None,
         };
         app.start_worker();
+        // Sent now, behind the worker's first command: a frame could not tell that a
+        // start is on its way and would start the next phase too.
+        if let Some(first) = app.autostart.pop_front() {
+            app.start_phase(first);
+        }
         if let Some(dir) = &app.data_dir {
             match autosave::find(dir) {
                 Ok(offer) => app.restore_offer = offer,
@@ -380,12 +385,6 @@ impl eframe::App for LayerwiseApp {
             self.frames.push(t);
         }
         self.pump();
-        if self.session.is_idle()
-            && self.session.runs.is_empty()
-            && let Some(first) = self.autostart.pop_front()
-        {
-            self.start_phase(first);
-        }
         for cmd in UiCommand::pressed(ctx) {
             self.dispatch(ctx, cmd);
         }
