@@ -39,8 +39,7 @@ fn app() -> Harness<'static, LayerwiseApp> {
         .build_eframe(move |cc| {
             let options = AppOptions {
                 settings: Some(settings),
-                autostart: Vec::new(),
-                data_dir: None,
+                ..AppOptions::default()
             };
             LayerwiseApp::new(cc, data(), options)
         });
@@ -75,7 +74,11 @@ fn end_to_end_then_phase_3_each_get_a_curve_and_rows_of_their_own() {
     let rows: Vec<(Phase, u32)> = s.epochs.iter().map(|r| (r.phase, r.epoch)).collect();
     assert_eq!(
         rows,
-        [(Phase::EndToEnd, 0), (Phase::EndToEnd, 1), (Phase::Three, 0)]
+        [
+            (Phase::EndToEnd, 0),
+            (Phase::EndToEnd, 1),
+            (Phase::Three, 0)
+        ]
     );
     let snapshot = s.snapshot.as_ref().expect("a snapshot");
     assert_eq!(snapshot.epochs_done, [0, 0, 1, 2]);
