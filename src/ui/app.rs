@@ -11,6 +11,7 @@ use super::autosave;
 use super::chrome::FrameStats;
 use super::codes::CodesPanel;
 use super::command::UiCommand;
+use super::experiments::ExperimentsPanel;
 use super::features::FeaturesPanel;
 use super::file_dialog::{FileDialog, Purpose};
 use super::layout::{self, Pane};
@@ -26,6 +27,7 @@ use super::worker_link::{Received, WorkerLink};
 use crate::data::Mnist;
 use crate::model::Phase;
 use crate::train::Hyperparams;
+use crate::train::experiment::ExperimentSpec;
 use crate::train::protocol::{Command, Event, RunState, Snapshot, Waker};
 
 pub struct LayerwiseApp {
@@ -37,6 +39,7 @@ pub struct LayerwiseApp {
     recon: ReconPanel,
     codes: CodesPanel,
     features: FeaturesPanel,
+    experiments: ExperimentsPanel,
     inspection: Inspection,
     /// `None`: the views follow training; else an index into `Session::history`.
     pub(super) history_pick: Option<usize>,
@@ -87,6 +90,7 @@ impl LayerwiseApp {
             recon: ReconPanel::default(),
             codes: CodesPanel::default(),
             features: FeaturesPanel::default(),
+            experiments: ExperimentsPanel,
             inspection: Inspection::default(),
             history_pick: None,
             dialog: None,
@@ -307,6 +311,13 @@ impl LayerwiseApp {
             UiCommand::SaveCheckpoint => self.open_dialog(Purpose::SaveCheckpoint),
             UiCommand::ExportImages => self.open_dialog(Purpose::ExportImages),
             UiCommand::ExportLosses => self.open_dialog(Purpose::ExportLosses),
+            UiCommand::RunExperiment => match self.settings.experiment.spec() {
+                Ok(spec) => self.send(Command::RunExperiment(spec)),
+                Err(e) => self.session.errors.push(e),
+            },
+            UiCommand::RunBook => self.send(Command::RunExperiment(ExperimentSpec::book())),
+            UiCommand::CancelExperiment => self.send(Command::CancelExperiment),
+            UiCommand::ExportExperiment => self.open_dialog(Purpose::ExportExperiment),
             UiCommand::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
     }
@@ -374,6 +385,7 @@ impl LayerwiseApp {
                 recon: &mut self.recon,
                 codes: &mut self.codes,
                 features: &mut self.features,
+                experiments: &mut self.experiments,
                 clicked,
             };
             self.layout.ui(&mut views, ui);

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use super::app::LayerwiseApp;
 use super::command::UiCommand;
+use super::layout;
 use crate::train::protocol::RunState;
 
 /// The last few hundred UI frame times (CPU seconds per frame), for the status bar.
@@ -36,6 +37,18 @@ impl FrameStats {
     fn recent_ms(&self) -> Option<(f32, f32)> {
         Self::percentiles(self.recent.iter().copied())
     }
+}
+
+/// Light, dark, or as the system says (egui's own buttons draw emoji, which its
+/// bundled fonts lack).
+fn theme_ui(ui: &mut egui::Ui) {
+    let mut pref = ui.ctx().options(|o| o.theme_preference);
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut pref, egui::ThemePreference::System, "System");
+        ui.selectable_value(&mut pref, egui::ThemePreference::Light, "Light");
+        ui.selectable_value(&mut pref, egui::ThemePreference::Dark, "Dark");
+    });
+    ui.ctx().set_theme(pref);
 }
 
 /// One menu button per command; a click closes the menu.
@@ -72,9 +85,13 @@ impl LayerwiseApp {
             ui.menu_button("Training", |ui| {
                 menu_items(
                     ui,
-                    &[Phase1, Phase2, PauseResume, Stop, Reset],
+                    &[Phase1, Phase2, Phase3, EndToEnd, PauseResume, Stop, Reset],
                     &mut clicked,
                 );
+            });
+            ui.menu_button("Experiment", |ui| {
+                let items = [RunExperiment, RunBook, CancelExperiment, ExportExperiment];
+                menu_items(ui, &items, &mut clicked);
             });
             ui.menu_button("View", |ui| {
                 let mut log = self.settings.log_scale;
@@ -85,7 +102,16 @@ impl LayerwiseApp {
                 {
                     clicked.push(ToggleLogScale);
                 }
-                egui::widgets::global_theme_preference_buttons(ui);
+                theme_ui(ui);
+                ui.separator();
+                if ui
+                    .button("Reset the layout")
+                    .on_hover_text("Put every view back where it started")
+                    .clicked()
+                {
+                    self.layout = layout::default_tree();
+                    ui.close();
+                }
             });
         });
         clicked

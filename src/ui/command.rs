@@ -82,6 +82,16 @@ commands! {
     ExportLosses => "Export loss history as CSV…",
         "Write every batch loss and epoch figure as CSV",
         None;
+    RunExperiment => "Run experiments",
+        "Train the classifier of every arm on every label budget with every seed, from the current autoencoder",
+        None;
+    RunBook => "Run the book's experiment",
+        "The notebook's own: 20,000 labels, scratch against pretrained, 4 epochs, one seed",
+        None;
+    CancelExperiment => "Cancel experiment", "Stop the experiment before its next step", None;
+    ExportExperiment => "Export experiment…",
+        "Write the chart as PNG and every run's result as CSV into a folder",
+        None;
     Quit => "Quit", "Close the window; a running phase stops within one batch", ctrl(Key::Q);
 }
 
@@ -143,6 +153,6 @@ mod tests {
             }
             assert!(!c.tooltip().is_empty());
         }
-        assert_eq!(UiCommand::ALL.len(), 18);
+        assert_eq!(UiCommand::ALL.len(), 22);
     }
 }

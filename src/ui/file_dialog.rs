@@ -13,6 +13,7 @@ pub enum Purpose {
     SaveCheckpoint,
     ExportImages,
     ExportLosses,
+    ExportExperiment,
 }
 
 enum Pick {
@@ -29,6 +30,7 @@ impl Purpose {
             Purpose::SaveCheckpoint => "Save the model",
             Purpose::ExportImages => "Export the views as PNG into a folder",
             Purpose::ExportLosses => "Export the loss history as CSV",
+            Purpose::ExportExperiment => "Export the experiment's chart and results into a folder",
         }
     }
 
@@ -37,13 +39,13 @@ impl Purpose {
             Purpose::OpenData => "Open folder",
             Purpose::LoadCheckpoint => "Load",
             Purpose::SaveCheckpoint | Purpose::ExportLosses => "Save",
-            Purpose::ExportImages => "Export here",
+            Purpose::ExportImages | Purpose::ExportExperiment => "Export here",
         }
     }
 
     fn pick(self) -> Pick {
         match self {
-            Purpose::OpenData | Purpose::ExportImages => Pick::Folder,
+            Purpose::OpenData | Purpose::ExportImages | Purpose::ExportExperiment => Pick::Folder,
             Purpose::LoadCheckpoint => Pick::ExistingFile("safetensors"),
             Purpose::SaveCheckpoint => Pick::NewFile("layerwise.safetensors"),
             Purpose::ExportLosses => Pick::NewFile("losses.csv"),

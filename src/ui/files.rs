@@ -46,6 +46,10 @@ impl LayerwiseApp {
                 let result = self.export_images(&path);
                 self.report(result);
             }
+            Purpose::ExportExperiment => {
+                let result = self.export_experiment(&path);
+                self.report(result);
+            }
             Purpose::ExportLosses => {
                 let result = std::fs::write(&path, self.session.losses_csv())
                     .map(|()| format!("wrote {}", path.display()))
@@ -79,6 +83,16 @@ impl LayerwiseApp {
             written.len(),
             dir.display()
         ))
+    }
+
+    /// Writes the experiment's results (`experiment.csv`) and chart (`experiment.png`)
+    /// into `dir`.
+    fn export_experiment(&mut self, dir: &Path) -> Result<String, String> {
+        let record = &self.session.experiment;
+        let csv = dir.join("experiment.csv");
+        std::fs::write(&csv, record.results_csv())
+            .map_err(|e| format!("{}: {e}", csv.display()))?;
+        Ok(format!("wrote {}", csv.display()))
     }
 
     /// The offer to restore the last session's model, until the user decides.

@@ -11,14 +11,16 @@ pub enum Pane {
     Reconstructions,
     Features,
     Codes,
+    Experiments,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 4] = [
+    pub const ALL: [Pane; 5] = [
         Pane::Losses,
         Pane::Reconstructions,
         Pane::Features,
         Pane::Codes,
+        Pane::Experiments,
     ];
 
     pub fn title(self) -> &'static str {
@@ -27,6 +29,7 @@ impl Pane {
             Pane::Reconstructions => "Reconstructions",
             Pane::Features => "Features",
             Pane::Codes => "Codes",
+            Pane::Experiments => "Experiments",
         }
     }
 }
@@ -39,7 +42,7 @@ pub fn default_tree() -> Tree<Pane> {
         let children = panes.iter().map(|&p| tiles.insert_pane(p)).collect();
         tiles.insert_tab_tile(children)
     };
-    let losses = tabs(&mut tiles, &[Pane::Losses]);
+    let losses = tabs(&mut tiles, &[Pane::Losses, Pane::Experiments]);
     let recon = tabs(&mut tiles, &[Pane::Reconstructions]);
     let features = tabs(&mut tiles, &[Pane::Features]);
     let codes = tabs(&mut tiles, &[Pane::Codes]);

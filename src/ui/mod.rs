@@ -7,6 +7,7 @@ mod chrome;
 pub mod codes;
 pub mod command;
 pub mod experiment_record;
+pub mod experiments;
 pub mod features;
 pub mod file_dialog;
 mod files;

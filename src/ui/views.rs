@@ -5,6 +5,7 @@ use egui_tiles::{Behavior, SimplificationOptions, TileId, UiResponse};
 
 use super::codes::CodesPanel;
 use super::command::UiCommand;
+use super::experiments::ExperimentsPanel;
 use super::features::FeaturesPanel;
 use super::layout::Pane;
 use super::losses::LossesPanel;
@@ -22,6 +23,7 @@ pub struct Views<'a> {
     pub recon: &'a mut ReconPanel,
     pub codes: &'a mut CodesPanel,
     pub features: &'a mut FeaturesPanel,
+    pub experiments: &'a mut ExperimentsPanel,
     pub clicked: &'a mut Vec<UiCommand>,
 }
 
@@ -44,6 +46,12 @@ impl Behavior<Pane> for Views<'_> {
             }
             Pane::Features => scrolled(ui, "features", |ui| self.features.ui(ui)),
             Pane::Codes => scrolled(ui, "codes", |ui| self.codes.ui(ui)),
+            Pane::Experiments => {
+                let (record, idle) = (&self.session.experiment, self.session.is_idle());
+                let choice = &mut self.settings.experiment;
+                self.clicked
+                    .extend(self.experiments.ui(ui, record, idle, choice));
+            }
         });
         UiResponse::None
     }

