@@ -1,10 +1,10 @@
 //! "Experiments": does layer-wise pretraining help? Pick label budgets, arms and
 //! seeds, run the sweep on the worker, and watch test accuracy against labels fill in,
-//! one line per arm with a band for the spread over seeds; or run the notebook's own
+//! one line per arm with error bars for the spread over seeds; or run the notebook's own
 //! experiment and see its printed numbers beside ours.
 
 use egui::{Color32, RichText, Ui};
-use egui_plot::{FilledArea, GridMark, HoverPosition, Legend, Line, Plot, PlotPoints, Points};
+use egui_plot::{Corner, GridMark, HoverPosition, Legend, Line, Plot, PlotPoints, PlotUi, Points};
 use serde::{Deserialize, Serialize};
 
 use super::command::UiCommand;
@@ -197,19 +197,27 @@ fn status_ui(ui: &mut Ui, r: &ExperimentRecord) {
     }
 }
 
-/// Test accuracy against the number of labels (log scale), one line per arm with a
-/// band of ± one standard deviation over the seeds.
+/// Test accuracy against the number of labels (log scale), one line per arm with
+/// error bars of ± one standard deviation over the seeds.
 fn chart_ui(ui: &mut Ui, summary: &[Summary]) {
     let find = |name: &str, x: f64| {
         summary
             .iter()
-            .find(|s| s.arm.name() == name && ((s.labels as f64).log10() - x).abs() < 1e-9)
+            .find(|s| s.arm.name() == name && ((s.labels as f64).log10() - x).abs() < 0.05)
             .cloned()
     };
-    let height = (ui.available_height() - 140.0).max(220.0);
-    Plot::new("experiment-chart")
-        .height(height)
-        .legend(Legend::default())
+    let height = (ui.available_height() * 0.6).max(220.0);
+    let mut plot = Plot::new("experiment-chart");
+    if summary.is_empty() {
+        // Where the results will land: 10 to 55,000 labels, accuracies of 50% and up.
+        plot = plot
+            .include_x(1.0)
+            .include_x(4.8)
+            .include_y(0.5)
+            .include_y(1.0);
+    }
+    plot.height(height)
+        .legend(Legend::default().position(Corner::RightBottom))
         .x_axis_label("labelled training images")
         .y_axis_label("test accuracy")
         .x_grid_spacer(|input| {
@@ -246,33 +254,43 @@ fn chart_ui(ui: &mut Ui, summary: &[Summary]) {
             ))
         })
         .show(ui, |plot| {
-            for arm in Arm::ALL {
-                let rows: Vec<&Summary> = summary.iter().filter(|s| s.arm == arm).collect();
-                if rows.is_empty() {
-                    continue;
-                }
-                let xs: Vec<f64> = rows.iter().map(|s| (s.labels as f64).log10()).collect();
-                let lo: Vec<f64> = rows.iter().map(|s| s.mean - s.sd).collect();
-                let hi: Vec<f64> = rows.iter().map(|s| s.mean + s.sd).collect();
-                let color = arm_color(arm);
-                plot.add(
-                    FilledArea::new(arm.name(), &xs, &lo, &hi)
-                        .fill_color(color.gamma_multiply(0.25)),
-                );
-                let means: Vec<[f64; 2]> =
-                    xs.iter().zip(&rows).map(|(&x, s)| [x, s.mean]).collect();
-                plot.line(
-                    Line::new(arm.name(), PlotPoints::from(means.clone()))
-                        .color(color)
-                        .width(2.0),
-                );
-                plot.points(
-                    Points::new(arm.name(), PlotPoints::from(means))
-                        .color(color)
-                        .radius(3.5),
-                );
+            for (k, arm) in Arm::ALL.into_iter().enumerate() {
+                arm_ui(plot, arm, summary, k);
             }
         });
+}
+
+/// One arm: its means joined by a line, and an error bar of ± one standard deviation
+/// at each budget, nudged sideways per arm so that the bars of the arms do not cover
+/// each other.
+fn arm_ui<'a>(plot: &mut PlotUi<'a>, arm: Arm, summary: &[Summary], k: usize) {
+    let rows: Vec<&Summary> = summary.iter().filter(|s| s.arm == arm).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let color = arm_color(arm);
+    let nudge = (k as f64 - 1.5) * 0.02;
+    let at = |s: &Summary| (s.labels as f64).log10() + nudge;
+    let means: Vec<[f64; 2]> = rows.iter().map(|s| [at(s), s.mean]).collect();
+    // The line first: the legend takes its colour from the first item of a name.
+    plot.line(
+        Line::new(arm.name(), PlotPoints::from(means.clone()))
+            .color(color)
+            .width(2.0),
+    );
+    plot.points(
+        Points::new(arm.name(), PlotPoints::from(means))
+            .color(color)
+            .radius(3.5),
+    );
+    for s in rows.iter().filter(|s| s.runs > 1) {
+        let bar = vec![[at(s), s.mean - s.sd], [at(s), s.mean + s.sd]];
+        plot.line(
+            Line::new(arm.name(), PlotPoints::from(bar))
+                .color(color)
+                .width(1.5),
+        );
+    }
 }
 
 /// The numbers behind the chart.
