@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod explore;
 pub mod export;
 pub mod inspect;
 pub mod model;
