@@ -3,6 +3,7 @@
 //! `layerwise map` and `layerwise export`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -152,6 +153,8 @@ impl Projection {
 /// A 2-D map of the test set.
 #[derive(Debug, Clone)]
 pub struct Map {
+    /// Unique to this map: views redraw when it changes.
+    pub id: u64,
     pub layer: Layer,
     pub method: Method,
     /// n x 2, row i the test image i.
@@ -167,6 +170,12 @@ pub struct Map {
     pub seconds: f64,
     /// Which parameters it shows ("live", "after phase 1, epoch 3", a file name).
     pub source: String,
+}
+
+/// A number no other map has.
+pub fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// New points are placed on a t-SNE map at the mean position of this many of their
@@ -227,6 +236,7 @@ pub fn pca_map(
         .unwrap_or_else(|| Array1::zeros(x.ncols()));
     let agreement = space::neighbour_agreement(p.coords.view(), &labels);
     Ok(Map {
+        id: next_id(),
         layer,
         method: Method::Pca,
         agreement,
@@ -248,6 +258,7 @@ pub fn tsne_map(
     source: String,
 ) -> Map {
     Map {
+        id: next_id(),
         layer,
         method: Method::Tsne,
         agreement: space::neighbour_agreement(coords.view(), &labels),
@@ -258,6 +269,31 @@ pub fn tsne_map(
         seconds,
         source,
     }
+}
+
+/// The part of the plane worth showing: `[[x0, y0], [x1, y1]]` from the 0.2% to the
+/// 99.8% point of each axis plus a 5% margin, so that a few far outliers do not
+/// shrink everything else into a corner.
+pub fn view_bounds(coords: ArrayView2<f32>) -> [[f32; 2]; 2] {
+    let range = |col: usize| {
+        let mut v: Vec<f32> = coords
+            .column(col)
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect();
+        if v.is_empty() {
+            return [-1.0, 1.0];
+        }
+        let at = |q: f32| ((v.len() - 1) as f32 * q) as usize;
+        let (lo, hi) = (at(0.002), at(0.998));
+        let lo = *v.select_nth_unstable_by(lo, f32::total_cmp).1;
+        let hi = *v.select_nth_unstable_by(hi, f32::total_cmp).1;
+        let margin = ((hi - lo) * 0.05).max(1e-3);
+        [lo - margin, hi + margin]
+    };
+    let (x, y) = (range(0), range(1));
+    [[x[0], y[0]], [x[1], y[1]]]
 }
 
 /// The mean of each digit's rows of `x`: 10 x d (zeros for a digit with no rows).
@@ -306,9 +342,9 @@ mod tests {
         assert_eq!(map.len(), 10_000);
         for i in [0, 17, 9_999] {
             let at = map.place(x.row(i), &[]).unwrap();
-            for a in 0..2 {
+            for (a, got) in at.iter().enumerate() {
                 let want = map.coords[[i, a]];
-                assert!((at[a] - want).abs() < 1e-3 * (1.0 + want.abs()), "{i} {a}");
+                assert!((got - want).abs() < 1e-3 * (1.0 + want.abs()), "{i} {a}");
             }
         }
         let e = map.explained.unwrap();
@@ -346,6 +382,15 @@ mod tests {
         assert_eq!(map.place(x.view(), &[near(0), near(1)]), Some([1.0, 0.0]));
         assert_eq!(map.place(x.view(), &[]), None);
         assert_eq!(map.agreement, Some(2.0 / 3.0));
+    }
+
+    #[test]
+    fn view_bounds_leave_far_outliers_out() {
+        let mut c = Array2::from_shape_fn((1000, 2), |(i, a)| (i % 100) as f32 + a as f32);
+        c[[7, 0]] = 1e6;
+        let [[x0, y0], [x1, y1]] = view_bounds(c.view());
+        assert!(x0 < 0.0 && x1 > 99.0 && x1 < 200.0, "{x0} {x1}");
+        assert!(y0 < 1.0 && y1 > 100.0 && y1 < 200.0, "{y0} {y1}");
     }
 
     #[test]

@@ -17,8 +17,8 @@ use crate::space::{Neighbour, TsneConfig, Walks};
 #[derive(Debug, Clone)]
 pub enum Request {
     /// The parameters the views show (live, or from the history), and what to call
-    /// them. Mapped at most every `MIN_INTERVAL`, or as often as the work allows,
-    /// whichever is slower: the map follows training without slowing it much.
+    /// them. Mapped at most every `MIN_INTERVAL`, and busy at most a third of the
+    /// time: the map follows training without slowing it much.
     Params {
         params: Arc<Params>,
         source: String,

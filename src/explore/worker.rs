@@ -1,7 +1,7 @@
 //! The map worker: a thread that turns the app's requests into maps, walks and
 //! drawings run through the stack. It computes in a rayon pool of its own, so its
 //! work never lands inside a training step's joins, and it maps new parameters at
-//! most every `MIN_INTERVAL` and never more than half the time, so that training keeps
+//! most every `MIN_INTERVAL` and at most a third of the time, so that training keeps
 //! most of the machine while the map follows it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -208,8 +208,9 @@ impl Worker {
                 if self.dirty.map {
                     self.map(encode_seconds);
                 }
-                // Never more than half the time: the next map waits as long as this one took.
-                self.next_map = Instant::now() + MIN_INTERVAL.max(start.elapsed());
+                // At most a third of the time: the next map waits twice as long as this
+                // one took.
+                self.next_map = Instant::now() + MIN_INTERVAL.max(2 * start.elapsed());
             } else if self.dirty.map {
                 self.map(0.0);
             }
@@ -259,6 +260,7 @@ impl Worker {
             && let Some(m) = &self.pixels_map
         {
             let map = Arc::new(Map {
+                id: maps::next_id(),
                 source: self.source(),
                 ..Map::clone(m)
             });
