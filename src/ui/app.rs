@@ -11,6 +11,7 @@ use super::autosave;
 use super::chrome::FrameStats;
 use super::codes::CodesPanel;
 use super::command::UiCommand;
+use super::explore::Explore;
 use super::features::FeaturesPanel;
 use super::file_dialog::{FileDialog, Purpose};
 use super::layout::{self, Pane};
@@ -36,6 +37,8 @@ pub struct LayerwiseApp {
     recon: ReconPanel,
     codes: CodesPanel,
     features: FeaturesPanel,
+    /// Map, Walk and Draw, with the map worker behind them.
+    explore: Explore,
     inspection: Inspection,
     /// `None`: the views follow training; else an index into `Session::history`.
     pub(super) history_pick: Option<usize>,
@@ -69,6 +72,7 @@ impl LayerwiseApp {
         layout::ensure_all(&mut layout);
         let ctx = cc.egui_ctx.clone();
         let wake: Waker = Arc::new(move || ctx.request_repaint());
+        let explore = Explore::new(data.clone(), wake.clone());
         let mut app = Self {
             settings,
             session: Session::new(data),
@@ -78,6 +82,7 @@ impl LayerwiseApp {
             recon: ReconPanel::default(),
             codes: CodesPanel::default(),
             features: FeaturesPanel::default(),
+            explore,
             inspection: Inspection::default(),
             history_pick: None,
             dialog: None,
@@ -109,6 +114,21 @@ impl LayerwiseApp {
     /// The shown images as the views show them.
     pub fn inspection(&self) -> &Inspection {
         &self.inspection
+    }
+
+    /// The maps, walk and drawing as the map worker last answered.
+    pub fn explore(&self) -> &Explore {
+        &self.explore
+    }
+
+    /// Takes the map worker's replies, blocking, until `until` holds or `timeout`
+    /// passes. For tests, as `wait_until`.
+    pub fn wait_for_maps(
+        &mut self,
+        timeout: Duration,
+        until: impl Fn(&super::explore::MapsState) -> bool,
+    ) -> bool {
+        self.explore.wait_until(timeout, until)
     }
 
     pub fn dialog_open(&self) -> bool {
@@ -189,6 +209,7 @@ impl LayerwiseApp {
             .as_deref()
             .map(autosave::path)
             .filter(|_| keep);
+        self.explore.close();
         // Nobody will see the window again: report what went wrong on the terminal.
         for e in self.link.close(path) {
             eprintln!("layerwise: error: {e}");
@@ -259,6 +280,9 @@ impl LayerwiseApp {
             UiCommand::SaveCheckpoint => self.open_dialog(Purpose::SaveCheckpoint),
             UiCommand::ExportImages => self.open_dialog(Purpose::ExportImages),
             UiCommand::ExportLosses => self.open_dialog(Purpose::ExportLosses),
+            UiCommand::RunTsne => self.explore.run_tsne(&self.settings.explore),
+            UiCommand::CancelTsne => self.explore.cancel_tsne(),
+            UiCommand::ClearDrawing => self.explore.clear_drawing(),
             UiCommand::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
     }
@@ -308,13 +332,14 @@ impl LayerwiseApp {
             self.history_pick = None;
         }
         let ctx = ui.ctx().clone();
-        if let Some(shown) = shown::pick(&self.session, self.history_pick) {
+        let shown = shown::pick(&self.session, self.history_pick);
+        if let Some(shown) = &shown {
             let test = &self.session.data.test;
             self.inspection
-                .update(&shown, test, self.settings.selection.shown());
+                .update(shown, test, self.settings.selection.shown());
             self.recon.update(&ctx, &self.inspection);
-            self.codes.update(&ctx, &shown, &self.inspection);
-            self.features.update(&ctx, &shown);
+            self.codes.update(&ctx, shown, &self.inspection);
+            self.features.update(&ctx, shown);
         }
         egui::CentralPanel::default().show(ui, |ui| {
             shown::history_ui(ui, &self.session, &mut self.history_pick);
@@ -326,10 +351,15 @@ impl LayerwiseApp {
                 recon: &mut self.recon,
                 codes: &mut self.codes,
                 features: &mut self.features,
+                explore: &mut self.explore,
                 clicked,
             };
             self.layout.ui(&mut views, ui);
         });
+        let s = &self.settings;
+        let data = &self.session.data;
+        self.explore
+            .follow(shown.as_ref(), data, &s.explore, &s.selection);
     }
 }
 
@@ -339,6 +369,8 @@ impl eframe::App for LayerwiseApp {
             self.frames.push(t);
         }
         self.pump();
+        self.explore.pump();
+        self.session.errors.append(&mut self.explore.state.errors);
         if self.session.is_idle()
             && self.session.runs.is_empty()
             && let Some(first) = self.autostart.pop_front()

@@ -76,6 +76,11 @@ commands! {
     ExportLosses => "Export loss history as CSV…",
         "Write every batch loss and epoch figure as CSV",
         None;
+    RunTsne => "Run t-SNE",
+        "Lay the test set out with t-SNE, in the background (warm-started from the last t-SNE of this layer)",
+        None;
+    CancelTsne => "Cancel t-SNE", "Stop the running t-SNE", None;
+    ClearDrawing => "Clear", "Wipe the drawing pad", None;
     Quit => "Quit", "Close the window; a running phase stops within one batch", ctrl(Key::Q);
 }
 
@@ -137,6 +142,6 @@ mod tests {
             }
             assert!(!c.tooltip().is_empty());
         }
-        assert_eq!(UiCommand::ALL.len(), 16);
+        assert_eq!(UiCommand::ALL.len(), 19);
     }
 }

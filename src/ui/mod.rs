@@ -6,6 +6,7 @@ pub mod autosave;
 mod chrome;
 pub mod codes;
 pub mod command;
+pub mod explore;
 pub mod features;
 pub mod file_dialog;
 mod files;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::explore::ExploreSettings;
 use super::recon::Selection;
 use crate::model::Phase;
 use crate::train::Hyperparams;
@@ -18,6 +19,8 @@ pub struct Settings {
     pub selection: Selection,
     /// Where the file dialog starts.
     pub last_dir: Option<PathBuf>,
+    /// Map, Walk and Draw.
+    pub explore: ExploreSettings,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
                 pinned: vec![1, 2, 3, 4, 8],
             },
             last_dir: None,
+            explore: ExploreSettings::default(),
         }
     }
 }
