@@ -2,6 +2,7 @@
 //! from every new snapshot, t-SNE on demand), walks between two images, and a drawn
 //! digit run through the stack.
 //!
+//! - [`layer`]: which activations a map shows, and by which method;
 //! - [`maps`]: what a map is made of and how (shared with `layerwise map` and
 //!   `layerwise export`);
 //! - [`protocol`]: the `Request`s the app sends and the `Reply`s it gets;
@@ -11,7 +12,9 @@
 //!
 //! Nothing here knows egui: the worker wakes the app through an opaque callback.
 
+mod drawn;
 mod handle;
+pub mod layer;
 pub mod maps;
 pub mod protocol;
 mod tsne_job;

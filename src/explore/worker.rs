@@ -9,11 +9,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 use rayon::ThreadPool;
 
+use super::drawn;
 use super::maps::{self, Layer, Map, TestSet};
-use super::protocol::{Drawn, Reply, Request, Walk};
+use super::protocol::{Reply, Request, Walk};
 use super::tsne_job::{self, Job, Warm};
 use crate::model::Params;
 use crate::space::{self, Encoded};
@@ -327,7 +328,7 @@ impl Worker {
         else {
             return;
         };
-        match run_drawing(p, &self.test, enc, input) {
+        match drawn::run(p, &self.test, enc, input) {
             Ok(d) => self.out.send(Reply::Drawn(Arc::new(d))),
             Err(e) => self.out.send(Reply::Error(e.to_string())),
         }
@@ -365,37 +366,4 @@ impl Worker {
                 .send(Reply::Error(format!("t-SNE: cannot start a thread: {e}"))),
         }
     }
-}
-
-/// A drawing through both autoencoders, with its nearest test images in each layer.
-fn run_drawing(
-    p: &Params,
-    test: &TestSet,
-    enc: &Encoded,
-    input: &[f32],
-) -> Result<Drawn, space::WidthError> {
-    let x = ArrayView2::from_shape((1, input.len()), input).map_err(|_| space::WidthError {
-        what: "drawing",
-        expected: crate::data::PIXELS,
-        got: input.len(),
-    })?;
-    let e = space::encode(p, x)?;
-    let outer = space::decode_hidden1(p, e.hidden1.view())?;
-    let full = space::decode_codes(p, e.code.view())?;
-    let near = |layer: Layer, q: ndarray::ArrayView1<f32>| {
-        space::nearest(test.layer(enc, layer), q, NEIGHBOURS)
-    };
-    let neighbours = [
-        near(Layer::Code, e.code.row(0))?,
-        near(Layer::Hidden1, e.hidden1.row(0))?,
-        near(Layer::Pixels, x.row(0))?,
-    ];
-    Ok(Drawn {
-        input: input.to_vec(),
-        hidden1: e.hidden1.row(0).to_vec(),
-        code: e.code.row(0).to_vec(),
-        outer: outer.row(0).to_vec(),
-        full: full.row(0).to_vec(),
-        neighbours,
-    })
 }
