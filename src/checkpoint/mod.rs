@@ -7,6 +7,7 @@
 //! (`Trainer::checkpoint`) and what a loaded one means (`Trainer::restore`).
 
 mod read;
+mod tensors;
 mod write;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use crate::data::OrderState;
 use crate::model::{AdamState, Arch, Params};
 
 pub use read::from_bytes;
+pub use tensors::{Named, load_tensors, save_tensors};
 pub use write::to_bytes;
 
 pub const FORMAT: &str = "layerwise";
@@ -177,6 +179,12 @@ pub fn load(path: &Path, expect: Option<Arch>) -> Result<Checkpoint, CheckpointE
 }
 
 fn read_file(path: &Path, expect: Option<Arch>) -> Result<Checkpoint, CheckpointError> {
+    let bytes = read_bounded(path)?;
+    from_bytes(&bytes, expect).map_err(|p| CheckpointError::new(path, p))
+}
+
+/// The file's bytes, unless it is larger than any file of ours could be.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, CheckpointError> {
     let fail = |p| CheckpointError::new(path, p);
     let len = std::fs::metadata(path)
         .map_err(|e| fail(CheckpointProblem::Read(e)))?
@@ -184,8 +192,7 @@ fn read_file(path: &Path, expect: Option<Arch>) -> Result<Checkpoint, Checkpoint
     if len > MAX_FILE_BYTES {
         return Err(fail(CheckpointProblem::TooLarge(len)));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(CheckpointProblem::Read(e)))?;
-    from_bytes(&bytes, expect).map_err(fail)
+    std::fs::read(path).map_err(|e| fail(CheckpointProblem::Read(e)))
 }
 
 #[cfg(test)]

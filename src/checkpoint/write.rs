@@ -66,7 +66,7 @@ pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
 
 /// Little-endian bytes of a slice of numbers (safetensors' layout on every platform we
 /// build for).
-fn bytes_of<T: Copy>(t: &[T]) -> &[u8] {
+pub(super) fn bytes_of<T: Copy>(t: &[T]) -> &[u8] {
     const { assert!(cfg!(target_endian = "little")) };
     // SAFETY: used for f32, u32 and u64 only: no padding, every byte initialised; any
     // byte pattern is a valid u8; the length is the slice's size in bytes and the

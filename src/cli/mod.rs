@@ -34,6 +34,10 @@ pub struct Cli {
     /// App only: print the UI's frame times (p50, p95) to stderr when the window closes.
     #[arg(long)]
     pub frame_stats: bool,
+    /// App only: close the window once the --autostart phases are done, and print each
+    /// phase's seconds and the frame times while training to stderr (for scripts).
+    #[arg(long, requires = "autostart")]
+    pub exit_when_done: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -172,7 +176,12 @@ pub fn run(cli: Cli) -> ExitCode {
             load_data(cli.data.as_deref()).and_then(|d| bench::run(d, args))
         }
         Some(Command::InstallDesktopEntry(args)) => desktop::run(args),
-        None => app(cli.data.as_deref(), &cli.autostart, cli.frame_stats),
+        None => app(
+            cli.data.as_deref(),
+            &cli.autostart,
+            cli.frame_stats,
+            cli.exit_when_done,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -180,7 +189,12 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn app(data: Option<&Path>, autostart: &[u8], frame_stats: bool) -> Result<(), Failure> {
+fn app(
+    data: Option<&Path>,
+    autostart: &[u8],
+    frame_stats: bool,
+    exit_when_done: bool,
+) -> Result<(), Failure> {
     let data = load_data(data)?;
     let options = crate::ui::AppOptions {
         settings: None,
@@ -189,8 +203,9 @@ fn app(data: Option<&Path>, autostart: &[u8], frame_stats: bool) -> Result<(), F
             .filter_map(|&n| crate::model::Phase::from_number(n))
             .collect(),
         data_dir: None,
+        exit_when_done,
     };
-    crate::ui::run(data, options, frame_stats)
+    crate::ui::run(data, options, frame_stats || exit_when_done)
         .map_err(|e| Failure::Training(anyhow::anyhow!("the window could not be opened: {e}")))
 }
 

@@ -43,7 +43,7 @@ pub fn reconstruction_errors(p: &Params, images: &Images) -> Errors {
     Errors { outer, full }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Errors {
     pub outer: f64,
     pub full: f64,

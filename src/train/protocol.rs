@@ -95,7 +95,7 @@ impl Progress {
 }
 
 /// The parameters at some point of training, shared with the views.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Snapshot {
     pub params: Arc<Params>,
     /// Epochs trained per phase when it was taken.
@@ -104,6 +104,18 @@ pub struct Snapshot {
     pub epoch_end: Option<(Phase, u32)>,
     /// Mean code of each class over the test set (10 x hidden2), when computed.
     pub class_means: Option<Arc<Array2<f32>>>,
+}
+
+/// What it is, not its numbers: snapshots travel in logged events.
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("params", &self.params)
+            .field("epochs_done", &self.epochs_done)
+            .field("epoch_end", &self.epoch_end)
+            .field("class_means", &self.class_means.is_some())
+            .finish()
+    }
 }
 
 /// What the worker tells the UI.

@@ -15,10 +15,12 @@ use crate::checkpoint;
 use crate::data::Mnist;
 use crate::model::Phase;
 
-/// The UI is woken at most this often while training (about 30 Hz).
-const WAKE_INTERVAL: Duration = Duration::from_millis(33);
-/// Live parameter snapshots for the views, at most this often.
-const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
+/// The UI is woken at most this often while training (20 Hz): smooth enough to watch,
+/// and each frame costs the training CPU time (most of a core under software GL).
+const WAKE_INTERVAL: Duration = Duration::from_millis(50);
+/// Live parameter snapshots for the views, at most this often (4 Hz): each redraws
+/// the features, codes and reconstructions, which the eye does not need faster.
+const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
 
 pub(super) struct Worker {
     trainer: Trainer,

@@ -17,6 +17,7 @@ use super::file_dialog::{FileDialog, Purpose};
 use super::layout::{self, Pane};
 use super::losses::LossesPanel;
 use super::recon::ReconPanel;
+use super::record::{self, SessionRecord};
 use super::session::Session;
 use super::settings::{AppOptions, Settings};
 use super::shown::{self, Inspection};
@@ -26,7 +27,7 @@ use super::worker_link::{Received, WorkerLink};
 use crate::data::Mnist;
 use crate::model::Phase;
 use crate::train::Hyperparams;
-use crate::train::protocol::{Command, Event, RunState, Waker};
+use crate::train::protocol::{Command, Event, RunState, Snapshot, Waker};
 
 pub struct LayerwiseApp {
     pub(super) settings: Settings,
@@ -47,11 +48,17 @@ pub struct LayerwiseApp {
     /// A model kept by an earlier session, offered for restoring.
     pub(super) restore_offer: Option<autosave::Offer>,
     autostart: VecDeque<Phase>,
+    /// Close the window when the autostarted phases are done (and the close is due).
+    exit_when_done: bool,
+    quit: bool,
     pub(super) frames: FrameStats,
     /// The window title last sent, to send only changes.
     pub(super) title: String,
     /// How the views are docked (persisted apart from the settings).
     pub(super) layout: egui_tiles::Tree<Pane>,
+    /// The kept training record of the model being restored (from that file), put
+    /// back once the worker has loaded the model.
+    pub(super) pending_record: Option<(PathBuf, (SessionRecord, Vec<Snapshot>))>,
 }
 
 /// Where the views' arrangement is kept between launches.
@@ -71,7 +78,9 @@ impl LayerwiseApp {
             .unwrap_or_else(layout::default_tree);
         layout::ensure_all(&mut layout);
         let ctx = cc.egui_ctx.clone();
-        let wake: Waker = Arc::new(move || ctx.request_repaint());
+        // A delay, however short, makes it one frame per wake; `request_repaint()` would
+        // paint twice, and under software GL every frame costs the training a core.
+        let wake: Waker = Arc::new(move || ctx.request_repaint_after(Duration::from_millis(1)));
         let explore = Explore::new(data.clone(), wake.clone());
         let mut app = Self {
             settings,
@@ -89,11 +98,19 @@ impl LayerwiseApp {
             data_dir: options.data_dir,
             restore_offer: None,
             autostart: options.autostart.into(),
+            exit_when_done: options.exit_when_done,
+            quit: false,
             frames: FrameStats::default(),
             title: String::new(),
             layout,
+            pending_record: None,
         };
         app.start_worker();
+        // Sent now, behind the worker's first command: a frame could not tell that a
+        // start is on its way and would start the next phase too.
+        if let Some(first) = app.autostart.pop_front() {
+            app.start_phase(first);
+        }
         if let Some(dir) = &app.data_dir {
             match autosave::find(dir) {
                 Ok(offer) => app.restore_offer = offer,
@@ -204,21 +221,37 @@ impl LayerwiseApp {
     pub fn close(&mut self) {
         self.pump();
         let keep = self.session.batches > 0;
-        let path = self
-            .data_dir
-            .as_deref()
-            .map(autosave::path)
-            .filter(|_| keep);
+        let dir = self.data_dir.clone().filter(|_| keep);
         self.explore.close();
         // Nobody will see the window again: report what went wrong on the terminal.
-        for e in self.link.close(path) {
+        for e in self.link.close(dir.as_deref().map(autosave::path)) {
+            eprintln!("layerwise: error: {e}");
+        }
+        if let Some(dir) = dir
+            && let Err(e) = record::save(&dir, &self.session)
+        {
             eprintln!("layerwise: error: {e}");
         }
     }
 
-    /// Asks the worker for the test-set errors of the current parameters.
-    pub fn evaluate_now(&mut self) {
+    /// Sends a command and applies the worker's events until it is answered: then
+    /// everything sent before has been carried out, and its events applied.
+    #[cfg(feature = "test-hooks")]
+    pub fn barrier(&mut self, timeout: Duration) -> bool {
         self.send(Command::Evaluate);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.link.next_within(left) {
+                Received::Event(Event::Handled("evaluate")) => return true,
+                Received::Event(e) => self.apply(e),
+                Received::Nothing => return false,
+                Received::Gone => {
+                    self.worker_gone();
+                    return false;
+                }
+            }
+        }
     }
 
     /// Makes the worker panic, so tests can check that the app survives it.
@@ -236,17 +269,30 @@ impl LayerwiseApp {
     }
 
     fn apply(&mut self, e: Event) {
+        let restored = match (&e, &self.pending_record) {
+            (Event::CheckpointLoaded { path, .. }, Some((pending, _))) => path == pending,
+            _ => false,
+        };
         let phase_done = matches!(e, Event::PhaseDone { .. });
         let failed = matches!(e, Event::Error(_) | Event::Stopped(_));
         if let Event::DataLoaded(d) = &e {
             self.settings.selection.fit(d.test.len());
         }
         self.session.apply(e);
+        if restored && let Some((_, (record, history))) = self.pending_record.take() {
+            self.session.restore(record, history);
+        }
         if failed {
             self.autostart.clear();
         }
-        if phase_done && let Some(next) = self.autostart.pop_front() {
-            self.send(Command::StartPhase(next));
+        if phase_done {
+            match self.autostart.pop_front() {
+                Some(next) => self.send(Command::StartPhase(next)),
+                None => self.quit = self.exit_when_done,
+            }
+        }
+        if failed && self.exit_when_done {
+            self.quit = true;
         }
     }
 
@@ -371,14 +417,11 @@ impl eframe::App for LayerwiseApp {
         self.pump();
         self.explore.pump();
         self.session.errors.append(&mut self.explore.state.errors);
-        if self.session.is_idle()
-            && self.session.runs.is_empty()
-            && let Some(first) = self.autostart.pop_front()
-        {
-            self.start_phase(first);
-        }
         for cmd in UiCommand::pressed(ctx) {
             self.dispatch(ctx, cmd);
+        }
+        if self.quit {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
         self.update_title(ctx);
     }

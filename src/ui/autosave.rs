@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::record::{self, SessionRecord};
 use crate::checkpoint;
+use crate::train::protocol::Snapshot;
 
 pub const FILE_NAME: &str = "autosave.safetensors";
 
@@ -12,11 +14,19 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
+/// Every file the autosave keeps in `dir`: the model and its training record.
+pub fn files(dir: &Path) -> [PathBuf; 3] {
+    let [record, history] = record::paths(dir);
+    [path(dir), record, history]
+}
+
 /// A model from an earlier session, waiting for the user's decision.
 #[derive(Debug, Clone)]
 pub struct Offer {
     pub path: PathBuf,
     pub summary: String,
+    /// Its training record (curves, epochs, snapshots), when one was kept and reads.
+    pub record: Option<(SessionRecord, Vec<Snapshot>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,12 +60,28 @@ pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
         })
         .unwrap_or_else(|| "earlier".into());
     let [e1, e2] = ck.epochs_done;
+    let mut summary = format!(
+        "a {} model trained for {e1} epoch(s) of phase 1 and {e2} of phase 2, saved {age}",
+        ck.params.arch()
+    );
+    let record = match record::load(dir, ck.params.arch()) {
+        Ok(Some((r, snapshots))) => {
+            summary += &format!(
+                ", with its loss curves and {} epoch snapshot(s)",
+                snapshots.len()
+            );
+            Some((r, snapshots))
+        }
+        Ok(None) => None,
+        Err(e) => {
+            summary += &format!(" (its training record cannot be restored: {e})");
+            None
+        }
+    };
     Ok(Some(Offer {
-        summary: format!(
-            "a {} model trained for {e1} epoch(s) of phase 1 and {e2} of phase 2, saved {age}",
-            ck.params.arch()
-        ),
+        summary,
         path,
+        record,
     }))
 }
 

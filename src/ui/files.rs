@@ -89,13 +89,23 @@ impl LayerwiseApp {
         let Some(choice) = autosave::offer_ui(ctx, offer) else {
             return;
         };
-        let path = offer.path.clone();
-        self.restore_offer = None;
+        let Some(offer) = self.restore_offer.take() else {
+            return;
+        };
         match choice {
-            autosave::Choice::Restore => self.send(Command::LoadCheckpoint(path)),
+            autosave::Choice::Restore => {
+                self.pending_record = offer.record.map(|r| (offer.path.clone(), r));
+                self.send(Command::LoadCheckpoint(offer.path));
+            }
             autosave::Choice::Discard => {
-                if let Err(e) = std::fs::remove_file(&path) {
-                    self.session.errors.push(format!("{}: {e}", path.display()));
+                let dir = offer.path.parent().unwrap_or(Path::new("."));
+                for f in autosave::files(dir) {
+                    match std::fs::remove_file(&f) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            self.session.errors.push(format!("{}: {e}", f.display()));
+                        }
+                        _ => {}
+                    }
                 }
             }
         }

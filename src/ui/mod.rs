@@ -13,6 +13,7 @@ mod files;
 pub mod layout;
 pub mod losses;
 pub mod recon;
+pub mod record;
 pub mod session;
 mod settings;
 pub mod shown;
@@ -34,8 +35,8 @@ use crate::data::Mnist;
 /// The app id: where eframe keeps the settings (`~/.local/share/layerwise` on Linux).
 pub const APP_ID: &str = "layerwise";
 
-/// Opens the window and runs until it is closed. With `frame_stats`, prints the UI
-/// frame times (p50/p95) to stderr at the end.
+/// Opens the window and runs until it is closed. With `frame_stats`, prints each phase
+/// trained and the UI's frame times while training (p50/p95) to stderr at the end.
 pub fn run(data: Arc<Mnist>, options: AppOptions, frame_stats: bool) -> eframe::Result {
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
         .unwrap_or_default();
@@ -72,7 +73,10 @@ struct StatsOnExit {
 
 impl eframe::App for StatsOnExit {
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
-        if let (Some(all), Some(t)) = (&mut self.frame_times, frame.info().cpu_usage) {
+        let training = !self.app.session().is_idle();
+        if let (Some(all), Some(t), true) =
+            (&mut self.frame_times, frame.info().cpu_usage, training)
+        {
             all.push(t);
         }
         self.app.logic(ctx, frame);
@@ -88,11 +92,23 @@ impl eframe::App for StatsOnExit {
 
     fn on_exit(&mut self, gl: Option<&eframe::glow::Context>) {
         self.app.on_exit(gl);
+        if self.frame_times.is_none() {
+            return;
+        }
+        for r in &self.app.session().results {
+            eprintln!(
+                "{}{}: {} epochs in {:.3} s",
+                r.phase,
+                if r.cached { " (cached)" } else { "" },
+                r.epochs,
+                r.seconds
+            );
+        }
         if let Some(all) = &self.frame_times
             && let Some((p50, p95)) = FrameStats::percentiles(all.iter().copied())
         {
             eprintln!(
-                "frame time over {} frames: p50 {p50:.2} ms, p95 {p95:.2} ms",
+                "frame time while training, over {} frames: p50 {p50:.2} ms, p95 {p95:.2} ms",
                 all.len()
             );
         }

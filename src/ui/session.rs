@@ -17,7 +17,7 @@ const SMOOTHING: f64 = 0.1;
 /// Epoch-end snapshots kept for the history slider (2.2 MB each for the recipe's net).
 pub const HISTORY_LIMIT: usize = 64;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochRow {
     /// Index of the phase run in `Session::runs`.
     pub run: usize,
@@ -27,7 +27,7 @@ pub struct EpochRow {
     pub seconds: f64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PhaseResult {
     pub run: usize,
     pub phase: Phase,
@@ -53,7 +53,7 @@ pub struct LossRun {
 }
 
 impl LossRun {
-    fn new(phase: Phase, cached: bool, start: f64) -> Self {
+    pub(super) fn new(phase: Phase, cached: bool, start: f64) -> Self {
         Self {
             phase,
             cached,
@@ -66,7 +66,7 @@ impl LossRun {
         }
     }
 
-    fn push(&mut self, x: f64, loss: f32) {
+    pub(super) fn push(&mut self, x: f64, loss: f32) {
         let y = loss as f64;
         let s = match self.smooth.last() {
             Some(p) => p.y + SMOOTHING * (y - p.y),

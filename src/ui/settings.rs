@@ -49,4 +49,6 @@ pub struct AppOptions {
     pub autostart: Vec<Phase>,
     /// Where the model is kept when the window closes (none: not kept).
     pub data_dir: Option<PathBuf>,
+    /// Close the window once the autostarted phases are done.
+    pub exit_when_done: bool,
 }
