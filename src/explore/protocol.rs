@@ -28,8 +28,9 @@ pub enum Request {
     /// The layer of the PCA map (answered at once, not throttled).
     Layer(Layer),
     /// A t-SNE of the current layer under the current parameters, warm-started from
-    /// the last finished t-SNE of that layer when there is one. `cancel` stops it
-    /// (and a newer `Tsne` cancels an older one).
+    /// the last finished t-SNE of that layer when there is one (then with half the
+    /// iterations: it starts converged). `cancel` stops it (and a newer `Tsne` cancels
+    /// an older one).
     Tsne {
         config: TsneConfig,
         cancel: Arc<CancelToken>,

@@ -81,6 +81,14 @@ fn run(
     let init = warm.lock().unwrap_or_else(|e| e.into_inner()).layouts[layer.index()]
         .clone()
         .filter(|l| l.nrows() == n);
+    // From a layout that has converged already, half the iterations settle it.
+    let config = match &init {
+        Some(_) => &TsneConfig {
+            iterations: config.iterations.div_ceil(2),
+            ..config.clone()
+        },
+        None => config,
+    };
     let plan = config.check(n, init.is_some())?;
     out.send(Reply::Tsne(TsneState::Neighbours { layer }));
     let cancelled = |iterations| {

@@ -404,8 +404,9 @@ impl LayerwiseApp {
         });
         let s = &self.settings;
         let data = &self.session.data;
+        let live_epochs = self.session.snapshot.as_ref().map(|s| s.epochs_done);
         self.explore
-            .follow(shown.as_ref(), data, &s.explore, &s.selection);
+            .follow(shown.as_ref(), live_epochs, data, &s.explore, &s.selection);
     }
 }
 

@@ -311,6 +311,9 @@ fn info_ui(ui: &mut Ui, map: &Map, state: &MapsState) {
         Method::Tsne => format!("t-SNE {:.1} s", map.seconds),
     };
     ui.weak(format!("{timing} · {}", map.source));
+    if map.method == Method::Tsne && state.tsne_run.is_none() && map.source != state.source {
+        ui.weak("(the parameters have changed since: run t-SNE again to follow them)");
+    }
 }
 
 /// "PC1" along the bottom edge, "PC2" up the left one.

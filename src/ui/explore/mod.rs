@@ -143,6 +143,7 @@ impl Explore {
     pub fn follow(
         &mut self,
         shown: Option<&Shown>,
+        live_epochs: Option<[u32; 2]>,
         data: &Arc<Mnist>,
         settings: &ExploreSettings,
         sel: &Selection,
@@ -162,12 +163,22 @@ impl Explore {
             self.send(Request::Layer(settings.layer));
             self.sent.layer = Some(settings.layer);
         }
-        if let Some(s) = shown
-            && self.sent.params.as_ref() != Some(&(s.key(), s.label.clone()))
-        {
-            let (params, source) = (s.params.clone(), s.label.clone());
-            self.send(Request::Params { params, source });
-            self.sent.params = Some((s.key(), s.label.clone()));
+        if let Some(s) = shown {
+            let source = match (s.label.as_str(), live_epochs) {
+                ("live", Some([one, two])) => {
+                    format!("live, after {one} epoch(s) of phase 1 and {two} of phase 2")
+                }
+                _ => s.label.clone(),
+            };
+            if self.sent.params.as_ref() != Some(&(s.key(), source.clone())) {
+                let params = s.params.clone();
+                self.state.source = source.clone();
+                self.send(Request::Params {
+                    params,
+                    source: source.clone(),
+                });
+                self.sent.params = Some((s.key(), source));
+            }
         }
         let ends = self.walk.ends(sel);
         if self.sent.walk != Some(ends) {

@@ -53,6 +53,8 @@ pub struct MapsState {
     pub means: Option<Arc<Array2<f32>>>,
     pub walk: Option<Arc<Walk>>,
     pub drawn: Option<Arc<Drawn>>,
+    /// What the parameters sent last are called (a map's `source` when it shows them).
+    pub source: String,
     /// Errors not yet handed on to the session.
     pub errors: Vec<String>,
     /// Counts the replies taken, so that views know when to redraw.
@@ -123,6 +125,7 @@ impl MapsState {
     pub fn clear(&mut self) {
         *self = Self {
             errors: std::mem::take(&mut self.errors),
+            source: std::mem::take(&mut self.source),
             generation: self.generation + 1,
             ..Self::default()
         };
