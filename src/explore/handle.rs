@@ -37,6 +37,7 @@ impl MapWorker {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("layerwise-maps-{i}"))
+            .start_handler(|_| background_priority())
             .build()
             .map_err(|e| SpawnError(e.to_string()))?;
         let (requests, request_rx) = mpsc::channel();
@@ -103,6 +104,19 @@ impl MapWorker {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Lowers the calling thread's priority (Linux: nice 10, for this thread alone), so
+/// that the maps take the CPU time the UI and training leave: on two cores, a map
+/// computed at the same priority delays the UI's frames while training runs.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; on Linux, PRIO_PROCESS with
+    // 0 names the calling thread. A failure (it cannot be one: lowering is always
+    // allowed) would leave the priority as it was.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 
