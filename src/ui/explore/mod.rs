@@ -3,6 +3,7 @@
 //! parameters, the layer, the walk's ends, the drawing), only while one of these views
 //! is on screen, and keeps what it answers in `MapsState`.
 
+pub mod dots;
 mod draw_panel;
 mod map_panel;
 pub mod pad;

@@ -1,13 +1,11 @@
-//! The map's points: 10,000 round dots drawn as one textured mesh (four vertices
-//! each), rebuilt only when the map, the view or the colours change, so a frame that
-//! changes nothing costs the map a clone of an `Arc`. Drag pans, the wheel zooms,
-//! a double-click fits the data again; Shift+drag (or a right-drag) draws a box.
+//! The map's points: 10,000 round dots drawn into one texture (`dots`), redrawn only
+//! when the map, the view or the colours change. Drag pans, the wheel zooms, a
+//! double-click fits the data again; Shift+drag (or a right-drag) draws a box.
 
-use std::sync::Arc;
-
-use egui::epaint::{Mesh, Vertex};
-use egui::{Color32, Pos2, Rect, Response, Sense, Shape, Stroke, TextureHandle, Ui, pos2, vec2};
+use egui::{Color32, Pos2, Rect, Response, Sense, Stroke, TextureHandle, Ui, pos2, vec2};
 use ndarray::ArrayView2;
+
+use super::dots::{self, Dot};
 
 /// Dot radius in points.
 const RADIUS: f32 = 2.6;
@@ -85,11 +83,13 @@ pub enum Action {
     Boxed(Vec<usize>),
 }
 
+/// What the dots' raster was drawn for.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct MeshKey {
+struct RasterKey {
     generation: u64,
     transform: Transform,
     styles: [DigitStyle; 10],
+    pixels_per_point: f32,
 }
 
 #[derive(Default)]
@@ -98,8 +98,7 @@ pub struct Scatter {
     view: Option<Rect>,
     /// The fitted rectangle and the generation it was fitted to.
     fitted: Option<(u64, Rect)>,
-    mesh: Option<(MeshKey, Arc<Mesh>)>,
-    disc: Option<TextureHandle>,
+    raster: Option<(RasterKey, TextureHandle)>,
     /// Where a box selection started (screen).
     box_from: Option<Pos2>,
     /// The last frame's transform: where every point is on the screen.
@@ -134,8 +133,9 @@ impl Scatter {
         self.last = Some(transform);
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-        let mesh = self.mesh(ui.ctx(), points, transform);
-        painter.add(Shape::Mesh(mesh));
+        let texture = self.raster(ui.ctx(), points, transform);
+        let uv = Rect::from_min_max(Pos2::ZERO, pos2(1.0, 1.0));
+        painter.image(texture, rect, uv, Color32::WHITE);
         self.hovered = resp
             .hover_pos()
             .filter(|_| self.box_from.is_none())
@@ -230,56 +230,57 @@ impl Scatter {
         r
     }
 
-    fn mesh(&mut self, ctx: &egui::Context, points: &Points<'_>, t: Transform) -> Arc<Mesh> {
-        let key = MeshKey {
+    /// The dots' texture for this frame, redrawn if anything it shows changed.
+    fn raster(
+        &mut self,
+        ctx: &egui::Context,
+        points: &Points<'_>,
+        t: Transform,
+    ) -> egui::TextureId {
+        let key = RasterKey {
             generation: points.generation,
             transform: t,
             styles: points.styles,
+            pixels_per_point: ctx.pixels_per_point(),
         };
-        if let Some((k, m)) = &self.mesh
+        if let Some((k, tex)) = &self.raster
             && *k == key
         {
-            return m.clone();
+            return tex.id();
         }
-        let disc = self.disc.get_or_insert_with(|| disc_texture(ctx)).id();
-        let mut mesh = Mesh::with_texture(disc);
-        let n = points.labels.len();
-        mesh.reserve_vertices(4 * n);
-        mesh.reserve_triangles(2 * n);
+        let ppp = key.pixels_per_point;
+        let size = t.screen.size() * ppp;
+        let (w, h) = (
+            (size.x.round() as usize).max(1),
+            (size.y.round() as usize).max(1),
+        );
+        let mut list = Vec::with_capacity(points.labels.len());
         // The inactive digits first, faint, under the active ones.
         for active in [false, true] {
-            for i in 0..n {
+            for i in 0..points.labels.len() {
                 let s = points.style(i);
                 if s.shown && s.active == active {
-                    let p = t.to_screen(points.at(i));
-                    if t.screen.expand(RADIUS).contains(p) {
-                        add_dot(&mut mesh, p, s.color);
-                    }
+                    let p = (t.to_screen(points.at(i)) - t.screen.min) * ppp;
+                    list.push(Dot {
+                        at: [p.x, p.y],
+                        color: s.color,
+                    });
                 }
             }
         }
-        let mesh = Arc::new(mesh);
-        self.mesh = Some((key, mesh.clone()));
-        mesh
+        let image = egui::ColorImage::new([w, h], dots::render(w, h, RADIUS * ppp, &list));
+        let options = egui::TextureOptions::NEAREST;
+        let tex = match self.raster.take() {
+            Some((_, mut tex)) => {
+                tex.set(image, options);
+                tex
+            }
+            None => ctx.load_texture("map-dots", image, options),
+        };
+        let id = tex.id();
+        self.raster = Some((key, tex));
+        id
     }
-}
-
-fn add_dot(mesh: &mut Mesh, p: Pos2, color: Color32) {
-    let i = mesh.vertices.len() as u32;
-    for (dx, dy, u, v) in [
-        (-1., -1., 0., 0.),
-        (1., -1., 1., 0.),
-        (1., 1., 1., 1.),
-        (-1., 1., 0., 1.),
-    ] {
-        mesh.vertices.push(Vertex {
-            pos: pos2(p.x + dx * RADIUS, p.y + dy * RADIUS),
-            uv: pos2(u, v),
-            color,
-        });
-    }
-    mesh.indices
-        .extend_from_slice(&[i, i + 1, i + 2, i, i + 2, i + 3]);
 }
 
 /// The nearest active, shown dot within `PICK` of `p`; on a tie, the one drawn last.
@@ -326,21 +327,6 @@ fn fit_aspect(data: Rect, screen: Rect) -> Rect {
 fn robust_bounds(coords: ArrayView2<f32>) -> Rect {
     let [[x0, y0], [x1, y1]] = crate::explore::maps::view_bounds(coords);
     Rect::from_min_max(pos2(x0, y0), pos2(x1, y1))
-}
-
-/// A white disc with a soft edge, tinted per dot by the vertex colour.
-fn disc_texture(ctx: &egui::Context) -> TextureHandle {
-    const SIDE: usize = 32;
-    let c = SIDE as f32 / 2.0;
-    let pixels = (0..SIDE * SIDE)
-        .map(|k| {
-            let (x, y) = ((k % SIDE) as f32 + 0.5 - c, (k / SIDE) as f32 + 0.5 - c);
-            let coverage = (c - (x * x + y * y).sqrt()).clamp(0.0, 1.5) / 1.5;
-            Color32::from_white_alpha((coverage * 255.0) as u8)
-        })
-        .collect();
-    let image = egui::ColorImage::new([SIDE, SIDE], pixels);
-    ctx.load_texture("map-dot", image, egui::TextureOptions::LINEAR)
 }
 
 #[cfg(test)]
