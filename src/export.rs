@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
+use crate::chart;
 use crate::data::Images;
 use crate::inspect;
 use crate::model::Params;
@@ -20,6 +21,10 @@ pub enum ExportError {
     },
     #[error(transparent)]
     Png(#[from] PngError),
+    #[error("the code map: {0}")]
+    Map(#[from] crate::space::PcaError),
+    #[error("the walk: {0}")]
+    Walk(#[from] crate::space::WidthError),
 }
 
 /// Scale of the digits in `reconstructions.png`.
@@ -82,4 +87,72 @@ pub fn write_pngs(
             r.save_png(&path).map(|()| path).map_err(ExportError::from)
         })
         .collect()
+}
+
+/// Scale of the digits in `walk.png`.
+pub const WALK_SCALE: usize = 3;
+
+/// The code-space pictures: `code_map.png` (PCA of the test set's codes, coloured by
+/// digit) and, given two images or more, `walk.png` (the walks between the first two).
+pub fn space_rasters(
+    p: &Params,
+    test: &Images,
+    images: &[usize],
+) -> Result<Vec<(&'static str, Raster)>, ExportError> {
+    use crate::explore::maps::{self, Layer, TestSet};
+    let set = TestSet::new(test);
+    let encoded = crate::space::encode(p, set.pixels.view())?;
+    let codes = set.layer(&encoded, Layer::Code);
+    let map = maps::pca_map(codes, set.labels.clone(), Layer::Code, None, String::new())?;
+    let [a, b] = map.explained.unwrap_or_default();
+    let title = format!(
+        "PCA of the test codes: PC1 {:.1}%, PC2 {:.1}% of the variance",
+        a * 100.0,
+        b * 100.0
+    );
+    let note = format!(
+        "{} points; nearest neighbour is the same digit: {:.1}%",
+        map.len(),
+        map.agreement.unwrap_or(0.0) * 100.0
+    );
+    let mut out = vec![(
+        "code_map.png",
+        chart::code_map(map.coords.view(), &set.labels, &title, &note),
+    )];
+    if let [from, to, ..] = *images {
+        let row = |i: usize| set.pixels.row(i);
+        let w = crate::space::walks(p, row(from), row(to), crate::explore::WALK_STEPS)?;
+        let rows = [
+            ("codes", w.code.view()),
+            ("hidden1", w.hidden1.view()),
+            ("pixels", w.pixels.view()),
+        ];
+        out.push(("walk.png", chart::walk_strips(&rows, WALK_SCALE)));
+    }
+    Ok(out)
+}
+
+/// Writes `code_map.png` and (given two images or more) `walk.png` into `dir`
+/// (created if needed); returns their paths.
+pub fn write_space_pngs(
+    dir: &Path,
+    p: &Params,
+    test: &Images,
+    images: &[usize],
+) -> Result<Vec<PathBuf>, ExportError> {
+    create_dir(dir)?;
+    space_rasters(p, test, images)?
+        .into_iter()
+        .map(|(name, r)| {
+            let path = dir.join(name);
+            r.save_png(&path).map(|()| path).map_err(ExportError::from)
+        })
+        .collect()
+}
+
+fn create_dir(dir: &Path) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::CreateDir {
+        dir: dir.display().to_string(),
+        source,
+    })
 }

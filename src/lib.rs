@@ -3,10 +3,13 @@
 //!
 //! Data flows one way: [`data`] -> [`model`] -> [`train`] -> `ui` / [`cli`].
 
+pub mod chart;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod explore;
 pub mod export;
+pub mod glyphs;
 pub mod inspect;
 pub mod model;
 pub mod picture;

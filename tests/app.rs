@@ -529,3 +529,146 @@ fn opening_a_dataset_folder_reports_errors_and_switches_on_success() {
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
 }
+
+/// Opens the Map tab and waits for the worker's first map of the shown parameters.
+fn map_shown(h: &mut Harness<'static, LayerwiseApp>) {
+    h.get_by_label("Map").click();
+    h.run_steps(2);
+    assert!(h.state_mut().wait_for_maps(TIMEOUT, |s| s.pca.is_some()));
+    h.run_steps(2);
+}
+
+/// A test image whose dot on the map has no other dot within 4 points, and where it is.
+fn lone_point(h: &Harness<'static, LayerwiseApp>) -> (usize, egui::Pos2) {
+    let app = h.state();
+    let settings = &app.settings().explore;
+    let area = h.get_by_label("Map of the test set").rect().shrink(10.0);
+    let at: Vec<Option<egui::Pos2>> = (0..data().test.len())
+        .map(|i| app.explore().map_point_on_screen(i, settings))
+        .collect();
+    let on_screen: Vec<(usize, egui::Pos2)> = at
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.filter(|p| area.contains(*p)).map(|p| (i, p)))
+        .collect();
+    on_screen
+        .iter()
+        .copied()
+        .find(|&(i, p)| {
+            on_screen
+                .iter()
+                .all(|&(j, q)| j == i || p.distance(q) > 4.0)
+        })
+        .expect("a dot with room around it")
+}
+
+#[test]
+fn map_hover_shows_the_image_and_a_click_pins_it() {
+    let mut h = app_with(no_pins());
+    map_shown(&mut h);
+    let (i, at) = lone_point(&h);
+    h.hover_at(at);
+    h.run_steps(4);
+    let digit = data().test.labels[i];
+    h.get_by_label(&format!("test image #{i} · digit {digit}"));
+    h.get_by_label("click to pin it in Reconstructions");
+    // A click: press and release where the pointer is.
+    h.drag_at(at);
+    h.drop_at(at);
+    h.run_steps(2);
+    assert_eq!(h.state().settings().selection.pinned, vec![i]);
+    // Reconstructions shows it.
+    assert!(h.state().inspection().recons.iter().any(|r| r.index == i));
+}
+
+#[test]
+fn map_box_selection_pins_up_to_eight_from_inside_the_box() {
+    let mut h = app_with(no_pins());
+    map_shown(&mut h);
+    let area = h.get_by_label("Map of the test set").rect();
+    let (from, to) = (
+        area.center() - egui::vec2(60.0, 40.0),
+        area.center() + egui::vec2(60.0, 40.0),
+    );
+    let right = |pos, pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Secondary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    h.hover_at(from);
+    h.event(right(from, true));
+    for k in 1..=4 {
+        h.hover_at(from + (to - from) * (k as f32 / 4.0));
+    }
+    h.event(right(to, false));
+    h.run_steps(2);
+    let pinned = h.state().settings().selection.pinned.clone();
+    assert_eq!(pinned.len(), 8, "{pinned:?}");
+    let boxed = egui::Rect::from_two_pos(from, to);
+    let settings = h.state().settings().explore.clone();
+    for i in pinned {
+        let p = h
+            .state()
+            .explore()
+            .map_point_on_screen(i, &settings)
+            .unwrap();
+        assert!(boxed.contains(p), "#{i} at {p:?} is outside {boxed:?}");
+    }
+}
+
+#[test]
+fn drawing_on_the_pad_produces_a_reconstruction() {
+    let mut h = app_with(no_pins());
+    h.get_by_label("Draw").click();
+    h.run_steps(2);
+    let pad = h.get_by_label("Drawing pad").rect();
+    // A "1": a stroke down the middle.
+    let (top, bottom) = (
+        pad.center_top() + egui::vec2(0.0, 40.0),
+        pad.center_bottom() - egui::vec2(0.0, 40.0),
+    );
+    h.drag_at(top);
+    for k in 1..=8 {
+        h.hover_at(top + (bottom - top) * (k as f32 / 8.0));
+    }
+    h.drop_at(bottom);
+    h.run_steps(2);
+    // MNIST-style: a centred vertical bar, 20 pixels tall. (Drawings are sent as the
+    // stroke grows, so the answers to its first parts may come first.)
+    let bar = |d: &[f32]| {
+        let ink = |r: usize, c: usize| d[r * 28 + c];
+        ink(14, 14) > 0.5 && ink(14, 4) == 0.0 && ink(2, 14) == 0.0
+    };
+    assert!(
+        h.state_mut()
+            .wait_for_maps(TIMEOUT, |s| s.drawn.as_ref().is_some_and(|d| bar(&d.input)))
+    );
+    h.run_steps(2);
+    let drawn = h.state().explore().state.drawn.clone().unwrap();
+    let mean = drawn.full.iter().sum::<f32>() / 784.0;
+    assert!(mean > 0.0 && drawn.full.iter().all(|v| v.is_finite()));
+    h.get_by_label("what the encoder sees");
+    h.get_by_label("full stack");
+    h.get_by_label_contains("nearest test images in code space");
+    // Clear wipes it.
+    h.get_by_label("Clear").click();
+    h.run_steps(2);
+    assert!(h.state().explore().state.drawn.is_none());
+}
+
+#[test]
+fn the_history_choice_drives_the_map() {
+    let mut h = app_with(no_pins());
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    map_shown(&mut h);
+    h.get_by_label("after epoch").click();
+    h.run_steps(2);
+    assert!(h.state_mut().wait_for_maps(TIMEOUT, |s| {
+        s.pca
+            .as_ref()
+            .is_some_and(|m| m.source == "after phase 1, epoch 0")
+    }));
+}

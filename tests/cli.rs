@@ -190,9 +190,14 @@ fn export_writes_the_views_of_a_saved_model() {
         out.to_str().unwrap(),
     ]);
     assert!(e.status.success(), "{}", stderr(&e));
-    assert_eq!(stdout(&e).lines().count(), 4);
+    assert_eq!(stdout(&e).lines().count(), 6);
     let (w, h) = image::image_dimensions(out.join("reconstructions.png")).unwrap();
     assert_eq!((w, h), (4 * 112 + 5 * 8, 3 * 120 + 8));
+    // The code map is square-plotted with a legend; the walk is three rows of ten.
+    let (w, h) = image::image_dimensions(out.join("code_map.png")).unwrap();
+    assert!(w > 640 && h > 640, "{w} x {h}");
+    let (_, h) = image::image_dimensions(out.join("walk.png")).unwrap();
+    assert_eq!(h, 2 * 16 + 3 * 84 + 2 * 6);
     assert_fails(
         &layerwise(&[
             "export",
@@ -325,4 +330,85 @@ fn the_desktop_entry_installs_validates_and_removes() {
     let o = run(&["install-desktop-entry", "--remove"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!entry.exists() && !icon.exists());
+}
+
+#[test]
+fn map_writes_every_test_image_with_its_label_and_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = layerwise(&[
+        "train",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1000",
+        "--save",
+        m,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = dir.path().join("map.csv");
+    let c = csv.to_str().unwrap();
+    let o = layerwise(&["map", "--load", m, "--layer", "hidden1", "--out", c]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = stdout(&o);
+    assert!(summary.contains("PCA of the hidden1: PC1 "), "{summary}");
+    assert!(summary.contains("same digit for "), "{summary}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "index,label,x,y");
+    assert_eq!(lines.len(), 1 + 10_000);
+    let labels = layerwise::data::Mnist::embedded().unwrap().test.labels;
+    for (i, line) in lines[1..].iter().enumerate().step_by(997) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[0].parse::<usize>().unwrap(), i);
+        assert_eq!(f[1].parse::<u8>().unwrap(), labels[i]);
+        assert!(f[2].parse::<f32>().unwrap().is_finite());
+        assert!(f[3].parse::<f32>().unwrap().is_finite());
+    }
+    // The PCA coordinates are centred.
+    let mean_x: f64 = lines[1..]
+        .iter()
+        .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
+        .sum::<f64>()
+        / 10_000.0;
+    assert!(mean_x.abs() < 1e-3, "{mean_x}");
+    // t-SNE, cut short: the same file, another layout.
+    let o = layerwise(&[
+        "map",
+        "--load",
+        m,
+        "--method",
+        "tsne",
+        "--iterations",
+        "20",
+        "--out",
+        c,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("t-SNE of the codes"), "{}", stdout(&o));
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap().lines().count(),
+        1 + 10_000
+    );
+    assert_fails(
+        &layerwise(&["map", "--load", m, "--layer", "hidden3", "--out", c]),
+        2,
+        "'hidden3' is not one of: code, hidden1, pixels",
+    );
+    assert_fails(
+        &layerwise(&[
+            "map",
+            "--load",
+            m,
+            "--method",
+            "tsne",
+            "--perplexity",
+            "0",
+            "--out",
+            c,
+        ]),
+        2,
+        "perplexity 0 is out of range",
+    );
 }

@@ -5,6 +5,7 @@
 mod bench;
 mod classify;
 mod desktop;
+mod map;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -53,8 +54,10 @@ pub enum Command {
     /// Print the test MSE of a saved model.
     Eval(EvalArgs),
     /// Write the app's views of a saved model as PNG files: reconstructions, codes,
-    /// mean code per class, features.
+    /// mean code per class, features, the map of the codes and a walk.
     Export(ExportArgs),
+    /// Write the 2-D map of the test set (PCA or t-SNE of a layer) as CSV.
+    Map(map::MapArgs),
     /// Measure the GEMM ceiling and each part of training on this machine.
     Bench(bench::BenchArgs),
     /// Add layerwise (this binary, with its icon) to the desktop's applications menu.
@@ -66,7 +69,8 @@ pub struct ExportArgs {
     /// Checkpoint to show (safetensors).
     #[arg(long, value_name = "FILE")]
     pub load: PathBuf,
-    /// Test images to reconstruct, by index.
+    /// Test images to reconstruct, by index (`walk.png` walks from the first to the
+    /// second).
     #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4,5,6,7")]
     pub images: Vec<usize>,
     /// Folder to write into (created if needed).
@@ -177,6 +181,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Classify(args)) => classify::run(cli.data.as_deref(), args),
         Some(Command::Eval(args)) => eval(cli.data.as_deref(), args),
         Some(Command::Export(args)) => export(cli.data.as_deref(), args),
+        Some(Command::Map(args)) => map::run(cli.data.as_deref(), args),
         Some(Command::Bench(args)) => {
             load_data(cli.data.as_deref()).and_then(|d| bench::run(d, args))
         }
@@ -239,9 +244,13 @@ fn export(data: Option<&Path>, args: ExportArgs) -> Result<(), Failure> {
         )));
     }
     let means = crate::train::eval::class_mean_codes(&ck.params, &data.test);
-    let written =
+    let mut written =
         crate::export::write_pngs(&args.out, &ck.params, &data.test, &args.images, &means)
             .map_err(Failure::input)?;
+    written.extend(
+        crate::export::write_space_pngs(&args.out, &ck.params, &data.test, &args.images)
+            .map_err(Failure::input)?,
+    );
     for p in written {
         println!("{}", p.display());
     }

@@ -7,17 +7,20 @@
 //!   thread count, cancellable, and warm-startable from a previous layout;
 //! - [`normalize`]: MNIST's preprocessing of a hand-drawn digit;
 //! - [`walk`](mod@walk): the encoder, the two decoders, and walks between two images;
-//! - [`nearest`](mod@nearest): brute-force nearest rows of a matrix.
+//! - [`nearest`](mod@nearest): brute-force nearest rows of a matrix;
+//! - [`agreement`]: how well a 2-D map keeps the classes apart, as one number.
 //!
 //! Like [`crate::model`], nothing here knows about threads (beyond rayon), files or
 //! egui. Matrices are ndarray views with samples in rows.
 
+pub mod agreement;
 pub mod nearest;
 pub mod normalize;
 pub mod pca;
 pub mod tsne;
 pub mod walk;
 
+pub use agreement::neighbour_agreement;
 pub use nearest::{Neighbour, nearest};
 pub use normalize::normalize_digit;
 pub use pca::{Pca, PcaError, pca};

@@ -12,6 +12,7 @@ use super::chrome::FrameStats;
 use super::codes::CodesPanel;
 use super::command::UiCommand;
 use super::experiments::ExperimentsPanel;
+use super::explore::Explore;
 use super::features::FeaturesPanel;
 use super::file_dialog::{FileDialog, Purpose};
 use super::layout::{self, Pane};
@@ -40,6 +41,8 @@ pub struct LayerwiseApp {
     codes: CodesPanel,
     features: FeaturesPanel,
     experiments: ExperimentsPanel,
+    /// Map, Walk and Draw, with the map worker behind them.
+    explore: Explore,
     inspection: Inspection,
     /// `None`: the views follow training; else an index into `Session::history`.
     pub(super) history_pick: Option<usize>,
@@ -81,6 +84,7 @@ impl LayerwiseApp {
         // A delay, however short, makes it one frame per wake; `request_repaint()` would
         // paint twice, and under software GL every frame costs the training a core.
         let wake: Waker = Arc::new(move || ctx.request_repaint_after(Duration::from_millis(1)));
+        let explore = Explore::new(data.clone(), wake.clone());
         let mut app = Self {
             settings,
             session: Session::new(data),
@@ -91,6 +95,7 @@ impl LayerwiseApp {
             codes: CodesPanel::default(),
             features: FeaturesPanel::default(),
             experiments: ExperimentsPanel,
+            explore,
             inspection: Inspection::default(),
             history_pick: None,
             dialog: None,
@@ -130,6 +135,21 @@ impl LayerwiseApp {
     /// The shown images as the views show them.
     pub fn inspection(&self) -> &Inspection {
         &self.inspection
+    }
+
+    /// The maps, walk and drawing as the map worker last answered.
+    pub fn explore(&self) -> &Explore {
+        &self.explore
+    }
+
+    /// Takes the map worker's replies, blocking, until `until` holds or `timeout`
+    /// passes. For tests, as `wait_until`.
+    pub fn wait_for_maps(
+        &mut self,
+        timeout: Duration,
+        until: impl Fn(&super::explore::MapsState) -> bool,
+    ) -> bool {
+        self.explore.wait_until(timeout, until)
     }
 
     pub fn dialog_open(&self) -> bool {
@@ -206,6 +226,7 @@ impl LayerwiseApp {
         self.pump();
         let keep = self.session.batches > 0;
         let dir = self.data_dir.clone().filter(|_| keep);
+        self.explore.close();
         // Nobody will see the window again: report what went wrong on the terminal.
         for e in self.link.close(dir.as_deref().map(autosave::path)) {
             eprintln!("layerwise: error: {e}");
@@ -318,6 +339,9 @@ impl LayerwiseApp {
             UiCommand::RunBook => self.send(Command::RunExperiment(ExperimentSpec::book())),
             UiCommand::CancelExperiment => self.send(Command::CancelExperiment),
             UiCommand::ExportExperiment => self.open_dialog(Purpose::ExportExperiment),
+            UiCommand::RunTsne => self.explore.run_tsne(&self.settings.explore),
+            UiCommand::CancelTsne => self.explore.cancel_tsne(),
+            UiCommand::ClearDrawing => self.explore.clear_drawing(),
             UiCommand::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
     }
@@ -367,13 +391,14 @@ impl LayerwiseApp {
             self.history_pick = None;
         }
         let ctx = ui.ctx().clone();
-        if let Some(shown) = shown::pick(&self.session, self.history_pick) {
+        let shown = shown::pick(&self.session, self.history_pick);
+        if let Some(shown) = &shown {
             let test = &self.session.data.test;
             self.inspection
-                .update(&shown, test, self.settings.selection.shown());
+                .update(shown, test, self.settings.selection.shown());
             self.recon.update(&ctx, &self.inspection);
-            self.codes.update(&ctx, &shown, &self.inspection);
-            self.features.update(&ctx, &shown);
+            self.codes.update(&ctx, shown, &self.inspection);
+            self.features.update(&ctx, shown);
         }
         egui::CentralPanel::default().show(ui, |ui| {
             shown::history_ui(ui, &self.session, &mut self.history_pick);
@@ -386,10 +411,16 @@ impl LayerwiseApp {
                 codes: &mut self.codes,
                 features: &mut self.features,
                 experiments: &mut self.experiments,
+                explore: &mut self.explore,
                 clicked,
             };
             self.layout.ui(&mut views, ui);
         });
+        let s = &self.settings;
+        let data = &self.session.data;
+        let live_epochs = self.session.snapshot.as_ref().map(|s| s.epochs_done);
+        self.explore
+            .follow(shown.as_ref(), live_epochs, data, &s.explore, &s.selection);
     }
 }
 
@@ -399,6 +430,8 @@ impl eframe::App for LayerwiseApp {
             self.frames.push(t);
         }
         self.pump();
+        self.explore.pump();
+        self.session.errors.append(&mut self.explore.state.errors);
         for cmd in UiCommand::pressed(ctx) {
             self.dispatch(ctx, cmd);
         }

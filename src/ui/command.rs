@@ -92,6 +92,11 @@ commands! {
     ExportExperiment => "Export experiment…",
         "Write the chart as PNG and every run's result as CSV into a folder",
         None;
+    RunTsne => "Run t-SNE",
+        "Lay the test set out with t-SNE, in the background (warm-started from the last t-SNE of this layer)",
+        None;
+    CancelTsne => "Cancel t-SNE", "Stop the running t-SNE", None;
+    ClearDrawing => "Clear", "Wipe the drawing pad", None;
     Quit => "Quit", "Close the window; a running phase stops within one batch", ctrl(Key::Q);
 }
 
@@ -153,6 +158,6 @@ mod tests {
             }
             assert!(!c.tooltip().is_empty());
         }
-        assert_eq!(UiCommand::ALL.len(), 22);
+        assert_eq!(UiCommand::ALL.len(), 25);
     }
 }

@@ -11,15 +11,21 @@ pub enum Pane {
     Reconstructions,
     Features,
     Codes,
+    Map,
+    Walk,
+    Draw,
     Experiments,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Losses,
         Pane::Reconstructions,
         Pane::Features,
         Pane::Codes,
+        Pane::Map,
+        Pane::Walk,
+        Pane::Draw,
         Pane::Experiments,
     ];
 
@@ -30,20 +36,24 @@ impl Pane {
             Pane::Features => "Features",
             Pane::Codes => "Codes",
             Pane::Experiments => "Experiments",
+            Pane::Map => "Map",
+            Pane::Walk => "Walk",
+            Pane::Draw => "Draw",
         }
     }
 }
 
-/// The first arrangement: losses over reconstructions in the middle, features over
-/// codes at the right; each view in tabs of its own, so any can be dragged elsewhere.
+/// The first arrangement: losses (and the map) over reconstructions (and the walk and
+/// the drawing pad) in the middle, features over codes at the right; each view in a
+/// tab, so any can be dragged elsewhere.
 pub fn default_tree() -> Tree<Pane> {
     let mut tiles = Tiles::default();
     let tabs = |tiles: &mut Tiles<Pane>, panes: &[Pane]| {
         let children = panes.iter().map(|&p| tiles.insert_pane(p)).collect();
         tiles.insert_tab_tile(children)
     };
-    let losses = tabs(&mut tiles, &[Pane::Losses, Pane::Experiments]);
-    let recon = tabs(&mut tiles, &[Pane::Reconstructions]);
+    let losses = tabs(&mut tiles, &[Pane::Losses, Pane::Map, Pane::Experiments]);
+    let recon = tabs(&mut tiles, &[Pane::Reconstructions, Pane::Walk, Pane::Draw]);
     let features = tabs(&mut tiles, &[Pane::Features]);
     let codes = tabs(&mut tiles, &[Pane::Codes]);
     let middle = tiles.insert_vertical_tile(vec![losses, recon]);
@@ -116,7 +126,7 @@ mod tests {
         let mut tree = default_tree();
         let codes = tree.tiles.find_pane(&Pane::Codes).unwrap();
         tree.tiles.remove(codes);
-        assert_eq!(panes(&tree).len(), 3);
+        assert_eq!(panes(&tree).len(), Pane::ALL.len() - 1);
         ensure_all(&mut tree);
         assert_eq!(panes(&tree), Pane::ALL);
     }

@@ -8,6 +8,7 @@ pub mod codes;
 pub mod command;
 pub mod experiment_record;
 pub mod experiments;
+pub mod explore;
 pub mod features;
 pub mod file_dialog;
 mod files;

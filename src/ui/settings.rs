@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::experiments::ExperimentChoice;
+use super::explore::ExploreSettings;
 use super::recon::Selection;
 use crate::model::Phase;
 use crate::train::Hyperparams;
@@ -21,6 +22,8 @@ pub struct Settings {
     pub last_dir: Option<PathBuf>,
     /// What the Experiments view runs.
     pub experiment: ExperimentChoice,
+    /// Map, Walk and Draw.
+    pub explore: ExploreSettings,
 }
 
 impl Default for Settings {
@@ -36,6 +39,7 @@ impl Default for Settings {
             },
             last_dir: None,
             experiment: ExperimentChoice::default(),
+            explore: ExploreSettings::default(),
         }
     }
 }

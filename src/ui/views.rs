@@ -6,6 +6,7 @@ use egui_tiles::{Behavior, SimplificationOptions, TileId, UiResponse};
 use super::codes::CodesPanel;
 use super::command::UiCommand;
 use super::experiments::ExperimentsPanel;
+use super::explore::Explore;
 use super::features::FeaturesPanel;
 use super::layout::Pane;
 use super::losses::LossesPanel;
@@ -24,6 +25,7 @@ pub struct Views<'a> {
     pub codes: &'a mut CodesPanel,
     pub features: &'a mut FeaturesPanel,
     pub experiments: &'a mut ExperimentsPanel,
+    pub explore: &'a mut Explore,
     pub clicked: &'a mut Vec<UiCommand>,
 }
 
@@ -51,6 +53,21 @@ impl Behavior<Pane> for Views<'_> {
                 let choice = &mut self.settings.experiment;
                 self.clicked
                     .extend(self.experiments.ui(ui, record, idle, choice));
+            }
+            Pane::Map => {
+                let (test, s) = (&self.session.data.test, &mut *self.settings);
+                let clicked = self
+                    .explore
+                    .map_ui(ui, test, &mut s.explore, &mut s.selection);
+                self.clicked.extend(clicked);
+            }
+            Pane::Walk => {
+                let (test, sel) = (&self.session.data.test, &self.settings.selection);
+                self.explore.walk_ui(ui, test, sel);
+            }
+            Pane::Draw => {
+                let (test, s) = (&self.session.data.test, &mut self.settings.explore);
+                self.clicked.extend(self.explore.draw_ui(ui, test, s));
             }
         });
         UiResponse::None

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The code-space screenshots: runs the real app under Xvfb (as take.sh does), shows the
+# Map during phase 1, takes the PCA map and a t-SNE after phase 1 and after phase 2
+# (the second warm-started from the first), then draws a digit on the Draw pad.
+# Coordinates are those of the default layout in a 1600x1000 window.
+# Needs: xvfb xdotool imagemagick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=screenshots
+bin=target/release/layerwise
+[ -x "$bin" ] || cargo build --release
+display=:$((90 + RANDOM % 9))
+export DISPLAY=$display
+Xvfb "$display" -screen 0 1600x1000x24 >/dev/null 2>&1 &
+xvfb=$!
+tmp=$(mktemp -d)
+export XDG_DATA_HOME=$tmp   # fresh settings: the recipe's defaults, the default layout
+trap 'kill $xvfb 2>/dev/null; rm -rf "$tmp"' EXIT
+sleep 1
+
+"$bin" --autostart 1 2> "$tmp/stderr" &
+app=$!
+
+title() { xdotool search --name '^layerwise' getwindowname 2>/dev/null | head -1 || true; }
+# Waits (up to $2 seconds) until the window title matches the regex $1.
+wait_title() {
+  local deadline=$((SECONDS + $2))
+  until [[ "$(title)" =~ $1 ]]; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for a title matching '$1'"; exit 1; }
+    sleep 0.1
+  done
+}
+# Saves the region WxH+X+Y of the screen as $1.
+shot() {
+  import -window root "$tmp/screen.png"
+  convert "$tmp/screen.png" -crop "$2" +repage "$out/$1"
+  echo "saved $out/$1"
+}
+# The colour of one pixel of the screen.
+pixel() {
+  import -window root "$tmp/pixel.png"
+  convert "$tmp/pixel.png" -crop "1x1+$1+$2" txt:- | tail -1 | grep -o '#[0-9A-F]*'
+}
+# Runs a t-SNE and waits (up to 5 minutes) until its progress bar is gone.
+tsne() {
+  xdotool mousemove 495 142 click 1   # Run t-SNE
+  sleep 2
+  local deadline=$((SECONDS + 300))
+  until [ "$(pixel 700 142)" = "#1B1B1B" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "t-SNE did not finish"; exit 1; }
+    sleep 1
+  done
+  sleep 1
+}
+
+MAP=800x420+330+50        # the top-middle pane: Losses | Map
+until xdotool search --name '^layerwise' >/dev/null 2>&1; do sleep 0.2; done
+win=$(xdotool search --name '^layerwise' | head -1)
+sleep 0.5
+xdotool mousemove 411 68 click 1   # the Map tab
+wait_title 'phase 1' 30
+wait_title '^layerwise$' 180
+sleep 1.5
+shot map-pca-phase1.png "$MAP"
+xdotool mousemove 738 96 click 1   # t-SNE
+sleep 0.5
+tsne
+shot map-phase1.png "$MAP"
+
+xdotool windowfocus --sync "$win" 2>/dev/null || true
+xdotool key --window "$win" 2
+wait_title 'phase 2' 10
+wait_title '^layerwise$' 180
+sleep 1.5
+tsne
+shot map-phase2.png "$MAP"
+xdotool mousemove 660 96 click 1   # PCA (live)
+sleep 1.5
+shot map-pca-phase2.png "$MAP"
+
+# Draw a 4 on the pad (the Draw tab, bottom middle), slowly enough for every frame.
+xdotool mousemove 515 489 click 1
+sleep 0.5
+stroke() {  # x0 y0 x1 y1: press, move in 12 steps, release
+  xdotool mousemove "$1" "$2" mousedown 1
+  for k in $(seq 12); do
+    xdotool mousemove $(($1 + ($3 - $1) * k / 12)) $(($2 + ($4 - $2) * k / 12))
+    sleep 0.02
+  done
+  xdotool mouseup 1
+}
+stroke 420 545 395 660
+stroke 395 660 500 655
+stroke 470 560 480 735
+sleep 2
+shot draw.png 800x870+330+50
+
+xdotool key --window "$win" ctrl+q
+for _ in $(seq 50); do kill -0 $app 2>/dev/null || break; sleep 0.1; done
+cat "$tmp/stderr"

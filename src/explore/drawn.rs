@@ -1,0 +1,43 @@
+//! A drawn digit through both autoencoders, and its nearest test images in each
+//! layer (for the Draw view, and to place it on a map).
+
+use ndarray::ArrayView2;
+
+use super::maps::{Layer, TestSet};
+use super::protocol::Drawn;
+use super::worker::NEIGHBOURS;
+use crate::model::Params;
+use crate::space::{self, Encoded};
+
+/// A drawing through both autoencoders, with its nearest test images in each layer.
+pub fn run(
+    p: &Params,
+    test: &TestSet,
+    enc: &Encoded,
+    input: &[f32],
+) -> Result<Drawn, space::WidthError> {
+    let x = ArrayView2::from_shape((1, input.len()), input).map_err(|_| space::WidthError {
+        what: "drawing",
+        expected: crate::data::PIXELS,
+        got: input.len(),
+    })?;
+    let e = space::encode(p, x)?;
+    let outer = space::decode_hidden1(p, e.hidden1.view())?;
+    let full = space::decode_codes(p, e.code.view())?;
+    let near = |layer: Layer, q: ndarray::ArrayView1<f32>| {
+        space::nearest(test.layer(enc, layer), q, NEIGHBOURS)
+    };
+    let neighbours = [
+        near(Layer::Code, e.code.row(0))?,
+        near(Layer::Hidden1, e.hidden1.row(0))?,
+        near(Layer::Pixels, x.row(0))?,
+    ];
+    Ok(Drawn {
+        input: input.to_vec(),
+        hidden1: e.hidden1.row(0).to_vec(),
+        code: e.code.row(0).to_vec(),
+        outer: outer.row(0).to_vec(),
+        full: full.row(0).to_vec(),
+        neighbours,
+    })
+}
