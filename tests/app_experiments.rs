@@ -89,6 +89,21 @@ fn run_fills_the_chart_result_by_result_and_the_table_shows_the_numbers() {
         .unwrap();
     h.get_by_label(&format!("{:.4} ± {:.4}", frozen_1000.mean, frozen_1000.sd));
     assert_eq!(h.get_all_by_label("1,000").count(), 2, "a row per arm");
+
+    // Export: the chart as PNG and every run as a CSV line.
+    let dir = tempfile::tempdir().unwrap();
+    h.get_by_label("Export experiment…").click();
+    h.run_steps(3);
+    h.get_by_label("Path")
+        .set_text_value_accesskit(dir.path().to_str().unwrap());
+    h.run_steps(2);
+    h.get_by_label("Export here").click();
+    h.run_steps(2);
+    let csv = std::fs::read_to_string(dir.path().join("experiment.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 8);
+    assert!(csv.starts_with("arm,labels,seed,test_accuracy,steps,seconds\n"));
+    let (w, _) = image::image_dimensions(dir.path().join("experiment.png")).unwrap();
+    assert!(w > 800);
 }
 
 #[test]

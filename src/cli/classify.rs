@@ -50,6 +50,9 @@ pub struct ClassifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also draw the chart (test accuracy against labels, per arm) into this PNG.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
 }
 
 impl ClassifyArgs {
@@ -127,6 +130,12 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
         b.finish_and_clear();
     }
     let summary = experiment::summarize(&outcome.results);
+    if let Some(path) = &args.chart {
+        let title = "TEST ACCURACY AGAINST LABELS, PER ARM";
+        crate::chart::accuracy_chart(&summary, title)
+            .save_png(path)
+            .map_err(Failure::input)?;
+    }
     if text {
         print_table(&summary);
         println!(

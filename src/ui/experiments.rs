@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::UiCommand;
 use super::experiment_record::{ExperimentRecord, ExperimentState};
+use crate::chart::thousands;
 use crate::train::classify::Arm;
 use crate::train::experiment::{
     DEFAULT_STEPS, ExperimentSpec, MAX_STEPS, NOTEBOOK_PRETRAINED, NOTEBOOK_SCRATCH, Protocol,
@@ -73,14 +74,11 @@ impl ExperimentChoice {
     }
 }
 
-/// A colour per arm, distinct from the phases' orange and blue.
+/// The arm's colour, the same as in exported charts.
 pub fn arm_color(arm: Arm) -> Color32 {
-    match arm {
-        Arm::Scratch => Color32::from_rgb(150, 150, 150),
-        Arm::Frozen => Color32::from_rgb(90, 170, 110),
-        Arm::FineTuned => Color32::from_rgb(205, 90, 160),
-        Arm::Unfreeze => Color32::from_rgb(230, 190, 60),
-    }
+    let k = Arm::ALL.iter().position(|&a| a == arm).unwrap_or(0);
+    let [r, g, b, _] = crate::chart::ARM_COLORS[k];
+    Color32::from_rgb(r, g, b)
 }
 
 #[derive(Debug, Default)]
@@ -365,19 +363,6 @@ fn book_ui(ui: &mut Ui, r: &ExperimentRecord) {
         "One run per arm, as in the book: earlier outputs of the same notebook put the \
          difference anywhere from -0.9 to +1.3 points. The sweep above, with seeds, says more.",
     );
-}
-
-/// `12345` as `12,345`.
-pub fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -92,7 +92,12 @@ impl LayerwiseApp {
         let csv = dir.join("experiment.csv");
         std::fs::write(&csv, record.results_csv())
             .map_err(|e| format!("{}: {e}", csv.display()))?;
-        Ok(format!("wrote {}", csv.display()))
+        let png = dir.join("experiment.png");
+        let title = "TEST ACCURACY AGAINST LABELS, PER ARM";
+        crate::chart::accuracy_chart(&record.summary(), title)
+            .save_png(&png)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("wrote {} and {}", csv.display(), png.display()))
     }
 
     /// The offer to restore the last session's model, until the user decides.

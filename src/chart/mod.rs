@@ -1,6 +1,11 @@
 //! Charts as RGBA rasters, for files: a map of the test set coloured by digit with a
-//! legend, and the walks between two images. Text comes from a tiny built-in bitmap
-//! font (`glyphs`), so no font file is needed.
+//! legend, the walks between two images, and (`accuracy`) test accuracy against the
+//! number of labels per arm. Text comes from a tiny built-in bitmap font (`glyphs`), so
+//! no font file is needed.
+
+mod accuracy;
+
+pub use accuracy::{ARM_COLORS, accuracy_chart, thousands};
 
 use ndarray::ArrayView2;
 
@@ -27,13 +32,13 @@ pub const DIGIT_COLORS: [Rgba; 10] = [
 /// Side of the map's plot area, in pixels.
 pub const MAP_SIDE: usize = 640;
 /// Font scale of the titles and the legend.
-const TEXT: usize = 2;
-const MARGIN: usize = 16;
+pub(crate) const TEXT: usize = 2;
+pub(crate) const MARGIN: usize = 16;
 const LEGEND_WIDTH: usize = 80;
 const DOT_RADIUS: f32 = 1.8;
-const PLOT_BACKGROUND: Rgba = [34, 34, 40, 255];
-const TEXT_COLOR: Rgba = [225, 225, 225, 255];
-const WEAK_TEXT: Rgba = [150, 150, 150, 255];
+pub(crate) const PLOT_BACKGROUND: Rgba = [34, 34, 40, 255];
+pub(crate) const TEXT_COLOR: Rgba = [225, 225, 225, 255];
+pub(crate) const WEAK_TEXT: Rgba = [150, 150, 150, 255];
 
 /// A map of the test set (`coords`, n x 2, each point's digit in `labels`) coloured by
 /// digit, with a title above, a note below and a legend at the right (the picture
@@ -108,7 +113,7 @@ fn dot(r: &mut Raster, x: f32, y: f32, color: Rgba, clip: (usize, usize, usize))
     }
 }
 
-fn blend(r: &mut Raster, x: usize, y: usize, c: Rgba, alpha: f32) {
+pub(crate) fn blend(r: &mut Raster, x: usize, y: usize, c: Rgba, alpha: f32) {
     let i = 4 * (y * r.width + x);
     for (under, &over) in r.rgba[i..i + 3].iter_mut().zip(&c) {
         let u = *under as f32;
@@ -116,7 +121,7 @@ fn blend(r: &mut Raster, x: usize, y: usize, c: Rgba, alpha: f32) {
     }
 }
 
-fn fill(r: &mut Raster, x: usize, y: usize, w: usize, h: usize, c: Rgba) {
+pub(crate) fn fill(r: &mut Raster, x: usize, y: usize, w: usize, h: usize, c: Rgba) {
     for py in y..(y + h).min(r.height) {
         for px in x..(x + w).min(r.width) {
             r.put(px, py, c);
