@@ -3,6 +3,7 @@
 # alternately in one session, several rounds, reported as medians and ratios.
 #
 #   benches/compare.sh [ROUNDS]          (default 3)
+#   LAYERWISE_ISA=avx2 benches/compare.sh   both sides on AVX2 (OpenBLAS's Haswell kernels)
 #
 # Peers: PEERS_DIR (default ../shared/bench) and PEERS_PYTHON (default
 # /tmp/peers/bin/python, see the peers' README for the venv); PyTorch is skipped when
@@ -20,9 +21,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 have_torch=0
 "$py" -c 'import torch' 2>/dev/null && have_torch=1
-blas() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
+if [ "${LAYERWISE_ISA:-}" = avx2 ]; then
+  # Both sides on AVX2: OpenBLAS's Haswell kernels against our AVX2 path.
+  blas() { env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell "$@"; }
+else
+  blas() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
+fi
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) (family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | xargs), model $(grep -m1 '^model' /proc/cpuinfo | cut -d: -f2 | xargs)), $("$bin" bench --json | sed -n 's/.*"isa":"\([^"]*\)".*/\1/p')${LAYERWISE_ISA:+ (LAYERWISE_ISA=$LAYERWISE_ISA)}"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 cat > "$out/sgemm.py" <<'PY'
@@ -43,7 +49,17 @@ for _ in range(9):
     t = time.perf_counter()
     for _ in range(50): run()
     ts.append((time.perf_counter() - t) / 50)
-print(json.dumps({"gemm_gflops": 5 * 2 * b * i * h / sorted(ts)[4] / 1e9}))
+recipe = 5 * 2 * b * i * h / sorted(ts)[4] / 1e9
+# One core on one big square product: twice this is what two cores could reach.
+from threadpoolctl import threadpool_limits
+n = 2048
+x = rng.standard_normal((n, n), dtype=np.float32); y = rng.standard_normal((n, n), dtype=np.float32)
+with threadpool_limits(1):
+    x @ y
+    big = []
+    for _ in range(3):
+        t = time.perf_counter(); x @ y; big.append(time.perf_counter() - t)
+print(json.dumps({"gemm_gflops": recipe, "big_one_core_gflops": 2 * n**3 / sorted(big)[1] / 1e9}))
 PY
 
 for r in $(seq "$rounds"); do
@@ -102,6 +118,8 @@ for name, r in rows.items():
 p1 = 516 / lw["phase1"]
 print()
 print(f"layerwise phase 1: {p1:.0f} GFLOP/s effective = {p1 / ceiling:.2f} of the ceiling ({ceiling:.0f})")
+big = med([j["big_one_core_gflops"] for j in blas])
+print(f"numpy/OpenBLAS one core, 2048^3 SGEMM: {big:.0f} GFLOP/s; phase 1 = {p1 / (2 * big):.2f} of twice that")
 b = med([j["cache_build_ms"] for j in lb]) / 1e3
 print(f"cache build: {26.0 / b:.0f} GFLOP/s = {26.0 / b / ceiling:.2f} of the ceiling")
 print(f"phase 2 step, uncached / cached: {med([j['phase2_uncached_step_ms'] / j['phase2_cached_step_ms'] for j in lb]):.2f}x "

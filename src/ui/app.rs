@@ -17,6 +17,7 @@ use super::features::FeaturesPanel;
 use super::file_dialog::{FileDialog, Purpose};
 use super::layout::{self, Pane};
 use super::losses::LossesPanel;
+use super::pacing::Pacing;
 use super::recon::ReconPanel;
 use super::record::{self, SessionRecord};
 use super::session::Session;
@@ -57,11 +58,25 @@ pub struct LayerwiseApp {
     pub(super) frames: FrameStats,
     /// The window title last sent, to send only changes.
     pub(super) title: String,
+    /// How often the workers may make the window repaint.
+    pacing: Pacing,
     /// How the views are docked (persisted apart from the settings).
     pub(super) layout: egui_tiles::Tree<Pane>,
     /// The kept training record of the model being restored (from that file), put
     /// back once the worker has loaded the model.
     pub(super) pending_record: Option<(PathBuf, (SessionRecord, Vec<Snapshot>))>,
+}
+
+/// Whether the window is drawn by a software rasteriser (Mesa's llvmpipe, as under
+/// Xvfb): then every frame costs the training CPU time.
+fn software_gl(cc: &eframe::CreationContext<'_>) -> bool {
+    use eframe::glow::HasContext;
+    cc.gl.as_ref().is_some_and(|gl| {
+        // SAFETY: a plain query of a string on the context eframe made current for us.
+        let renderer = unsafe { gl.get_parameter_string(eframe::glow::RENDERER) };
+        log::info!("GL renderer: {renderer}");
+        Pacing::is_software(&renderer)
+    })
 }
 
 /// Where the views' arrangement is kept between launches.
@@ -80,10 +95,8 @@ impl LayerwiseApp {
             .and_then(|s| eframe::get_value(s, LAYOUT_KEY))
             .unwrap_or_else(layout::default_tree);
         layout::ensure_all(&mut layout);
-        let ctx = cc.egui_ctx.clone();
-        // A delay, however short, makes it one frame per wake; `request_repaint()` would
-        // paint twice, and under software GL every frame costs the training a core.
-        let wake: Waker = Arc::new(move || ctx.request_repaint_after(Duration::from_millis(1)));
+        let pacing = Pacing::new(software_gl(cc));
+        let wake: Waker = pacing.waker(cc.egui_ctx.clone());
         let explore = Explore::new(data.clone(), wake.clone());
         let mut app = Self {
             settings,
@@ -107,6 +120,7 @@ impl LayerwiseApp {
             frames: FrameStats::default(),
             title: String::new(),
             layout,
+            pacing,
             pending_record: None,
         };
         app.start_worker();
@@ -426,6 +440,7 @@ impl LayerwiseApp {
 
 impl eframe::App for LayerwiseApp {
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        self.pacing.frame();
         if let Some(t) = frame.info().cpu_usage {
             self.frames.push(t);
         }

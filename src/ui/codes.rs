@@ -78,6 +78,9 @@ pub struct CodesPanel {
     codes: Heatmap,
     means: Heatmap,
     colorbar: Texture,
+    /// Whether the shown parameters come with the mean codes (the last epoch of a
+    /// phase, or the live model once a phase ended).
+    has_means: bool,
 }
 
 impl CodesPanel {
@@ -98,6 +101,7 @@ impl CodesPanel {
             .class_means
             .as_ref()
             .map(|m| (std::sync::Arc::as_ptr(m) as usize, self.centred));
+        self.has_means = means_key.is_some();
         if self.means_key != means_key
             && let Some(m) = &shown.class_means
         {
@@ -132,8 +136,12 @@ impl CodesPanel {
             ui.checkbox(&mut self.centred, "minus the average")
                 .on_hover_text("Subtract the mean over all digits: what sets each digit apart");
         });
-        self.means.ui(ui, "");
-        colorbar_ui(ui, &self.colorbar, self.means.scale);
+        if self.has_means {
+            self.means.ui(ui, "");
+            colorbar_ui(ui, &self.colorbar, self.means.scale);
+        } else {
+            ui.weak("computed at the end of each phase, not for the epochs before it");
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod file_dialog;
 mod files;
 pub mod layout;
 pub mod losses;
+mod pacing;
 pub mod recon;
 pub mod record;
 pub mod session;

@@ -413,7 +413,9 @@ impl Worker {
                 seconds: e.seconds,
             };
             self.send(done, true);
-            self.snapshot(Some((s.phase, e.epoch)), true);
+            // The mean code per class costs a pass over the test set (a fifth of a
+            // cached phase-2 epoch): only at the phase's end, not every epoch.
+            self.snapshot(Some((s.phase, e.epoch)), s.phase_end.is_some());
         } else if self.last_snapshot.elapsed() >= SNAPSHOT_INTERVAL {
             self.snapshot(None, false);
         }
