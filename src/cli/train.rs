@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use super::{Failure, HyperArgs, load_data};
 use crate::checkpoint;
+use crate::data::Mnist;
 use crate::model::Phase;
 use crate::train::{CacheInfo, EpochEnd, Hyperparams, Trainer, in_pool};
 
@@ -105,28 +107,13 @@ struct Options {
 pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let data = load_data(data)?;
-    let mut trainer =
-        Trainer::new(data.clone(), args.hyper.hyperparams()).map_err(Failure::input)?;
-    if let Some(path) = &args.load {
-        let ck = checkpoint::load(path, None).map_err(Failure::input)?;
-        let note = trainer
-            .restore(ck)
-            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
-        if let Some(note) = note {
-            eprintln!("layerwise: note: {}: {note}", path.display());
-        }
-    }
+    let mut trainer = trainer_for(&data, &args)?;
     let options = Options {
         cache_hidden1: args.cache_hidden1,
         test_each_epoch: args.test_each_epoch,
         text: !args.json,
     };
-    let order = if args.end_to_end {
-        vec![Phase::EndToEnd]
-    } else {
-        let phase = |&n| Phase::from_number(n).ok_or_else(|| Failure::input(no_phase(n)));
-        args.phases.iter().map(phase).collect::<Result<_, _>>()?
-    };
+    let order = phase_order(&args)?;
     let mut phases = Vec::new();
     let mut elapsed = 0.0;
     for phase in order {
@@ -164,8 +151,29 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn no_phase(n: u8) -> anyhow::Error {
-    anyhow::anyhow!("no phase {n}")
+/// A trainer on `data` with the arguments' hyperparameters, or `--load`'s model.
+fn trainer_for(data: &Arc<Mnist>, args: &TrainArgs) -> Result<Trainer, Failure> {
+    let mut trainer =
+        Trainer::new(data.clone(), args.hyper.hyperparams()).map_err(Failure::input)?;
+    if let Some(path) = &args.load {
+        let ck = checkpoint::load(path, None).map_err(Failure::input)?;
+        let note = trainer
+            .restore(ck)
+            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
+        if let Some(note) = note {
+            eprintln!("layerwise: note: {}: {note}", path.display());
+        }
+    }
+    Ok(trainer)
+}
+
+fn phase_order(args: &TrainArgs) -> Result<Vec<Phase>, Failure> {
+    if args.end_to_end {
+        return Ok(vec![Phase::EndToEnd]);
+    }
+    let phase =
+        |&n| Phase::from_number(n).ok_or_else(|| Failure::input(anyhow::anyhow!("no phase {n}")));
+    args.phases.iter().map(phase).collect()
 }
 
 /// Runs one phase to its end, printing the seed's lines when `text`. `elapsed` counts
@@ -213,13 +221,7 @@ fn run_phase(
     }
     let end = end.map_err(|e: crate::train::TrainError| Failure::Training(e.into()))?;
     if o.text {
-        if let Some(CacheInfo { seconds, bytes, .. }) = cache {
-            println!(
-                "  [hidden1 cache: {seconds:.3} s, {:.1} MB]",
-                bytes as f64 / 1e6
-            );
-        }
-        println!("  [{phase}: {:.3} s]", end.seconds);
+        print_timings(phase, cache.as_ref(), end.seconds);
     }
     Ok(PhaseReport {
         phase: phase.tag(),
@@ -230,6 +232,15 @@ fn run_phase(
         epochs,
         seconds: end.seconds,
     })
+}
+
+/// The seconds a phase took, after the seed's lines, bracketed as ours.
+fn print_timings(phase: Phase, cache: Option<&CacheInfo>, seconds: f64) {
+    if let Some(CacheInfo { seconds, bytes, .. }) = cache {
+        let mb = *bytes as f64 / 1e6;
+        println!("  [hidden1 cache: {seconds:.3} s, {mb:.1} MB]");
+    }
+    println!("  [{phase}: {seconds:.3} s]");
 }
 
 /// An epoch's figures (with `--test-each-epoch`, the test MSE, its time left out of

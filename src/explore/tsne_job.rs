@@ -11,7 +11,7 @@ use ndarray::Array2;
 use rayon::ThreadPool;
 
 use super::CancelToken;
-use super::maps::{self, Layer};
+use super::maps::{self, Layer, Map};
 use super::protocol::{Reply, TsneState};
 use super::worker::Outbox;
 use crate::space::TsneConfig;
@@ -33,6 +33,15 @@ pub(super) struct Input {
     pub labels: Arc<Vec<u8>>,
     pub layer: Layer,
     pub source: String,
+}
+
+impl Input {
+    /// The map of a layout of this input, `start` being when its job began.
+    fn map(&self, layout: Array2<f32>, start: Instant) -> Arc<Map> {
+        let seconds = start.elapsed().as_secs_f64();
+        let (labels, source) = (self.labels.clone(), self.source.clone());
+        Arc::new(maps::tsne_map(layout, labels, self.layer, seconds, source))
+    }
 }
 
 pub(super) struct Job {
@@ -114,14 +123,7 @@ fn run(
             progress_at = Instant::now();
             let layout = (layout_at.elapsed() >= LAYOUT_INTERVAL).then(|| {
                 layout_at = Instant::now();
-                let map = maps::tsne_map(
-                    opt.layout(),
-                    input.labels.clone(),
-                    layer,
-                    start.elapsed().as_secs_f64(),
-                    input.source.clone(),
-                );
-                Arc::new(map)
+                input.map(opt.layout(), start)
             });
             out.send(Reply::Tsne(TsneState::Iterating {
                 layer,
@@ -133,13 +135,6 @@ fn run(
     }
     let layout = opt.layout();
     warm.lock().unwrap_or_else(|e| e.into_inner()).layouts[layer.index()] = Some(layout.clone());
-    let map = maps::tsne_map(
-        layout,
-        input.labels.clone(),
-        layer,
-        start.elapsed().as_secs_f64(),
-        input.source.clone(),
-    );
-    out.send(Reply::Tsne(TsneState::Done(Arc::new(map))));
+    out.send(Reply::Tsne(TsneState::Done(input.map(layout, start))));
     Ok(())
 }

@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use super::autosave;
 use super::chrome::FrameStats;
@@ -43,8 +42,8 @@ pub struct LayerwiseApp {
     features: FeaturesPanel,
     experiments: ExperimentsPanel,
     /// Map, Walk and Draw, with the map worker behind them.
-    explore: Explore,
-    inspection: Inspection,
+    pub(super) explore: Explore,
+    pub(super) inspection: Inspection,
     /// `None`: the views follow training; else an index into `Session::history`.
     pub(super) history_pick: Option<usize>,
     pub(super) dialog: Option<FileDialog>,
@@ -67,18 +66,6 @@ pub struct LayerwiseApp {
     pub(super) pending_record: Option<(PathBuf, (SessionRecord, Vec<Snapshot>))>,
 }
 
-/// Whether the window is drawn by a software rasteriser (Mesa's llvmpipe, as under
-/// Xvfb): then every frame costs the training CPU time.
-fn software_gl(cc: &eframe::CreationContext<'_>) -> bool {
-    use eframe::glow::HasContext;
-    cc.gl.as_ref().is_some_and(|gl| {
-        // SAFETY: a plain query of a string on the context eframe made current for us.
-        let renderer = unsafe { gl.get_parameter_string(eframe::glow::RENDERER) };
-        log::info!("GL renderer: {renderer}");
-        Pacing::is_software(&renderer)
-    })
-}
-
 /// Where the views' arrangement is kept between launches.
 const LAYOUT_KEY: &str = "layout";
 
@@ -95,7 +82,7 @@ impl LayerwiseApp {
             .and_then(|s| eframe::get_value(s, LAYOUT_KEY))
             .unwrap_or_else(layout::default_tree);
         layout::ensure_all(&mut layout);
-        let pacing = Pacing::new(software_gl(cc));
+        let pacing = Pacing::for_window(cc);
         let wake: Waker = pacing.waker(cc.egui_ctx.clone());
         let explore = Explore::new(data.clone(), wake.clone());
         let mut app = Self {
@@ -138,42 +125,6 @@ impl LayerwiseApp {
         app
     }
 
-    pub fn session(&self) -> &Session {
-        &self.session
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    /// The shown images as the views show them.
-    pub fn inspection(&self) -> &Inspection {
-        &self.inspection
-    }
-
-    /// The maps, walk and drawing as the map worker last answered.
-    pub fn explore(&self) -> &Explore {
-        &self.explore
-    }
-
-    /// Takes the map worker's replies, blocking, until `until` holds or `timeout`
-    /// passes. For tests, as `wait_until`.
-    pub fn wait_for_maps(
-        &mut self,
-        timeout: Duration,
-        until: impl Fn(&super::explore::MapsState) -> bool,
-    ) -> bool {
-        self.explore.wait_until(timeout, until)
-    }
-
-    pub fn dialog_open(&self) -> bool {
-        self.dialog.is_some()
-    }
-
-    pub fn restore_offered(&self) -> bool {
-        self.restore_offer.is_some()
-    }
-
     /// Starts a worker on a fresh model from the current settings (at launch, and after
     /// a worker died).
     fn start_worker(&mut self) {
@@ -212,28 +163,6 @@ impl LayerwiseApp {
         }
     }
 
-    /// Applies the worker's events, blocking, until `until` holds for the session or
-    /// `timeout` passes. For tests: they wait on the channel instead of sleeping, and
-    /// events the frames already applied count too.
-    pub fn wait_until(&mut self, timeout: Duration, until: impl Fn(&Session) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        while !until(&self.session) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || !self.link.is_up() {
-                return false;
-            }
-            match self.link.next_within(left) {
-                Received::Event(e) => self.apply(e),
-                Received::Nothing => return false,
-                Received::Gone => {
-                    self.worker_gone();
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
     /// Stops training within one batch, keeps the model if this session trained it, and
     /// joins the worker. (The window's close; callable from tests.)
     pub fn close(&mut self) {
@@ -252,33 +181,7 @@ impl LayerwiseApp {
         }
     }
 
-    /// Sends a command and applies the worker's events until it is answered: then
-    /// everything sent before has been carried out, and its events applied.
-    #[cfg(feature = "test-hooks")]
-    pub fn barrier(&mut self, timeout: Duration) -> bool {
-        self.send(Command::Evaluate);
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.link.next_within(left) {
-                Received::Event(Event::Handled("evaluate")) => return true,
-                Received::Event(e) => self.apply(e),
-                Received::Nothing => return false,
-                Received::Gone => {
-                    self.worker_gone();
-                    return false;
-                }
-            }
-        }
-    }
-
-    /// Makes the worker panic, so tests can check that the app survives it.
-    #[cfg(feature = "test-hooks")]
-    pub fn inject_worker_panic(&mut self) {
-        self.send(Command::InjectPanic);
-    }
-
-    fn worker_gone(&mut self) {
+    pub(super) fn worker_gone(&mut self) {
         self.session.state = RunState::Idle;
         self.session.progress = None;
         self.session.errors.push(
@@ -286,7 +189,7 @@ impl LayerwiseApp {
         );
     }
 
-    fn apply(&mut self, e: Event) {
+    pub(super) fn apply(&mut self, e: Event) {
         let restored = match (&e, &self.pending_record) {
             (Event::CheckpointLoaded { path, .. }, Some((pending, _))) => path == pending,
             _ => false,

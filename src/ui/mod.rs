@@ -6,6 +6,7 @@ pub mod autosave;
 mod chrome;
 pub mod codes;
 pub mod command;
+mod driving;
 pub mod experiment_record;
 pub mod experiments;
 pub mod explore;

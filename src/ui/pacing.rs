@@ -24,6 +24,18 @@ pub struct Pacing {
 }
 
 impl Pacing {
+    /// The pace for this window: slow when it is drawn by a software rasteriser
+    /// (Mesa's llvmpipe, as under Xvfb), where every frame costs the training CPU time.
+    pub fn for_window(cc: &eframe::CreationContext<'_>) -> Self {
+        use eframe::glow::HasContext;
+        Self::new(cc.gl.as_ref().is_some_and(|gl| {
+            // SAFETY: a plain query of a string on the context eframe made current for us.
+            let renderer = unsafe { gl.get_parameter_string(eframe::glow::RENDERER) };
+            log::info!("GL renderer: {renderer}");
+            Self::is_software(&renderer)
+        }))
+    }
+
     pub fn new(software: bool) -> Self {
         Self {
             start: Instant::now(),

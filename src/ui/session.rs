@@ -204,13 +204,7 @@ impl Session {
                 let start = self.batches as f64;
                 self.runs.push(LossRun::new(phase, cached, start));
             }
-            Event::BatchLoss { loss, .. } => {
-                self.batches += 1;
-                let x = self.batches as f64;
-                if let Some(run) = self.runs.last_mut() {
-                    run.push(x, loss);
-                }
-            }
+            Event::BatchLoss { loss, .. } => self.batch_loss(loss),
             Event::Progress(p) => self.progress = Some(p),
             Event::EpochDone {
                 phase,
@@ -245,23 +239,31 @@ impl Session {
                 self.cache = None;
                 self.notice = Some("model re-initialised from the seed".into());
             }
-            Event::DataLoaded(data) => {
-                self.notice = Some(format!("opened {}", data.source));
-                self.data = data;
-                self.cache = None;
-                self.class_means = None;
-            }
+            Event::DataLoaded(data) => self.data_loaded(data),
             Event::CheckpointLoaded { path, note } => {
                 self.clear_record();
-                self.notice = Some(match note {
-                    Some(n) => format!("loaded {} ({n})", path.display()),
-                    None => format!("loaded {}", path.display()),
-                });
+                let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
+                self.notice = Some(format!("loaded {}{note}", path.display()));
             }
             Event::CheckpointSaved(path) => self.notice = Some(format!("saved {}", path.display())),
             Event::Experiment(e) => self.experiment.apply(e),
             Event::Error(msg) => self.errors.push(msg),
             Event::Handled(_) => {}
+        }
+    }
+
+    fn data_loaded(&mut self, data: Arc<Mnist>) {
+        self.notice = Some(format!("opened {}", data.source));
+        self.data = data;
+        self.cache = None;
+        self.class_means = None;
+    }
+
+    fn batch_loss(&mut self, loss: f32) {
+        self.batches += 1;
+        let x = self.batches as f64;
+        if let Some(run) = self.runs.last_mut() {
+            run.push(x, loss);
         }
     }
 

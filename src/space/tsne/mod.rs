@@ -242,4 +242,6 @@ fn first_non_finite(x: ArrayView2<f32>) -> Option<usize> {
 }
 
 #[cfg(test)]
+mod math_tests;
+#[cfg(test)]
 mod tests;

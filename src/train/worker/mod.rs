@@ -1,8 +1,10 @@
 //! The training worker: a thread that owns the `Trainer` and talks to the app only
 //! through two channels of the plain messages in `protocol`. It knows nothing of the UI
-//! but a "wake" callback. Its side of the classifier experiments is in `experiment`.
+//! but a "wake" callback. Its side of the classifier experiments is in `experiment`; a
+//! batch and what it tells the app, in `stepping`.
 
 mod experiment;
+mod stepping;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -11,10 +13,8 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use super::eval;
-use super::protocol::{
-    Command, Event, ExperimentEnd, ExperimentEvent, Progress, RunState, Snapshot, Waker,
-};
-use super::{Step, Trainer, in_pool};
+use super::protocol::{Command, Event, ExperimentEnd, ExperimentEvent, RunState, Snapshot, Waker};
+use super::{Trainer, in_pool};
 use crate::checkpoint;
 use crate::data::Mnist;
 use crate::model::Phase;
@@ -22,10 +22,6 @@ use crate::model::Phase;
 /// The UI is woken at most this often while training (20 Hz): smooth enough to watch,
 /// and each frame costs the training CPU time (most of a core under software GL).
 const WAKE_INTERVAL: Duration = Duration::from_millis(50);
-/// Live parameter snapshots for the views, at most this often (4 Hz): each redraws
-/// the features, codes and reconstructions, which the eye does not need faster.
-const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
-
 pub(super) struct Worker {
     trainer: Trainer,
     events: Sender<Event>,
@@ -369,77 +365,5 @@ impl Worker {
             }
             Err(e) => self.error(format!("{}: {e}", dir.display())),
         }
-    }
-
-    fn step_once(&mut self) {
-        match self.trainer.step() {
-            Ok(step) => self.report(step),
-            Err(e) => {
-                self.paused = false;
-                self.error(e);
-                self.send(Event::State(RunState::Idle), true);
-                self.snapshot(None, true);
-                self.end_experiment(ExperimentEnd::Failed);
-            }
-        }
-    }
-
-    fn report(&mut self, s: Step) {
-        let avg = self.time_step();
-        self.send(
-            Event::BatchLoss {
-                phase: s.phase,
-                loss: s.loss,
-            },
-            false,
-        );
-        let hp = self.trainer.hyperparams();
-        let mut progress = Progress {
-            phase: s.phase,
-            epoch: s.epoch,
-            epochs: s.epochs,
-            batch: s.batch,
-            batches: s.batches,
-            samples_per_sec: hp.batch_size as f64 / avg.max(1e-9),
-            eta_seconds: 0.0,
-        };
-        progress.eta_seconds = progress.batches_left() as f64 * avg;
-        self.send(Event::Progress(progress), false);
-        if let Some(e) = s.epoch_end {
-            let done = Event::EpochDone {
-                phase: s.phase,
-                epoch: e.epoch,
-                train_mse: e.train_mse,
-                seconds: e.seconds,
-            };
-            self.send(done, true);
-            // The mean code per class costs a pass over the test set (a fifth of a
-            // cached phase-2 epoch): only at the phase's end, not every epoch.
-            self.snapshot(Some((s.phase, e.epoch)), s.phase_end.is_some());
-        } else if self.last_snapshot.elapsed() >= SNAPSHOT_INTERVAL {
-            self.snapshot(None, false);
-        }
-        if let Some(end) = s.phase_end {
-            let done = Event::PhaseDone {
-                phase: end.phase,
-                epochs: end.epochs,
-                seconds: end.seconds,
-                cached: self.cached_run,
-                test: self.trainer.test_errors(),
-            };
-            self.send(done, true);
-            self.send(Event::State(RunState::Idle), true);
-            self.phase_ended();
-        }
-    }
-
-    /// Times the step just taken; returns the moving average of seconds per step.
-    fn time_step(&mut self) -> f64 {
-        let now = Instant::now();
-        let dt = now.duration_since(self.last_step).as_secs_f64();
-        self.last_step = now;
-        let avg = self.step_seconds.map_or(dt, |a| 0.95 * a + 0.05 * dt);
-        self.step_seconds = Some(avg);
-        avg
     }
 }
