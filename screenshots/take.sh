@@ -3,31 +3,10 @@
 # key for phase 2, Ctrl+Q to quit) and saves screenshots of the whole screen here.
 # Needs: xvfb xdotool imagemagick (apt-get install -y xvfb xdotool imagemagick).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-out=screenshots
-bin=target/release/layerwise
-[ -x "$bin" ] || cargo build --release
-display=:$((90 + RANDOM % 9))
-export DISPLAY=$display
-Xvfb "$display" -screen 0 1600x1000x24 >/dev/null 2>&1 &
-xvfb=$!
-tmp=$(mktemp -d)
-export XDG_DATA_HOME=$tmp   # fresh settings: the recipe's defaults
-trap 'kill $xvfb 2>/dev/null; rm -rf "$tmp"' EXIT
-sleep 1
+source "$(dirname "$0")/xvfb.sh"
 
 "$bin" --autostart 1 --frame-stats 2> "$tmp/stderr" &
 app=$!
-
-title() { xdotool search --name '^layerwise' getwindowname 2>/dev/null | head -1; }
-# Waits (up to $2 seconds) until the window title matches the regex $1.
-wait_title() {
-  local deadline=$((SECONDS + $2))
-  until title | grep -Eq "$1"; do
-    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for a title matching '$1'"; exit 1; }
-    sleep 0.05
-  done
-}
 
 shot() {
   local win
@@ -36,8 +15,7 @@ shot() {
   echo "saved $out/$1"
 }
 
-until xdotool search --name '^layerwise' >/dev/null 2>&1; do sleep 0.2; done
-win=$(xdotool search --name '^layerwise' | head -1)
+win=$(window)
 # Rest the pointer on the loss curve, so the hover read-out shows.
 xdotool mousemove --window "$win" 520 250
 wait_title 'phase 1 · [4-9][0-9]%' 60

@@ -5,31 +5,11 @@
 # Coordinates are those of the default layout in a 1600x1000 window.
 # Needs: xvfb xdotool imagemagick.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-out=screenshots
-bin=target/release/layerwise
-[ -x "$bin" ] || cargo build --release
-display=:$((90 + RANDOM % 9))
-export DISPLAY=$display
-Xvfb "$display" -screen 0 1600x1000x24 >/dev/null 2>&1 &
-xvfb=$!
-tmp=$(mktemp -d)
-export XDG_DATA_HOME=$tmp   # fresh settings: the recipe's defaults, the default layout
-trap 'kill $xvfb 2>/dev/null; rm -rf "$tmp"' EXIT
-sleep 1
+source "$(dirname "$0")/xvfb.sh"
 
 "$bin" --autostart 1 2> "$tmp/stderr" &
 app=$!
 
-title() { xdotool search --name '^layerwise' getwindowname 2>/dev/null | head -1 || true; }
-# Waits (up to $2 seconds) until the window title matches the regex $1.
-wait_title() {
-  local deadline=$((SECONDS + $2))
-  until [[ "$(title)" =~ $1 ]]; do
-    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for a title matching '$1'"; exit 1; }
-    sleep 0.1
-  done
-}
 # Saves the region WxH+X+Y of the screen as $1.
 shot() {
   import -window root "$tmp/screen.png"
@@ -54,8 +34,7 @@ tsne() {
 }
 
 MAP=800x420+330+50        # the top-middle pane: Losses | Map
-until xdotool search --name '^layerwise' >/dev/null 2>&1; do sleep 0.2; done
-win=$(xdotool search --name '^layerwise' | head -1)
+win=$(window)
 sleep 0.5
 xdotool mousemove 411 68 click 1   # the Map tab
 wait_title 'phase 1' 30

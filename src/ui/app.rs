@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::autosave;
 use super::chrome::FrameStats;
@@ -57,6 +58,7 @@ pub struct LayerwiseApp {
     pub(super) frames: FrameStats,
     /// The window title last sent, to send only changes.
     pub(super) title: String,
+    pub(super) title_at: Instant,
     /// How often the workers may make the window repaint.
     pacing: Pacing,
     /// How the views are docked (persisted apart from the settings).
@@ -106,6 +108,7 @@ impl LayerwiseApp {
             quit: false,
             frames: FrameStats::default(),
             title: String::new(),
+            title_at: Instant::now(),
             layout,
             pacing,
             pending_record: None,

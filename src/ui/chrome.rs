@@ -1,11 +1,15 @@
 //! The window's chrome: menus, the status bar, the error box and the title.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use super::app::LayerwiseApp;
 use super::command::UiCommand;
 use super::layout;
 use crate::train::protocol::RunState;
+
+/// How often the title's percentage may move.
+const TITLE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The last few hundred UI frame times (CPU seconds per frame), for the status bar.
 #[derive(Debug, Default)]
@@ -174,8 +178,9 @@ impl LayerwiseApp {
         }
     }
 
-    /// The window title shows a running phase's progress, also in a task bar. In steps
-    /// of 5%: every change of title costs a frame of its own.
+    /// The window title shows a running phase's progress, also in a task bar. Its
+    /// percentage moves at most once a second: egui paints two more frames after every
+    /// change of title, which at each 5% tripled the frames of a phase.
     pub(super) fn update_title(&mut self, ctx: &egui::Context) {
         let experiment = self.session.experiment.progress;
         let title = match (self.session.state, self.session.progress) {
@@ -197,9 +202,43 @@ impl LayerwiseApp {
                 format!("layerwise · {}{paused} · {}%", p.phase, percent / 5 * 5)
             }
         };
-        if title != self.title {
+        if title_due(&self.title, &title, self.title_at.elapsed()) {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
+            self.title_at = Instant::now();
         }
+    }
+}
+
+/// Whether the title should change from `old` to `new`, `since` after its last change:
+/// at once when what runs changes, the percentage alone at most every `TITLE_INTERVAL`.
+fn title_due(old: &str, new: &str, since: Duration) -> bool {
+    let what = |t: &str| t.rsplit_once(" · ").map_or(t, |(w, _)| w).to_owned();
+    old != new && (what(old) != what(new) || since >= TITLE_INTERVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_percentage_moves_once_a_second_and_news_at_once() {
+        let ms = Duration::from_millis;
+        let p1 = |pc: u32| format!("layerwise · phase 1 · {pc}%");
+        assert!(!title_due(&p1(5), &p1(10), ms(300)));
+        assert!(title_due(&p1(5), &p1(30), ms(1000)));
+        assert!(!title_due(&p1(30), &p1(30), ms(5000)));
+        assert!(title_due(&p1(95), "layerwise", ms(10)));
+        assert!(title_due("layerwise", &p1(0), ms(10)));
+        assert!(title_due(
+            &p1(40),
+            "layerwise · phase 1 paused · 40%",
+            ms(10)
+        ));
+        assert!(title_due(
+            &p1(95),
+            "layerwise · phase 2 (cached) · 0%",
+            ms(10)
+        ));
     }
 }
