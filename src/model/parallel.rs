@@ -8,9 +8,9 @@
 
 use std::ops::Range;
 
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
-use super::flat::flat;
+use super::flat::{flat, vec_mut};
 use super::kernels::column_sums;
 use super::linalg::{cut, matmul_serial};
 
@@ -94,6 +94,24 @@ pub(crate) struct WeightGradient<'a> {
     pub gb: &'a mut [f32],
     pub a: ArrayView2<'a, f32>,
     pub d: ArrayView2<'a, f32>,
+}
+
+impl<'a> WeightGradient<'a> {
+    /// The gradient `gw`, `gb` of a layer with input `a` and delta `d`.
+    pub fn new(
+        gw: &'a mut Array2<f32>,
+        gb: &'a mut Array1<f32>,
+        a: &'a Array2<f32>,
+        d: &'a Array2<f32>,
+    ) -> Self {
+        let (a, d) = (a.view(), d.view());
+        Self {
+            gw: gw.view_mut(),
+            gb: vec_mut(gb),
+            a,
+            d,
+        }
+    }
 }
 
 /// Every weight gradient of a step, the threads shared between them.

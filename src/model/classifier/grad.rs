@@ -5,7 +5,7 @@
 use ndarray::{Array2, ArrayViewMut2, Axis};
 
 use super::{Classifier, Trains};
-use crate::model::flat::{flat, flat_mut, vec_mut, vec_of};
+use crate::model::flat::{flat, flat_mut, vec_of};
 use crate::model::inference::dense_elu;
 use crate::model::kernels::{argmax_rows, elu_backward, softmax_xent};
 use crate::model::linalg::matmul_serial;
@@ -173,28 +173,13 @@ fn rows(p: &Classifier, fill: FillRows<'_>, trains: Trains, mut r: Rows<'_>, sca
 /// `classifier_forward` with the same `trains`.
 pub fn classifier_backward(trains: Trains, ws: &mut ClassifierWorkspace) {
     let g = &mut ws.grads;
-    let head = WeightGradient {
-        gw: g.w3.view_mut(),
-        gb: vec_mut(&mut g.b3),
-        a: ws.h2.view(),
-        d: ws.d_logits.view(),
-    };
+    let head = WeightGradient::new(&mut g.w3, &mut g.b3, &ws.h2, &ws.d_logits);
     match trains {
         Trains::Head => weight_gradients(&mut [head]),
         Trains::All => weight_gradients(&mut [
             head,
-            WeightGradient {
-                gw: g.w2.view_mut(),
-                gb: vec_mut(&mut g.b2),
-                a: ws.h1.view(),
-                d: ws.d_h2.view(),
-            },
-            WeightGradient {
-                gw: g.w1.view_mut(),
-                gb: vec_mut(&mut g.b1),
-                a: ws.x.view(),
-                d: ws.d_h1.view(),
-            },
+            WeightGradient::new(&mut g.w2, &mut g.b2, &ws.h1, &ws.d_h2),
+            WeightGradient::new(&mut g.w1, &mut g.b1, &ws.x, &ws.d_h1),
         ]),
     }
 }

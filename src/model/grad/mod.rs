@@ -17,7 +17,7 @@ mod stack;
 
 use ndarray::{Array2, ArrayViewMut2, Axis};
 
-use super::flat::{flat, flat_mut, vec_mut, vec_of};
+use super::flat::{flat, flat_mut, vec_of};
 use super::inference::{dense_elu, hidden1};
 use super::kernels::{bias_elu, biased_mse, biased_mse_grad, elu_backward, mse, mse_grad};
 use super::linalg::{matmul, matmul_serial};
@@ -217,18 +217,8 @@ fn phase1_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
 pub fn phase1_backward(ws: &mut Workspace) {
     let g = &mut ws.grads;
     weight_gradients(&mut [
-        WeightGradient {
-            gw: g.w4.view_mut(),
-            gb: vec_mut(&mut g.b4),
-            a: ws.h1.view(),
-            d: ws.d_out.view(),
-        },
-        WeightGradient {
-            gw: g.w1.view_mut(),
-            gb: vec_mut(&mut g.b1),
-            a: ws.x.view(),
-            d: ws.d_h1.view(),
-        },
+        WeightGradient::new(&mut g.w4, &mut g.b4, &ws.h1, &ws.d_out),
+        WeightGradient::new(&mut g.w1, &mut g.b1, &ws.x, &ws.d_h1),
     ]);
 }
 
@@ -286,18 +276,8 @@ fn phase2_rows(p: &Params, input: Phase2Input<'_>, mut r: Rows<'_>, scale: f32) 
 pub fn phase2_backward(ws: &mut Workspace) {
     let g = &mut ws.grads;
     weight_gradients(&mut [
-        WeightGradient {
-            gw: g.w3.view_mut(),
-            gb: vec_mut(&mut g.b3),
-            a: ws.h2.view(),
-            d: ws.d_h3.view(),
-        },
-        WeightGradient {
-            gw: g.w2.view_mut(),
-            gb: vec_mut(&mut g.b2),
-            a: ws.h1.view(),
-            d: ws.d_h2.view(),
-        },
+        WeightGradient::new(&mut g.w3, &mut g.b3, &ws.h2, &ws.d_h3),
+        WeightGradient::new(&mut g.w2, &mut g.b2, &ws.h1, &ws.d_h2),
     ]);
 }
 

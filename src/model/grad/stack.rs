@@ -4,7 +4,7 @@
 
 use super::{Rows, Workspace};
 use crate::model::Params;
-use crate::model::flat::{flat, flat_mut, vec_mut, vec_of};
+use crate::model::flat::{flat, flat_mut, vec_of};
 use crate::model::inference::dense_elu;
 use crate::model::kernels::{bias_elu, biased_mse, biased_mse_grad, elu_backward};
 use crate::model::linalg::{matmul, matmul_serial};
@@ -54,30 +54,10 @@ fn stack_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
 pub fn stack_backward(ws: &mut Workspace) {
     let g = &mut ws.grads;
     weight_gradients(&mut [
-        WeightGradient {
-            gw: g.w4.view_mut(),
-            gb: vec_mut(&mut g.b4),
-            a: ws.h3.view(),
-            d: ws.d_out.view(),
-        },
-        WeightGradient {
-            gw: g.w3.view_mut(),
-            gb: vec_mut(&mut g.b3),
-            a: ws.h2.view(),
-            d: ws.d_h3.view(),
-        },
-        WeightGradient {
-            gw: g.w2.view_mut(),
-            gb: vec_mut(&mut g.b2),
-            a: ws.h1.view(),
-            d: ws.d_h2.view(),
-        },
-        WeightGradient {
-            gw: g.w1.view_mut(),
-            gb: vec_mut(&mut g.b1),
-            a: ws.x.view(),
-            d: ws.d_h1.view(),
-        },
+        WeightGradient::new(&mut g.w4, &mut g.b4, &ws.h3, &ws.d_out),
+        WeightGradient::new(&mut g.w3, &mut g.b3, &ws.h2, &ws.d_h3),
+        WeightGradient::new(&mut g.w2, &mut g.b2, &ws.h1, &ws.d_h2),
+        WeightGradient::new(&mut g.w1, &mut g.b1, &ws.x, &ws.d_h1),
     ]);
 }
 
