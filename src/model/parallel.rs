@@ -35,6 +35,50 @@ pub(crate) trait RowBlock: Sized + Send {
     fn split_at(self, at: usize) -> (Self, Self);
 }
 
+/// Something with one entry per row of the batch, cut in two at a row.
+pub(crate) trait SplitRows: Sized {
+    fn split_rows(self, at: usize) -> (Self, Self);
+}
+
+impl<T> SplitRows for &[T] {
+    fn split_rows(self, at: usize) -> (Self, Self) {
+        self.split_at(at)
+    }
+}
+
+impl<T> SplitRows for &mut [T] {
+    fn split_rows(self, at: usize) -> (Self, Self) {
+        self.split_at_mut(at)
+    }
+}
+
+impl<T> SplitRows for ArrayViewMut2<'_, T> {
+    fn split_rows(self, at: usize) -> (Self, Self) {
+        self.split_at(Axis(0), at)
+    }
+}
+
+/// `RowBlock` for a struct of a `start` row and `fields` that each hold one entry per
+/// row (`SplitRows`); `len` is the length of the field `len`.
+macro_rules! row_block {
+    ($ty:ident, len: $len:ident, [$($field:ident),* $(,)?]) => {
+        impl<'a> $crate::model::parallel::RowBlock for $ty<'a> {
+            fn len(&self) -> usize {
+                self.$len.len()
+            }
+
+            fn split_at(self, at: usize) -> (Self, Self) {
+                use $crate::model::parallel::SplitRows;
+                $(let $field = self.$field.split_rows(at);)*
+                let top = $ty { start: self.start, $($field: $field.0,)* };
+                let bottom = $ty { start: self.start + at, $($field: $field.1,)* };
+                (top, bottom)
+            }
+        }
+    };
+}
+pub(crate) use row_block;
+
 /// Runs `f` on blocks of `rows`, about one per thread of `parts`, in parallel.
 pub(crate) fn for_row_blocks<R: RowBlock>(rows: R, parts: usize, f: &(dyn Fn(R) + Sync)) {
     match cut(rows.len(), parts, ROW_ALIGN, ROW_ALIGN) {

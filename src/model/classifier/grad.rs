@@ -2,7 +2,7 @@
 //! rayon's threads as the autoencoder's are (`parallel`): rows, then weight gradients,
 //! then (in `Adam`) the update; the same bits on any number of threads.
 
-use ndarray::{Array2, ArrayViewMut2, Axis};
+use ndarray::{Array2, ArrayViewMut2};
 
 use super::{Classifier, Trains};
 use crate::model::flat::{flat, flat_mut, vec_of};
@@ -10,7 +10,7 @@ use crate::model::inference::dense_elu;
 use crate::model::kernels::{argmax_rows, elu_backward, softmax_xent};
 use crate::model::linalg::matmul_serial;
 use crate::model::parallel::{
-    FillRows, RowBlock, WeightGradient, for_row_blocks, weight_gradients,
+    FillRows, WeightGradient, for_row_blocks, row_block, weight_gradients,
 };
 
 /// Every intermediate of a classifier step, sized once for a batch size.
@@ -85,46 +85,7 @@ struct Rows<'a> {
     loss: &'a mut [f64],
 }
 
-impl<'a> RowBlock for Rows<'a> {
-    fn len(&self) -> usize {
-        self.loss.len()
-    }
-
-    fn split_at(self, at: usize) -> (Self, Self) {
-        let cut = |a: ArrayViewMut2<'a, f32>| a.split_at(Axis(0), at);
-        let (x, x2) = cut(self.x);
-        let (h1, h12) = cut(self.h1);
-        let (h2, h22) = cut(self.h2);
-        let (d_logits, d_logits2) = cut(self.d_logits);
-        let (d_h2, d_h22) = cut(self.d_h2);
-        let (d_h1, d_h12) = cut(self.d_h1);
-        let (labels, labels2) = self.labels.split_at(at);
-        let (loss, loss2) = self.loss.split_at_mut(at);
-        let top = Rows {
-            start: self.start,
-            x,
-            h1,
-            h2,
-            d_logits,
-            d_h2,
-            d_h1,
-            labels,
-            loss,
-        };
-        let bottom = Rows {
-            start: self.start + at,
-            x: x2,
-            h1: h12,
-            h2: h22,
-            d_logits: d_logits2,
-            d_h2: d_h22,
-            d_h1: d_h12,
-            labels: labels2,
-            loss: loss2,
-        };
-        (top, bottom)
-    }
-}
+row_block!(Rows, len: loss, [x, h1, h2, d_logits, d_h2, d_h1, labels, loss]);
 
 /// Returns the batch's mean cross-entropy (without L2) and leaves the gradients of the
 /// tensors `trains` names in `ws.grads`.

@@ -15,13 +15,13 @@
 
 mod stack;
 
-use ndarray::{Array2, ArrayViewMut2, Axis};
+use ndarray::{Array2, ArrayViewMut2};
 
 use super::flat::{flat, flat_mut, vec_of};
 use super::inference::{dense_elu, hidden1};
 use super::kernels::{bias_elu, biased_mse, biased_mse_grad, elu_backward, mse, mse_grad};
 use super::linalg::{matmul, matmul_serial};
-use super::parallel::{RowBlock, WeightGradient, for_row_blocks, weight_gradients};
+use super::parallel::{WeightGradient, for_row_blocks, row_block, weight_gradients};
 use super::{Arch, Params};
 
 pub use super::parallel::FillRows;
@@ -130,52 +130,7 @@ struct Rows<'a> {
     loss: &'a mut [f64],
 }
 
-impl<'a> RowBlock for Rows<'a> {
-    fn len(&self) -> usize {
-        self.loss.len()
-    }
-
-    fn split_at(self, at: usize) -> (Self, Self) {
-        let cut = |a: ArrayViewMut2<'a, f32>| a.split_at(Axis(0), at);
-        let (x, x2) = cut(self.x);
-        let (h1, h12) = cut(self.h1);
-        let (out, out2) = cut(self.out);
-        let (d_out, d_out2) = cut(self.d_out);
-        let (h2, h22) = cut(self.h2);
-        let (h3, h32) = cut(self.h3);
-        let (d_h1, d_h12) = cut(self.d_h1);
-        let (d_h2, d_h22) = cut(self.d_h2);
-        let (d_h3, d_h32) = cut(self.d_h3);
-        let (loss, loss2) = self.loss.split_at_mut(at);
-        let top = Rows {
-            start: self.start,
-            x,
-            h1,
-            out,
-            d_out,
-            h2,
-            h3,
-            d_h1,
-            d_h2,
-            d_h3,
-            loss,
-        };
-        let bottom = Rows {
-            start: self.start + at,
-            x: x2,
-            h1: h12,
-            out: out2,
-            d_out: d_out2,
-            h2: h22,
-            h3: h32,
-            d_h1: d_h12,
-            d_h2: d_h22,
-            d_h3: d_h32,
-            loss: loss2,
-        };
-        (top, bottom)
-    }
-}
+row_block!(Rows, len: loss, [x, h1, out, d_out, h2, h3, d_h1, d_h2, d_h3, loss]);
 
 /// Phase 1 (the outer autoencoder, hidden2 and hidden3 bypassed): returns
 /// `mean((hidden1 · W4 + b4 - x)^2)` and leaves the gradients of W1, b1, W4, b4 in
