@@ -1,28 +1,24 @@
 //! The real app, driven through egui_kittest without a GPU: clicks go through egui, the
 //! worker trains for real, and the tests wait on its event channel (never sleep).
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use layerwise::data::Mnist;
 use layerwise::train::Hyperparams;
 use layerwise::train::protocol::RunState;
 use layerwise::ui::recon::Selection;
 use layerwise::ui::session::Session;
 use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
 
+#[path = "support/mnist.rs"]
+mod mnist;
+use mnist::data;
+
 const PHASE1: &str = "Phase 1 — outer autoencoder";
 const PHASE2: &str = "Phase 2 — inner autoencoder";
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn data() -> Arc<Mnist> {
-    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
-    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
-        .clone()
-}
 
 /// The real app on the built-in MNIST with these settings, once its worker is up.
 /// With `data_dir`, it keeps its model there on close (and offers one it finds).

@@ -2,27 +2,23 @@
 //! its own curve in Losses and its own rows in the epoch table. The tests wait on the
 //! worker's events (never sleep).
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use layerwise::data::Mnist;
 use layerwise::model::Phase;
 use layerwise::train::Hyperparams;
 use layerwise::ui::session::Session;
 use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
 
+#[path = "support/mnist.rs"]
+mod mnist;
+use mnist::data;
+
 const PHASE3: &str = "Phase 3 — fine-tune all";
 const END_TO_END: &str = "End-to-end";
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn data() -> Arc<Mnist> {
-    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
-    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
-        .clone()
-}
 
 /// The app with phases of one epoch of 55 batches, once its worker is up.
 fn app() -> Harness<'static, LayerwiseApp> {

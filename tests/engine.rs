@@ -1,18 +1,13 @@
 //! The engine against the recipe: what each phase may touch, cached == uncached,
 //! reproducibility, checkpoints, divergence.
 
-use std::sync::{Arc, OnceLock};
-
 use layerwise::checkpoint;
-use layerwise::data::Mnist;
 use layerwise::model::{Params, Phase, TENSOR_NAMES};
 use layerwise::train::{CachedSampling, Hyperparams, TrainError, Trainer};
 
-fn data() -> Arc<Mnist> {
-    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
-    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
-        .clone()
-}
+#[path = "support/mnist.rs"]
+mod mnist;
+use mnist::data;
 
 /// One epoch of large batches: the same code paths as the recipe, a fraction of the time.
 fn short() -> Hyperparams {

@@ -5,17 +5,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use layerwise::data::Mnist;
 use layerwise::model::{Arch, Params, Phase};
 use layerwise::train::classify::{Arm, ArmRun, RunSpec, Sampling};
 use layerwise::train::experiment::{self, ArmResult, ExperimentSpec, Protocol, Sweep};
 use layerwise::train::{Hyperparams, Trainer, in_pool};
 
-fn data() -> Arc<Mnist> {
-    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
-    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
-        .clone()
-}
+#[path = "support/mnist.rs"]
+mod mnist;
+use mnist::data;
 
 /// An autoencoder after one short epoch of each phase: a trained encoder, quickly.
 fn encoder() -> Arc<Params> {

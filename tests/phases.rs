@@ -2,18 +2,13 @@
 //! whole stack from the initialisation): what they train, where they start, how long
 //! they run, and that they learn.
 
-use std::sync::{Arc, OnceLock};
-
 use layerwise::checkpoint;
-use layerwise::data::Mnist;
 use layerwise::model::{Params, Phase, TENSOR_NAMES};
 use layerwise::train::{Hyperparams, Trainer};
 
-fn data() -> Arc<Mnist> {
-    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
-    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
-        .clone()
-}
+#[path = "support/mnist.rs"]
+mod mnist;
+use mnist::data;
 
 /// One epoch of large batches: the recipe's code paths, quickly.
 fn short() -> Hyperparams {

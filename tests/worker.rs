@@ -11,20 +11,17 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use layerwise::checkpoint;
-use layerwise::data::Mnist;
 use layerwise::model::Phase;
 use layerwise::train::classify::Arm;
 use layerwise::train::experiment::{ExperimentSpec, Protocol};
 use layerwise::train::protocol::{Command, Event, ExperimentEvent, RunState};
 use layerwise::train::{Hyperparams, Trainer, WorkerHandle};
 
-const ANSWER: Duration = Duration::from_secs(60);
+#[path = "support/mnist.rs"]
+mod mnist;
+use mnist::data;
 
-fn data() -> Arc<Mnist> {
-    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
-    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
-        .clone()
-}
+const ANSWER: Duration = Duration::from_secs(60);
 
 /// A small network and big batches: 11 cheap steps an epoch.
 fn small() -> Hyperparams {

@@ -3,11 +3,10 @@
 //! epochs, Cancel before the next step, and what is refused meanwhile. The tests wait
 //! on the event channel (with a timeout), never sleep.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use layerwise::data::Mnist;
 use layerwise::model::Phase;
 use layerwise::train::Hyperparams;
 use layerwise::train::WorkerHandle;
@@ -15,13 +14,11 @@ use layerwise::train::classify::Arm;
 use layerwise::train::experiment::{self, ExperimentSpec, Protocol, Sweep};
 use layerwise::train::protocol::{Command, Event, ExperimentEnd, ExperimentEvent, RunState};
 
-const TIMEOUT: Duration = Duration::from_secs(120);
+#[path = "support/mnist.rs"]
+mod mnist;
+use mnist::data;
 
-fn data() -> Arc<Mnist> {
-    static DATA: OnceLock<Arc<Mnist>> = OnceLock::new();
-    DATA.get_or_init(|| Arc::new(Mnist::embedded().expect("built-in MNIST")))
-        .clone()
-}
+const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A worker whose phases are one epoch of large batches.
 fn worker() -> WorkerHandle {
