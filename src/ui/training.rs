@@ -277,39 +277,136 @@ fn epochs_ui(ui: &mut Ui, s: &Session) {
         .auto_shrink([false, true])
         .stick_to_bottom(true)
         .show(ui, |ui| {
-            egui::Grid::new("epochs")
-                .num_columns(4)
-                .striped(true)
-                .spacing([14.0, 2.0])
-                .show(ui, |ui| {
-                    for h in ["phase", "epoch", "train MSE", "seconds"] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
-                    for (i, run) in s.runs.iter().enumerate() {
-                        for row in s.epochs.iter().filter(|r| r.run == i) {
-                            ui.label(row.phase.tag());
-                            ui.label(row.epoch.to_string());
-                            ui.monospace(format!("{:.6}", row.train_mse));
-                            ui.monospace(format!("{:.2}", row.seconds));
-                            ui.end_row();
-                        }
-                        if let Some(r) = s.results.iter().find(|r| r.run == i) {
-                            let good = super::theme::GOOD;
-                            let tag = if run.cached { " (cached)" } else { "" };
-                            ui.label("");
-                            ui.label(RichText::new("test").strong())
-                                .on_hover_text("Test-set MSE of the full stack (the seed's figure) and, below, of the outer autoencoder alone");
-                            ui.monospace(RichText::new(format!("{:.6}", r.test.full)).color(good).strong());
-                            ui.monospace(format!("{:.2}{tag}", r.seconds));
-                            ui.end_row();
-                            ui.label("");
-                            ui.weak("outer");
-                            ui.monospace(format!("{:.6}", r.test.outer));
-                            ui.label("");
-                            ui.end_row();
-                        }
-                    }
-                });
+            let mut table = EpochTable::new(ui);
+            let head = ["phase", "epoch", "train MSE", "seconds"];
+            table.row(ui, head.map(|h| RichText::new(h).strong()));
+            let mono = |t: String| RichText::new(t).monospace();
+            for (i, run) in s.runs.iter().enumerate() {
+                for row in s.epochs.iter().filter(|r| r.run == i) {
+                    table.row(
+                        ui,
+                        [
+                            RichText::new(row.phase.tag()),
+                            RichText::new(row.epoch.to_string()),
+                            mono(format!("{:.6}", row.train_mse)),
+                            mono(format!("{:.2}", row.seconds)),
+                        ],
+                    );
+                }
+                if let Some(r) = s.results.iter().find(|r| r.run == i) {
+                    let tag = if run.cached { " (cached)" } else { "" };
+                    let full = mono(format!("{:.6}", r.test.full));
+                    table
+                        .row(
+                            ui,
+                            [
+                                RichText::new(""),
+                                RichText::new("test").strong(),
+                                full.color(super::theme::GOOD).strong(),
+                                mono(format!("{:.2}{tag}", r.seconds)),
+                            ],
+                        )
+                        .on_hover_text(
+                            "Test-set MSE of the full stack (the seed's figure) and, below, \
+                             of the outer autoencoder alone",
+                        );
+                    let outer = mono(format!("{:.6}", r.test.outer));
+                    let weak = RichText::new("outer").weak();
+                    table.row(ui, [RichText::new(""), weak, outer, RichText::new("")]);
+                }
+            }
         });
+}
+
+/// The epoch table, striped, in columns as wide as their widest possible text. Not an
+/// `egui::Grid`: a Grid that gains a row asks egui for two more frames to lay itself
+/// out again, at every epoch's end, and under software GL every frame costs training.
+struct EpochTable {
+    widths: [f32; 4],
+    rows: usize,
+}
+
+impl EpochTable {
+    fn new(ui: &Ui) -> Self {
+        let width = |text: &str, style: egui::TextStyle| {
+            let font = style.resolve(ui.style());
+            let color = egui::Color32::PLACEHOLDER;
+            ui.fonts_mut(|f| f.layout_no_wrap(text.into(), font, color).size().x)
+        };
+        let gap = 14.0;
+        let widths = [
+            width("phase", egui::TextStyle::Body) + gap,
+            width("epoch", egui::TextStyle::Body) + gap,
+            width("0.000000", egui::TextStyle::Monospace) + gap,
+            width("00000.00 (cached)", egui::TextStyle::Monospace),
+        ];
+        Self { widths, rows: 0 }
+    }
+
+    fn row(&mut self, ui: &mut Ui, cells: [RichText; 4]) -> egui::Response {
+        let background = ui.painter().add(egui::Shape::Noop);
+        let height = ui.text_style_height(&egui::TextStyle::Body) + 2.0;
+        let response = ui
+            .horizontal(|ui| {
+                ui.spacing_mut().item_spacing.x = 0.0;
+                for (cell, width) in cells.into_iter().zip(self.widths) {
+                    let size = egui::vec2(width, height);
+                    let layout = egui::Layout::left_to_right(egui::Align::Center);
+                    ui.allocate_ui_with_layout(size, layout, |ui| {
+                        ui.set_min_size(size);
+                        ui.label(cell);
+                    });
+                }
+            })
+            .response;
+        if self.rows % 2 == 1 {
+            let fill = ui.visuals().faint_bg_color;
+            let rect = response.rect.expand2(egui::vec2(2.0, 1.0));
+            ui.painter()
+                .set(background, egui::Shape::rect_filled(rect, 2.0, fill));
+        }
+        self.rows += 1;
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::data::Mnist;
+    use crate::train::protocol::Event;
+
+    #[test]
+    fn a_new_epoch_row_asks_for_no_frame_of_its_own() {
+        let mut s = Session::new(Arc::new(Mnist::embedded().unwrap()));
+        s.apply(Event::PhaseStarted {
+            phase: Phase::One,
+            cached: false,
+            epochs: 4,
+            batches: 10,
+        });
+        let ctx = egui::Context::default();
+        let frame = |s: &Session| {
+            let _ = ctx.run_ui(egui::RawInput::default(), |ui| epochs_ui(ui, s));
+            ctx.has_requested_repaint()
+        };
+        // The first frames of a new context settle its layout.
+        for _ in 0..3 {
+            frame(&s);
+        }
+        for epoch in 0..4 {
+            s.apply(Event::EpochDone {
+                phase: Phase::One,
+                epoch,
+                train_mse: 0.01,
+                seconds: 1.0,
+            });
+            assert!(
+                !frame(&s),
+                "epoch {epoch}: the table asked for another frame"
+            );
+        }
+    }
 }
