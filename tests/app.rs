@@ -322,7 +322,7 @@ fn export_writes_pngs_of_the_expected_size() {
     let mut h = app_with(settings);
     let dir = tempfile::tempdir().unwrap();
     through_dialog(&mut h, "Export images as PNG…", dir.path(), "Export here");
-    h.get_by_label_contains("wrote 4 PNG files");
+    h.get_by_label_contains("wrote 6 PNG files");
     let size = |name: &str| image::image_dimensions(dir.path().join(name)).unwrap();
     // 3 images (current + 2 pinned): 4 columns of 28x4 px with 8 px gaps.
     assert_eq!(
@@ -332,6 +332,10 @@ fn export_writes_pngs_of_the_expected_size() {
     assert_eq!(size("codes.png"), (150 * 4, 3 * 16));
     assert_eq!(size("class_means.png"), (150 * 4, 10 * 16));
     assert_eq!(size("features.png"), ((20 * 29 + 1) * 2, (15 * 29 + 1) * 2));
+    // As `layerwise export`: the code map, and the walk between the first two shown.
+    let (w, h) = size("code_map.png");
+    assert!(w > 640 && h > 640, "{w} x {h}");
+    assert_eq!(size("walk.png").1, 2 * 16 + 3 * 84 + 2 * 6);
     let img = image::open(dir.path().join("reconstructions.png")).unwrap();
     assert!(
         img.to_rgba8().pixels().any(|p| p.0[0] > 200),
