@@ -2,38 +2,15 @@
 //! reproducibility, checkpoints, divergence.
 
 use layerwise::checkpoint;
-use layerwise::model::{Params, Phase, TENSOR_NAMES};
+use layerwise::model::Phase;
 use layerwise::train::{CachedSampling, Hyperparams, TrainError, Trainer};
 
+#[path = "support/engine.rs"]
+mod engine;
 #[path = "support/mnist.rs"]
 mod mnist;
+use engine::{changed, run, short};
 use mnist::data;
-
-/// One epoch of large batches: the same code paths as the recipe, a fraction of the time.
-fn short() -> Hyperparams {
-    Hyperparams {
-        epochs: 1,
-        batch_size: 1000,
-        ..Hyperparams::default()
-    }
-}
-
-fn run(t: &mut Trainer, phase: Phase, cache: bool) -> Vec<f32> {
-    t.begin_phase(phase, cache).unwrap();
-    let mut epoch_mse = Vec::new();
-    t.run_phase(|s| epoch_mse.extend(s.epoch_end.map(|e| e.train_mse)))
-        .unwrap();
-    epoch_mse
-}
-
-fn changed(a: &Params, b: &Params) -> Vec<&'static str> {
-    TENSOR_NAMES
-        .iter()
-        .zip(a.tensors().iter().zip(b.tensors()))
-        .filter(|(_, (x, y))| *x != y)
-        .map(|(n, _)| *n)
-        .collect()
-}
 
 #[test]
 fn phase1_trains_only_the_outer_layers_and_phase2_only_the_inner() {

@@ -3,47 +3,24 @@
 //! they run, and that they learn.
 
 use layerwise::checkpoint;
-use layerwise::model::{Params, Phase, TENSOR_NAMES};
-use layerwise::train::{Hyperparams, Trainer};
+use layerwise::model::{Phase, TENSOR_NAMES};
+use layerwise::train::Trainer;
 
+#[path = "support/engine.rs"]
+mod engine;
 #[path = "support/mnist.rs"]
 mod mnist;
+use engine::{changed, run, short};
 use mnist::data;
-
-/// One epoch of large batches: the recipe's code paths, quickly.
-fn short() -> Hyperparams {
-    Hyperparams {
-        epochs: 1,
-        batch_size: 1000,
-        ..Hyperparams::default()
-    }
-}
-
-fn run(t: &mut Trainer, phase: Phase) -> Vec<f32> {
-    t.begin_phase(phase, true).unwrap();
-    let mut epoch_mse = Vec::new();
-    t.run_phase(|s| epoch_mse.extend(s.epoch_end.map(|e| e.train_mse)))
-        .unwrap();
-    epoch_mse
-}
-
-fn changed(a: &Params, b: &Params) -> Vec<&'static str> {
-    TENSOR_NAMES
-        .iter()
-        .zip(a.tensors().iter().zip(b.tensors()))
-        .filter(|(_, (x, y))| *x != y)
-        .map(|(n, _)| *n)
-        .collect()
-}
 
 #[test]
 fn phase3_trains_every_layer_continues_adam_and_lowers_the_test_mse() {
     let mut t = Trainer::new(data(), short()).unwrap();
-    run(&mut t, Phase::One);
-    run(&mut t, Phase::Two);
+    run(&mut t, Phase::One, true);
+    run(&mut t, Phase::Two, true);
     let (before, mse2) = (t.params().clone(), t.test_mse());
     assert_eq!(t.adam_steps(), 110);
-    let epochs = run(&mut t, Phase::Three);
+    let epochs = run(&mut t, Phase::Three, true);
     assert_eq!(epochs.len(), 1);
     assert_eq!(changed(&before, t.params()), TENSOR_NAMES);
     // One optimiser for every phase, as in the seed's single graph: the counter goes on.
@@ -66,7 +43,7 @@ fn end_to_end_starts_from_the_seed_whatever_came_before_and_runs_both_phases_epo
     fresh.begin_phase(Phase::EndToEnd, false).unwrap();
     assert_eq!(fresh.params(), &init, "no step yet: the initialisation");
     fresh.stop();
-    let e2e = run(&mut fresh, Phase::EndToEnd);
+    let e2e = run(&mut fresh, Phase::EndToEnd, true);
     assert_eq!(
         e2e.len(),
         2,
@@ -77,9 +54,9 @@ fn end_to_end_starts_from_the_seed_whatever_came_before_and_runs_both_phases_epo
 
     // After a layer-wise run, end-to-end re-initialises: the same bits as from fresh.
     let mut after = Trainer::new(data(), short()).unwrap();
-    run(&mut after, Phase::One);
-    run(&mut after, Phase::Two);
-    assert_eq!(run(&mut after, Phase::EndToEnd), e2e);
+    run(&mut after, Phase::One, true);
+    run(&mut after, Phase::Two, true);
+    assert_eq!(run(&mut after, Phase::EndToEnd, true), e2e);
     assert!(after.params() == fresh.params());
     assert_eq!(after.epochs_done(), [0, 0, 0, 2]);
     let mse = after.test_mse();
@@ -92,8 +69,8 @@ fn end_to_end_starts_from_the_seed_whatever_came_before_and_runs_both_phases_epo
 #[test]
 fn phase3_and_end_to_end_epochs_survive_a_checkpoint() {
     let mut t = Trainer::new(data(), short()).unwrap();
-    run(&mut t, Phase::EndToEnd);
-    run(&mut t, Phase::Three);
+    run(&mut t, Phase::EndToEnd, true);
+    run(&mut t, Phase::Three, true);
     let bytes = checkpoint::to_bytes(&t.checkpoint()).unwrap();
     let ck = checkpoint::from_bytes(&bytes, None).unwrap();
     assert_eq!(ck.epochs_done, [0, 0, 1, 2]);
