@@ -4,21 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn layerwise(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_layerwise"))
-        .args(args)
-        .env_remove("LAYERWISE_DATA")
-        .output()
-        .expect("run layerwise")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{layerwise, model, stderr, stdout};
 
 #[test]
 fn shortened_recipe_prints_like_the_seed_and_eval_reproduces_it() {
@@ -165,20 +153,7 @@ fn divergence_exits_1_with_where_it_happened() {
 #[test]
 fn export_writes_the_views_of_a_saved_model() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.safetensors");
-    let m = model.to_str().unwrap();
-    let o = layerwise(&[
-        "train",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "1000",
-        "--phases",
-        "1",
-        "--save",
-        m,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let m = &model(dir.path(), &["--phases", "1"]);
     let out = dir.path().join("png");
     let e = layerwise(&[
         "export",
@@ -335,18 +310,7 @@ fn the_desktop_entry_installs_validates_and_removes() {
 #[test]
 fn map_writes_every_test_image_with_its_label_and_place() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.safetensors");
-    let m = model.to_str().unwrap();
-    let o = layerwise(&[
-        "train",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "1000",
-        "--save",
-        m,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let m = &model(dir.path(), &[]);
     let csv = dir.path().join("map.csv");
     let c = csv.to_str().unwrap();
     let o = layerwise(&["map", "--load", m, "--layer", "hidden1", "--out", c]);

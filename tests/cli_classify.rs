@@ -1,45 +1,14 @@
 //! `layerwise classify`: the table, the JSON, the book's printout, where the
 //! autoencoder comes from, and bad arguments.
 
-use std::process::{Command, Output};
-
-fn layerwise(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_layerwise"))
-        .args(args)
-        .env_remove("LAYERWISE_DATA")
-        .output()
-        .expect("run layerwise")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A quickly trained autoencoder, saved in `dir`.
-fn model(dir: &tempfile::TempDir) -> String {
-    let m = dir.path().join("m.safetensors");
-    let m = m.to_str().unwrap().to_string();
-    let o = layerwise(&[
-        "train",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "1000",
-        "--save",
-        &m,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    m
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{layerwise, model, stderr, stdout};
 
 #[test]
 fn json_lists_every_run_and_the_table_sums_them_up() {
     let dir = tempfile::tempdir().unwrap();
-    let m = model(&dir);
+    let m = model(dir.path(), &[]);
     let args = [
         "classify", "--load", &m, "--labels", "100,200", "--seeds", "2",
     ];
@@ -88,7 +57,7 @@ fn json_lists_every_run_and_the_table_sums_them_up() {
 #[test]
 fn the_book_prints_each_epoch_as_the_notebook_did_beside_its_numbers() {
     let dir = tempfile::tempdir().unwrap();
-    let m = model(&dir);
+    let m = model(dir.path(), &[]);
     let o = layerwise(&["classify", "--book", "--load", &m]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
