@@ -1,48 +1,23 @@
 //! The real app, driven through egui_kittest without a GPU: clicks go through egui, the
 //! worker trains for real, and the tests wait on its event channel (never sleep).
 
-use std::time::Duration;
-
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
 use layerwise::train::Hyperparams;
 use layerwise::train::protocol::RunState;
 use layerwise::ui::recon::Selection;
-use layerwise::ui::session::Session;
-use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
+use layerwise::ui::{LayerwiseApp, Settings};
 
 #[path = "support/mnist.rs"]
 mod mnist;
 use mnist::data;
+#[path = "support/app.rs"]
+mod ui_app;
+use ui_app::{TIMEOUT, launch, phases_done, short, wait};
 
 const PHASE1: &str = "Phase 1 — outer autoencoder";
 const PHASE2: &str = "Phase 2 — inner autoencoder";
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The real app on the built-in MNIST with these settings, once its worker is up.
-/// With `data_dir`, it keeps its model there on close (and offers one it finds).
-fn launch(
-    settings: Settings,
-    data_dir: Option<std::path::PathBuf>,
-) -> Harness<'static, LayerwiseApp> {
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| {
-            LayerwiseApp::new(
-                cc,
-                data(),
-                AppOptions {
-                    settings: Some(settings),
-                    data_dir,
-                    ..AppOptions::default()
-                },
-            )
-        });
-    // The worker's first events: idle, and the initial snapshot.
-    assert!(wait(&mut h, |s| s.snapshot.is_some()));
-    h
-}
 
 fn app(hp: Hyperparams, cache_hidden1: bool) -> Harness<'static, LayerwiseApp> {
     launch(
@@ -53,28 +28,6 @@ fn app(hp: Hyperparams, cache_hidden1: bool) -> Harness<'static, LayerwiseApp> {
         },
         None,
     )
-}
-
-/// One epoch of 55 batches: the recipe's code paths, quickly.
-fn short() -> Hyperparams {
-    Hyperparams {
-        epochs: 1,
-        batch_size: 1000,
-        ..Hyperparams::default()
-    }
-}
-
-/// Applies worker events until `until` holds, then draws a frame.
-fn wait(h: &mut Harness<'static, LayerwiseApp>, until: impl Fn(&Session) -> bool) -> bool {
-    let ok = h.state_mut().wait_until(TIMEOUT, until);
-    // Two frames: a new floating area is measured in its first, shown in its second.
-    h.run_steps(2);
-    ok
-}
-
-/// `n` phases have ended and the worker is idle again.
-fn phases_done(n: usize) -> impl Fn(&Session) -> bool {
-    move |s| s.results.len() >= n && s.is_idle()
 }
 
 #[test]

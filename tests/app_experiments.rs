@@ -2,62 +2,40 @@
 //! table, result by result; Cancel stops the sweep; the book button runs the
 //! notebook's experiment with its printed numbers beside ours.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-use layerwise::data::Mnist;
 use layerwise::train::Hyperparams;
 use layerwise::ui::experiment_record::ExperimentState;
 use layerwise::ui::experiments::ExperimentChoice;
-use layerwise::ui::session::Session;
-use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
+use layerwise::ui::{LayerwiseApp, Settings};
 
 use layerwise::train::classify::Arm;
 use layerwise::train::protocol::ExperimentEnd;
 
-const TIMEOUT: Duration = Duration::from_secs(300);
+#[path = "support/mnist.rs"]
+mod mnist;
+#[path = "support/app.rs"]
+mod ui_app;
+use ui_app::{launch, short, wait};
 
 /// The app with a small model already trained (one short epoch of each phase), the
 /// Experiments view in front, and `choice` as its settings.
 fn app(choice: ExperimentChoice) -> Harness<'static, LayerwiseApp> {
-    let data = Arc::new(Mnist::embedded().unwrap());
     let settings = Settings {
         hyperparams: Hyperparams {
-            epochs: 1,
-            batch_size: 1000,
             hidden1: 64,
             hidden2: 32,
-            ..Hyperparams::default()
+            ..short()
         },
         experiment: choice,
         ..Settings::default()
     };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| {
-            LayerwiseApp::new(
-                cc,
-                data,
-                AppOptions {
-                    settings: Some(settings),
-                    ..AppOptions::default()
-                },
-            )
-        });
-    assert!(wait(&mut h, |s| s.snapshot.is_some()));
+    let mut h = launch(settings, None);
     // The view's tab, behind Losses at first.
     h.get_by_label("Experiments").click();
     h.run_steps(3);
     h
-}
-
-fn wait(h: &mut Harness<'static, LayerwiseApp>, until: impl Fn(&Session) -> bool) -> bool {
-    let ok = h.state_mut().wait_until(TIMEOUT, until);
-    h.run_steps(2);
-    ok
 }
 
 #[test]

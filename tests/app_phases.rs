@@ -2,55 +2,28 @@
 //! its own curve in Losses and its own rows in the epoch table. The tests wait on the
 //! worker's events (never sleep).
 
-use std::time::Duration;
-
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
 use layerwise::model::Phase;
-use layerwise::train::Hyperparams;
-use layerwise::ui::session::Session;
-use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
+use layerwise::ui::{LayerwiseApp, Settings};
 
 #[path = "support/mnist.rs"]
 mod mnist;
-use mnist::data;
+#[path = "support/app.rs"]
+mod ui_app;
+use ui_app::{launch, phases_done, short, wait};
 
 const PHASE3: &str = "Phase 3 — fine-tune all";
 const END_TO_END: &str = "End-to-end";
-const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The app with phases of one epoch of 55 batches, once its worker is up.
 fn app() -> Harness<'static, LayerwiseApp> {
     let settings = Settings {
-        hyperparams: Hyperparams {
-            epochs: 1,
-            batch_size: 1000,
-            ..Hyperparams::default()
-        },
+        hyperparams: short(),
         ..Settings::default()
     };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| {
-            let options = AppOptions {
-                settings: Some(settings),
-                ..AppOptions::default()
-            };
-            LayerwiseApp::new(cc, data(), options)
-        });
-    assert!(wait(&mut h, |s| s.snapshot.is_some()));
-    h
-}
-
-fn wait(h: &mut Harness<'static, LayerwiseApp>, until: impl Fn(&Session) -> bool) -> bool {
-    let ok = h.state_mut().wait_until(TIMEOUT, until);
-    h.run_steps(2);
-    ok
-}
-
-fn phases_done(n: usize) -> impl Fn(&Session) -> bool {
-    move |s| s.results.len() >= n && s.is_idle()
+    launch(settings, None)
 }
 
 #[test]
