@@ -68,27 +68,6 @@ pub fn rasters(
     ]
 }
 
-/// Writes the PNG files into `dir` (created if needed); returns their paths.
-pub fn write_pngs(
-    dir: &Path,
-    p: &Params,
-    test: &Images,
-    indices: &[usize],
-    class_means: &Array2<f32>,
-) -> Result<Vec<PathBuf>, ExportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::CreateDir {
-        dir: dir.display().to_string(),
-        source,
-    })?;
-    rasters(p, test, indices, class_means)
-        .into_iter()
-        .map(|(name, r)| {
-            let path = dir.join(name);
-            r.save_png(&path).map(|()| path).map_err(ExportError::from)
-        })
-        .collect()
-}
-
 /// Scale of the digits in `walk.png`.
 pub const WALK_SCALE: usize = 3;
 
@@ -132,17 +111,20 @@ pub fn space_rasters(
     Ok(out)
 }
 
-/// Writes `code_map.png` and (given two images or more) `walk.png` into `dir`
-/// (created if needed); returns their paths.
-pub fn write_space_pngs(
+/// Writes every view as a PNG file into `dir` (created if needed): the `rasters`, then
+/// `code_map.png` and (given two images or more) `walk.png`; returns their paths. What
+/// `layerwise export` and the app's export write.
+pub fn write_pngs(
     dir: &Path,
     p: &Params,
     test: &Images,
-    images: &[usize],
+    indices: &[usize],
+    class_means: &Array2<f32>,
 ) -> Result<Vec<PathBuf>, ExportError> {
     create_dir(dir)?;
-    space_rasters(p, test, images)?
-        .into_iter()
+    let mut all = rasters(p, test, indices, class_means);
+    all.extend(space_rasters(p, test, indices)?);
+    all.into_iter()
         .map(|(name, r)| {
             let path = dir.join(name);
             r.save_png(&path).map(|()| path).map_err(ExportError::from)

@@ -244,13 +244,9 @@ fn export(data: Option<&Path>, args: ExportArgs) -> Result<(), Failure> {
         )));
     }
     let means = crate::train::eval::class_mean_codes(&ck.params, &data.test);
-    let mut written =
+    let written =
         crate::export::write_pngs(&args.out, &ck.params, &data.test, &args.images, &means)
             .map_err(Failure::input)?;
-    written.extend(
-        crate::export::write_space_pngs(&args.out, &ck.params, &data.test, &args.images)
-            .map_err(Failure::input)?,
-    );
     for p in written {
         println!("{}", p.display());
     }

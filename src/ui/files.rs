@@ -76,14 +76,8 @@ impl LayerwiseApp {
             None => crate::train::eval::class_mean_codes(&shown.params, test),
         };
         let indices = self.settings.selection.shown();
-        let mut written = crate::export::write_pngs(dir, &shown.params, test, &indices, &means)
+        let written = crate::export::write_pngs(dir, &shown.params, test, &indices, &means)
             .map_err(|e| e.to_string())?;
-        // As `layerwise export`: the map of the codes and the walk between the first two
-        // shown images too (a PCA of the test set: tens of milliseconds, once).
-        written.extend(
-            crate::export::write_space_pngs(dir, &shown.params, test, &indices)
-                .map_err(|e| e.to_string())?,
-        );
         Ok(format!(
             "wrote {} PNG files to {}",
             written.len(),
