@@ -14,7 +14,7 @@ use layerwise::checkpoint;
 use layerwise::model::Phase;
 use layerwise::train::classify::Arm;
 use layerwise::train::experiment::{ExperimentSpec, Protocol};
-use layerwise::train::protocol::{Command, Event, ExperimentEvent, RunState};
+use layerwise::train::protocol::{Command, Event, ExperimentEvent, Gate, RunState};
 use layerwise::train::{Hyperparams, Trainer, WorkerHandle};
 
 #[path = "support/mnist.rs"]
@@ -265,6 +265,17 @@ proptest! {
     }
 }
 
+/// Sends `commands` so that the worker finds them all queued: it waits at a gate
+/// meanwhile (the test thread could otherwise be descheduled between two sends).
+fn queued_together<const N: usize>(w: &WorkerHandle, commands: [Command; N]) {
+    let gate = Gate::new();
+    assert!(w.send(Command::Hold(gate.clone())));
+    for c in commands {
+        assert!(w.send(c));
+    }
+    gate.meet();
+}
+
 #[test]
 fn commands_already_waiting_are_handled_before_the_next_batch() {
     // Start and Pause queued together: the pause lands before any batch is trained.
@@ -273,18 +284,14 @@ fn commands_already_waiting_are_handled_before_the_next_batch() {
         state: RunState::Idle,
         batches: 0,
     };
-    for c in [Command::StartPhase(Phase::One), Command::Pause] {
-        assert!(w.send(c));
-    }
+    queued_together(&w, [Command::StartPhase(Phase::One), Command::Pause]);
     watch
         .until(&w, |e, _| matches!(e, Event::Handled("pause")))
         .unwrap();
     assert!(matches!(watch.state, RunState::Paused(Phase::One)));
     assert_eq!(watch.batches, 0);
     // Resume and Stop queued together: stopped before another batch.
-    for c in [Command::Resume, Command::Stop] {
-        assert!(w.send(c));
-    }
+    queued_together(&w, [Command::Resume, Command::Stop]);
     watch
         .until(&w, |e, _| matches!(e, Event::Handled("stop")))
         .unwrap();

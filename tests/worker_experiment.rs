@@ -12,7 +12,7 @@ use layerwise::train::Hyperparams;
 use layerwise::train::WorkerHandle;
 use layerwise::train::classify::Arm;
 use layerwise::train::experiment::{self, ExperimentSpec, Protocol, Sweep};
-use layerwise::train::protocol::{Command, Event, ExperimentEnd, ExperimentEvent, RunState};
+use layerwise::train::protocol::{Command, Event, ExperimentEnd, ExperimentEvent, Gate, RunState};
 
 #[path = "support/mnist.rs"]
 mod mnist;
@@ -194,8 +194,11 @@ fn ended(x: &[ExperimentEvent]) -> (ExperimentEnd, Option<u64>) {
 fn cancel_stops_the_sweep_before_its_next_step() {
     let h = trained_worker();
     // Both commands queued at once: Cancel is read before the first step.
+    let gate = Gate::new();
+    h.send(Command::Hold(gate.clone()));
     h.send(Command::RunExperiment(long()));
     h.send(Command::CancelExperiment);
+    gate.meet();
     let events = until(&h, handled("cancel experiment"));
     let x = experiment_events(&events);
     assert!(

@@ -40,6 +40,10 @@ pub enum Command {
     /// Makes the worker panic, so tests can check that the app survives it.
     #[cfg(feature = "test-hooks")]
     InjectPanic,
+    /// Makes the worker wait at the gate until the test does too: commands sent
+    /// meanwhile are all queued when it goes on, as a user's quick clicks can be.
+    #[cfg(feature = "test-hooks")]
+    Hold(Gate),
     Shutdown,
 }
 
@@ -62,8 +66,41 @@ impl Command {
             Command::CancelExperiment => "cancel experiment",
             #[cfg(feature = "test-hooks")]
             Command::InjectPanic => "inject panic",
+            #[cfg(feature = "test-hooks")]
+            Command::Hold(_) => "hold",
             Command::Shutdown => "shutdown",
         }
+    }
+}
+
+/// Where the worker and a test meet (`Command::Hold`): each waits for the other.
+#[cfg(feature = "test-hooks")]
+#[derive(Debug, Clone)]
+pub struct Gate(std::sync::Arc<std::sync::Barrier>);
+
+#[cfg(feature = "test-hooks")]
+impl Gate {
+    pub fn new() -> Self {
+        Self(std::sync::Arc::new(std::sync::Barrier::new(2)))
+    }
+
+    /// Waits until the other side is here too.
+    pub fn meet(&self) {
+        self.0.wait();
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

@@ -245,6 +245,8 @@ impl Worker {
             Command::CancelExperiment => self.cancel_experiment(),
             #[cfg(feature = "test-hooks")]
             Command::InjectPanic => panic!("injected by a test"),
+            #[cfg(feature = "test-hooks")]
+            Command::Hold(gate) => gate.meet(),
         }
         Flow::Continue
     }
