@@ -94,6 +94,13 @@ fn assert_fails(o: &Output, code: i32, needle: &str) {
     assert!(err.contains(needle), "{needle:?} not in {err:?}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(!err.contains("stack backtrace"), "{err}");
+    // Each cause once: anyhow's `{:#}` repeated the causes our errors already name
+    // ("... not 0: epochs: must be between 1 and 10000, not 0").
+    let line = err.lines().find(|l| l.starts_with("layerwise: error: "));
+    let parts: Vec<&str> = line.map_or(vec![], |l| l.split(": ").collect());
+    for (i, part) in parts.iter().enumerate() {
+        assert!(!parts[i + 1..].contains(part), "{part:?} twice in {err:?}");
+    }
 }
 
 #[test]
@@ -104,6 +111,16 @@ fn bad_arguments_exit_2() {
         "learning rate",
     );
     assert_fails(&layerwise(&["train", "--batch-size", "0"]), 2, "batch size");
+    assert_fails(
+        &layerwise(&["train", "--epochs", "0"]),
+        2,
+        "invalid hyperparameter epochs: must be between 1 and 10000, not 0",
+    );
+    assert_fails(
+        &layerwise(&["eval", "--load", "/nonexistent/model.safetensors"]),
+        2,
+        "/nonexistent/model.safetensors: cannot read",
+    );
     assert_fails(&layerwise(&["train", "--phases", "4"]), 2, "4");
     assert_fails(&layerwise(&["train", "--epochs", "x"]), 2, "invalid value");
 }

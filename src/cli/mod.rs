@@ -168,10 +168,26 @@ impl Failure {
             Failure::Input(e) => (e, 2),
             Failure::Training(e) => (e, 1),
         };
-        // One line, the whole cause chain; no backtrace.
-        eprintln!("layerwise: error: {e:#}");
+        eprintln!("layerwise: error: {}", one_line(&e));
         ExitCode::from(code)
     }
+}
+
+/// The error and its causes on one line, no backtrace, each cause once: most of our
+/// errors already say their cause in their own message (the app shows that message
+/// alone), so anyhow's `{:#}` would repeat it.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// Runs the command line: a headless command, or the app when there is none.
