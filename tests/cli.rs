@@ -162,6 +162,37 @@ fn bad_checkpoint_exits_2() {
 }
 
 #[test]
+fn an_unwritable_save_fails_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/model.safetensors");
+    let o = layerwise(&["train", "--save", missing.to_str().unwrap()]);
+    assert_fails(&o, 2, "model.safetensors: cannot write: no such folder");
+    assert!(
+        !stdout(&o).contains("Training"),
+        "it trained: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_diverged_run_saves_the_model_from_before_the_blow_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let p = path.to_str().unwrap();
+    let o = layerwise(&["train", "--learning-rate", "10", "--save", p]);
+    assert_fails(&o, 1, "diverged");
+    assert!(stderr(&o).contains(&format!("that model is saved to {p}")));
+    let e = layerwise(&["eval", "--load", p]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    let mse: f32 = stdout(&e)
+        .trim()
+        .trim_start_matches("Test MSE: ")
+        .parse()
+        .unwrap();
+    assert!(mse.is_finite(), "{mse}");
+}
+
+#[test]
 fn divergence_exits_1_with_where_it_happened() {
     let o = layerwise(&["train", "--learning-rate", "10", "--phases", "1"]);
     assert_fails(&o, 1, "phase 1 diverged in epoch 0 at batch");

@@ -166,6 +166,12 @@ pub fn save(path: &Path, ck: &Checkpoint) -> Result<(), CheckpointError> {
     Ok(())
 }
 
+/// Fails now, with the reason `save` would give, if `save` could not write `path`: for
+/// checking a destination before the work that fills it.
+pub fn check_writable(path: &Path) -> Result<(), CheckpointError> {
+    write::probe(path).map_err(|e| CheckpointError::new(path, CheckpointProblem::Write(e)))
+}
+
 /// Reads a checkpoint. With `expect`, refuses one of another architecture.
 /// Refuses anything it does not fully understand: an unknown format version, missing
 /// or extra tensors, wrong dtypes or shapes, NaN or infinite values, counters that are

@@ -106,6 +106,10 @@ struct Options {
 
 pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     let started = Instant::now();
+    if let Some(path) = &args.save {
+        // Before the training, not after it: a run must not end in a file it cannot write.
+        checkpoint::check_writable(path).map_err(Failure::input)?;
+    }
     let data = load_data(data)?;
     let mut trainer = trainer_for(&data, &args)?;
     let options = Options {
@@ -117,7 +121,10 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     let mut phases = Vec::new();
     let mut elapsed = 0.0;
     for phase in order {
-        phases.push(run_phase(&mut trainer, phase, &options, &mut elapsed)?);
+        match run_phase(&mut trainer, phase, &options, &mut elapsed) {
+            Ok(report) => phases.push(report),
+            Err(failure) => return Err(keep_last_good(&trainer, args.save.as_deref(), failure)),
+        }
     }
     let t = Instant::now();
     let test_mse = trainer.test_mse();
@@ -232,6 +239,19 @@ fn run_phase(
         epochs,
         seconds: end.seconds,
     })
+}
+
+/// A run that failed part-way (it diverged) still writes `--save`: the model as it was
+/// before the failing update (the phases before it included), and says so.
+fn keep_last_good(trainer: &Trainer, save: Option<&Path>, failure: Failure) -> Failure {
+    let (Some(path), Failure::Training(e)) = (save, &failure) else {
+        return failure;
+    };
+    let kept = match checkpoint::save(path, &trainer.checkpoint()) {
+        Ok(()) => format!("that model is saved to {}", path.display()),
+        Err(save_error) => format!("and it could not be saved: {save_error}"),
+    };
+    Failure::Training(anyhow::anyhow!("{}; {kept}", super::one_line(e)))
 }
 
 /// The seconds a phase took, after the seed's lines, bracketed as ours.
