@@ -12,6 +12,7 @@ pub mod export;
 pub mod glyphs;
 pub mod inspect;
 pub mod model;
+pub mod output;
 pub mod picture;
 pub mod simd;
 pub mod space;

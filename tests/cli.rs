@@ -162,16 +162,29 @@ fn bad_checkpoint_exits_2() {
 }
 
 #[test]
-fn an_unwritable_save_fails_before_training() {
+fn an_output_that_cannot_be_written_is_refused_before_the_work() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("no/model.safetensors");
-    let o = layerwise(&["train", "--save", missing.to_str().unwrap()]);
-    assert_fails(&o, 2, "model.safetensors: cannot write: no such folder");
+    let missing = |name: &str| dir.path().join("no").join(name);
+    let (save, chart, csv) = (missing("m.safetensors"), missing("c.png"), missing("m.csv"));
+    let o = layerwise(&["train", "--save", save.to_str().unwrap()]);
+    assert_fails(&o, 2, "m.safetensors: cannot write: no such folder");
     assert!(
         !stdout(&o).contains("Training"),
         "it trained: {}",
         stdout(&o)
     );
+    let o = layerwise(&["classify", "--chart", chart.to_str().unwrap()]);
+    assert_fails(&o, 2, "c.png: cannot write: no such folder");
+    assert!(
+        !stderr(&o).contains("training the recipe"),
+        "{}",
+        stderr(&o)
+    );
+    let dir_itself = dir.path().to_str().unwrap();
+    let o = layerwise(&["map", "--load", "model.safetensors", "--out", dir_itself]);
+    assert_fails(&o, 2, "cannot write: it is a folder");
+    let o = layerwise(&["map", "--load", "x", "--out", csv.to_str().unwrap()]);
+    assert_fails(&o, 2, "m.csv: cannot write: no such folder");
 }
 
 #[test]

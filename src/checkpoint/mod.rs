@@ -160,16 +160,10 @@ impl CheckpointError {
 /// disk, then renamed over `path`. A crash leaves the old file or the new one.
 pub fn save(path: &Path, ck: &Checkpoint) -> Result<(), CheckpointError> {
     let bytes = to_bytes(ck).map_err(|p| CheckpointError::new(path, p))?;
-    write::atomically(path, &bytes)
+    crate::output::atomically(path, &bytes)
         .map_err(|e| CheckpointError::new(path, CheckpointProblem::Write(e)))?;
     log::info!("saved {} ({} bytes)", path.display(), bytes.len());
     Ok(())
-}
-
-/// Fails now, with the reason `save` would give, if `save` could not write `path`: for
-/// checking a destination before the work that fills it.
-pub fn check_writable(path: &Path) -> Result<(), CheckpointError> {
-    write::probe(path).map_err(|e| CheckpointError::new(path, CheckpointProblem::Write(e)))
 }
 
 /// Reads a checkpoint. With `expect`, refuses one of another architecture.

@@ -28,7 +28,7 @@ pub fn save_tensors(
         .collect::<Result<_, _>>()
         .map_err(encode)?;
     let bytes = safetensors::serialize(views, Some(meta)).map_err(encode)?;
-    write::atomically(path, &bytes).map_err(|e| fail(CheckpointProblem::Write(e)))
+    crate::output::atomically(path, &bytes).map_err(|e| fail(CheckpointProblem::Write(e)))
 }
 
 /// Reads every tensor of `path` (f32 only, finite only) and its metadata.

@@ -185,37 +185,6 @@ fn metadata_is_checked_and_never_replayed() {
 }
 
 #[test]
-fn a_destination_is_checked_without_writing_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.safetensors");
-    check_writable(&path).unwrap();
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "nothing left"
-    );
-    let missing = dir.path().join("no/m.safetensors");
-    let err = check_writable(&missing).unwrap_err().to_string();
-    assert!(err.contains("cannot write: no such folder"), "{err}");
-    let err = check_writable(dir.path()).unwrap_err().to_string();
-    assert!(err.ends_with("cannot write: it is a folder"), "{err}");
-}
-
-#[cfg(unix)]
-#[test]
-fn a_saved_file_is_readable_as_usual_and_a_replaced_one_keeps_its_mode() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.safetensors");
-    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    save(&path, &full()).unwrap();
-    assert_eq!(mode(&path), 0o644);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    save(&path, &full()).unwrap();
-    assert_eq!(mode(&path), 0o600);
-}
-
-#[test]
 fn errors_name_the_file() {
     let err = load(Path::new("/no/such/model.safetensors"), None).unwrap_err();
     assert!(

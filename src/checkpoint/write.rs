@@ -1,8 +1,6 @@
 //! Encoding a checkpoint, and writing it so that a crash never leaves half a file.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -74,63 +72,4 @@ pub(super) fn bytes_of<T: Copy>(t: &[T]) -> &[u8] {
     // byte pattern is a valid u8; the length is the slice's size in bytes and the
     // lifetime is the slice's.
     unsafe { std::slice::from_raw_parts(t.as_ptr().cast::<u8>(), std::mem::size_of_val(t)) }
-}
-
-/// The folder `path` is written in.
-fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    }
-}
-
-fn temporary_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    tempfile::Builder::new()
-        .prefix(".layerwise-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-}
-
-/// Whether `atomically` could write `path` now: its folder takes a temporary file, and
-/// `path` is not a folder.
-pub(super) fn probe(path: &Path) -> std::io::Result<()> {
-    let dir = folder_of(path);
-    let problem = if path.is_dir() {
-        Some((
-            std::io::ErrorKind::IsADirectory,
-            "it is a folder".to_string(),
-        ))
-    } else if !dir.is_dir() {
-        let no_folder = format!("no such folder {}", dir.display());
-        Some((std::io::ErrorKind::NotFound, no_folder))
-    } else {
-        None
-    };
-    match problem {
-        Some((kind, what)) => Err(std::io::Error::new(kind, what)),
-        None => temporary_in(dir).map(drop),
-    }
-}
-
-/// A temporary file in the same folder, flushed to disk, then renamed over `path`.
-pub(super) fn atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = folder_of(path);
-    let mut tmp = temporary_in(dir)?;
-    // A new file gets the usual permissions, a replaced one keeps its own (a temporary
-    // file is made readable by its owner only).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    }
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // Make the rename itself durable.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

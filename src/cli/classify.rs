@@ -12,7 +12,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::{Failure, load_data};
+use super::{Failure, check_output, load_data};
 use crate::checkpoint;
 use crate::data::Mnist;
 use crate::model::{Params, Phase};
@@ -106,6 +106,9 @@ struct Encoder {
 
 pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
     let started = Instant::now();
+    if let Some(path) = &args.chart {
+        check_output(path)?;
+    }
     let data = load_data(data)?;
     let spec = args.spec();
     spec.validate(data.train.len()).map_err(Failure::input)?;

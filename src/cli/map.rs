@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{Failure, model_and_data};
+use super::{Failure, check_output, model_and_data};
 use crate::explore::maps::{self, Layer, Map, Method, TestSet};
 use crate::space::{self, Outcome, TsneConfig};
 
@@ -37,6 +37,7 @@ pub struct MapArgs {
 }
 
 pub fn run(data: Option<&Path>, args: MapArgs) -> Result<(), Failure> {
+    check_output(&args.out)?;
     let (ck, data) = model_and_data(&args.load, data)?;
     let test = TestSet::new(&data.test);
     let start = Instant::now();

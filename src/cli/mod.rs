@@ -173,6 +173,12 @@ impl Failure {
     }
 }
 
+/// Refuses now, before any work, an output file that could not be written at the end.
+pub fn check_output(path: &Path) -> Result<(), Failure> {
+    crate::output::probe(path)
+        .map_err(|e| Failure::input(anyhow::anyhow!("{}: cannot write: {e}", path.display())))
+}
+
 /// The error and its causes on one line, no backtrace, each cause once: most of our
 /// errors already say their cause in their own message (the app shows that message
 /// alone), so anyhow's `{:#}` would repeat it.

@@ -11,7 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::{Failure, HyperArgs, load_data};
+use super::{Failure, HyperArgs, check_output, load_data};
 use crate::checkpoint;
 use crate::data::Mnist;
 use crate::model::Phase;
@@ -107,8 +107,7 @@ struct Options {
 pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     let started = Instant::now();
     if let Some(path) = &args.save {
-        // Before the training, not after it: a run must not end in a file it cannot write.
-        checkpoint::check_writable(path).map_err(Failure::input)?;
+        check_output(path)?;
     }
     let data = load_data(data)?;
     let mut trainer = trainer_for(&data, &args)?;
