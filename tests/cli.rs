@@ -194,7 +194,7 @@ fn a_diverged_run_saves_the_model_from_before_the_blow_up() {
     let p = path.to_str().unwrap();
     let o = layerwise(&["train", "--learning-rate", "10", "--save", p]);
     assert_fails(&o, 1, "diverged");
-    assert!(stderr(&o).contains(&format!("that model is saved to {p}")));
+    assert!(stderr(&o).contains(&format!("the model is saved to {p}")));
     let e = layerwise(&["eval", "--load", p]);
     assert!(e.status.success(), "{}", stderr(&e));
     let mse: f32 = stdout(&e)
@@ -436,4 +436,44 @@ fn map_writes_every_test_image_with_its_label_and_place() {
         2,
         "perplexity 0 is out of range",
     );
+}
+
+/// Ctrl-C in the middle of a run: it stops after the batch in hand, saves what it has
+/// to `--save`, and exits 130.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_stops_the_run_and_keeps_the_model_so_far() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let p = path.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_layerwise"))
+        .args(["train", "--epochs", "1000", "--save", p])
+        .env_remove("LAYERWISE_DATA")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Interrupted once an epoch is done: by then the handler is in place.
+    let first = lines.find(|l| l.as_ref().unwrap().contains("Train MSE"));
+    assert!(first.is_some(), "no epoch ended");
+    // SAFETY: a signal to our own child, which is still running (its stdout is open).
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let o = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the run did not stop")
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted by Ctrl-C in phase 1, epoch "),
+        "{err}"
+    );
+    assert!(err.contains(&format!("the model is saved to {p}")), "{err}");
+    let e = layerwise(&["eval", "--load", p]);
+    assert!(e.status.success(), "{}", stderr(&e));
 }

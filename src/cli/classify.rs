@@ -5,14 +5,13 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::{Failure, check_output, load_data};
+use super::{Failure, check_output, interrupt, load_data};
 use crate::checkpoint;
 use crate::data::Mnist;
 use crate::model::{Params, Phase};
@@ -109,6 +108,7 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
     if let Some(path) = &args.chart {
         check_output(path)?;
     }
+    interrupt::catch();
     let data = load_data(data)?;
     let spec = args.spec();
     spec.validate(data.train.len()).map_err(Failure::input)?;
@@ -120,7 +120,7 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
         println!("{}", heading(&spec));
     }
     let bar = (text && std::io::stderr().is_terminal()).then(|| progress_bar(&sweep));
-    let outcome = experiment::run(&mut sweep, &AtomicBool::new(false), |s, h| {
+    let outcome = experiment::run(&mut sweep, interrupt::flag(), |s, h| {
         if let Some(b) = &bar {
             b.set_position(s.progress().steps_done);
         }
@@ -139,6 +139,12 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
             .save_png(path)
             .map_err(Failure::input)?;
     }
+    let interrupted = outcome.cancelled.then(|| {
+        let (done, all) = (outcome.results.len(), sweep.progress().runs_total);
+        Failure::Interrupted(anyhow::anyhow!(
+            "interrupted by Ctrl-C after {done} of {all} runs; the results are of those that finished"
+        ))
+    });
     if text {
         print_table(&summary);
         println!(
@@ -146,7 +152,7 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
             outcome.results.len(),
             outcome.seconds
         );
-        return Ok(());
+        return interrupted.map_or(Ok(()), Err);
     }
     let report = Report {
         settings: Settings {
@@ -165,7 +171,7 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
     };
     let json = serde_json::to_string(&report).map_err(|e| Failure::Training(e.into()))?;
     println!("{json}");
-    Ok(())
+    interrupted.map_or(Ok(()), Err)
 }
 
 /// The autoencoder's parameters: from `--load`, or the recipe trained here first (which

@@ -1,10 +1,11 @@
 //! The command line: `layerwise` opens the app; `train`, `classify`, `eval`, `export`
 //! and `bench` run headless. Exit codes: 0 success, 1 training failure, 2 bad arguments
-//! or input.
+//! or input, 130 stopped by Ctrl-C.
 
 mod bench;
 mod classify;
 mod desktop;
+mod interrupt;
 mod map;
 mod train;
 
@@ -156,6 +157,8 @@ pub enum Failure {
     Input(anyhow::Error),
     /// Training went wrong (e.g. diverged): exit code 1.
     Training(anyhow::Error),
+    /// Stopped by Ctrl-C: exit code 130, as the shell gives a process SIGINT ends.
+    Interrupted(anyhow::Error),
 }
 
 impl Failure {
@@ -167,6 +170,7 @@ impl Failure {
         let (e, code) = match self {
             Failure::Input(e) => (e, 2),
             Failure::Training(e) => (e, 1),
+            Failure::Interrupted(e) => (e, 130),
         };
         eprintln!("layerwise: error: {}", one_line(&e));
         ExitCode::from(code)

@@ -11,7 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::{Failure, HyperArgs, check_output, load_data};
+use super::{Failure, HyperArgs, check_output, interrupt, load_data};
 use crate::checkpoint;
 use crate::data::Mnist;
 use crate::model::Phase;
@@ -109,6 +109,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     if let Some(path) = &args.save {
         check_output(path)?;
     }
+    interrupt::catch();
     let data = load_data(data)?;
     let mut trainer = trainer_for(&data, &args)?;
     let options = Options {
@@ -218,7 +219,10 @@ fn run_phase(
                 epochs.push(epoch_report(trainer, e, o, *elapsed, &say));
             }
             if let Some(end) = step.phase_end {
-                return Ok(end);
+                return Ok(Ok(end));
+            }
+            if interrupt::asked() {
+                return Ok(Err(step));
             }
         }
     });
@@ -226,6 +230,12 @@ fn run_phase(
         b.finish_and_clear();
     }
     let end = end.map_err(|e: crate::train::TrainError| Failure::Training(e.into()))?;
+    let end = end.map_err(|s| {
+        trainer.stop();
+        let (epoch, batch, batches) = (s.epoch, s.batch, s.batches);
+        let at = format!("{phase}, epoch {epoch}, after batch {batch} of {batches}");
+        Failure::Interrupted(anyhow::anyhow!("interrupted by Ctrl-C in {at}"))
+    })?;
     if o.text {
         print_timings(phase, cache.as_ref(), end.seconds);
     }
@@ -240,17 +250,21 @@ fn run_phase(
     })
 }
 
-/// A run that failed part-way (it diverged) still writes `--save`: the model as it was
-/// before the failing update (the phases before it included), and says so.
+/// A run that stopped part-way (it diverged, or Ctrl-C) still writes `--save`: the
+/// model as it was before the failing update, or after the last batch, and says so.
 fn keep_last_good(trainer: &Trainer, save: Option<&Path>, failure: Failure) -> Failure {
-    let (Some(path), Failure::Training(e)) = (save, &failure) else {
+    let (Some(path), Failure::Training(e) | Failure::Interrupted(e)) = (save, &failure) else {
         return failure;
     };
     let kept = match checkpoint::save(path, &trainer.checkpoint()) {
-        Ok(()) => format!("that model is saved to {}", path.display()),
-        Err(save_error) => format!("and it could not be saved: {save_error}"),
+        Ok(()) => format!("the model is saved to {}", path.display()),
+        Err(save_error) => format!("the model could not be saved: {save_error}"),
     };
-    Failure::Training(anyhow::anyhow!("{}; {kept}", super::one_line(e)))
+    let said = anyhow::anyhow!("{}; {kept}", super::one_line(e));
+    match failure {
+        Failure::Interrupted(_) => Failure::Interrupted(said),
+        _ => Failure::Training(said),
+    }
 }
 
 /// The seconds a phase took, after the seed's lines, bracketed as ours.
