@@ -234,6 +234,21 @@ fn export_writes_the_views_of_a_saved_model() {
     assert!(w > 640 && h > 640, "{w} x {h}");
     let (_, h) = image::image_dimensions(out.join("walk.png")).unwrap();
     assert_eq!(h, 2 * 16 + 3 * 84 + 2 * 6);
+    assert!(stderr(&e).is_empty(), "{}", stderr(&e));
+    // One image: no walk, and a note that says why.
+    let one = dir.path().join("one");
+    let e = layerwise(&[
+        "export",
+        "--load",
+        m,
+        "--images",
+        "5",
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert!(!one.join("walk.png").exists());
+    assert!(stderr(&e).contains("no walk.png: a walk needs two --images"));
     assert_fails(
         &layerwise(&[
             "export",

@@ -276,6 +276,9 @@ fn export(data: Option<&Path>, args: ExportArgs) -> Result<(), Failure> {
     for p in written {
         println!("{}", p.display());
     }
+    if args.images.len() < 2 {
+        eprintln!("layerwise: note: no walk.png: a walk needs two --images, from and to");
+    }
     Ok(())
 }
 
