@@ -182,6 +182,28 @@ fn app_with(settings: Settings) -> Harness<'static, LayerwiseApp> {
 }
 
 #[test]
+fn every_image_error_shows_without_scrolling_in_the_default_window() {
+    // The default layout in the default window, six images shown: the last row of
+    // the Reconstructions grid (each image's full-stack MSE) ends above the status bar.
+    // With pictures of a fixed 84 px it fell below the panel's edge, cut off.
+    let mut h = app_with(Settings::default());
+    h.run_steps(2);
+    let seen = h.state().inspection().recons.clone();
+    assert!(seen.len() >= 6, "{} images shown", seen.len());
+    let status_top = h.get_by_label_contains("55000 train").rect().top();
+    let header = h.get_by_label("full MSE").rect();
+    assert!(header.bottom() <= status_top, "{header:?} vs {status_top}");
+    for r in &seen {
+        let value = h.get_by_label(&format!("{:.5}", r.mse_full)).rect();
+        assert!(value.bottom() <= status_top, "{value:?} vs {status_top}");
+        assert!(
+            value.left() >= header.right(),
+            "under its picture, right of the header"
+        );
+    }
+}
+
+#[test]
 fn scrubbing_and_pinning_change_the_shown_images() {
     let mut h = app_with(no_pins());
     let test = data().test.clone();

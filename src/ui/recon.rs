@@ -7,11 +7,16 @@ use super::command::UiCommand;
 use super::shown::Inspection;
 use super::textures::Texture;
 use crate::data::Images;
+use crate::inspect::Reconstruction;
 use crate::picture;
 
 /// At most this many pinned images.
 pub const MAX_PINS: usize = 8;
-const IMAGE_SIZE: f32 = 84.0;
+/// The pictures' side: 3x MNIST's 28 pixels when there is room, down to 2x when the
+/// panel is short, so that the per-image MSE below them shows without scrolling.
+const IMAGE_SIZE: std::ops::RangeInclusive<f32> = 56.0..=84.0;
+/// Space between the grid's rows and columns.
+const SPACING: egui::Vec2 = egui::vec2(8.0, 4.0);
 
 /// The persisted choice of images.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -108,18 +113,19 @@ impl ReconPanel {
         sel: &mut Selection,
     ) -> Vec<UiCommand> {
         let clicked = ui.horizontal(|ui| scrubber_ui(ui, test, sel)).inner;
+        let side = image_side(ui);
         egui::ScrollArea::both()
             .id_salt("recon-scroll")
             .show(ui, |ui| {
                 egui::Grid::new("recon-grid")
-                    .spacing([8.0, 4.0])
-                    .show(ui, |ui| self.grid_ui(ui, seen, sel));
+                    .spacing(SPACING)
+                    .show(ui, |ui| self.grid_ui(ui, seen, sel, side));
             });
         clicked
     }
 
     /// One column per image: a title (with Unpin), the four pictures, the errors.
-    fn grid_ui(&self, ui: &mut Ui, seen: &Inspection, sel: &mut Selection) {
+    fn grid_ui(&self, ui: &mut Ui, seen: &Inspection, sel: &mut Selection, side: f32) {
         ui.label("");
         for (k, r) in seen.recons.iter().enumerate() {
             let title = format!("#{} · {}", r.index, r.label);
@@ -147,21 +153,35 @@ impl ReconPanel {
                         2 | 3 => format!("MSE {:.5}", r.mse_full),
                         _ => format!("test image {} (digit {})", r.index, r.label),
                     };
-                    ui.add(egui::Image::new((t.id(), vec2(IMAGE_SIZE, IMAGE_SIZE))))
+                    ui.add(egui::Image::new((t.id(), vec2(side, side))))
                         .on_hover_text(hover);
                 }
             }
             ui.end_row();
         }
-        ui.label("MSE");
-        for r in &seen.recons {
-            ui.vertical(|ui| {
-                ui.monospace(format!("outer {:.5}", r.mse_outer));
-                ui.monospace(format!("full  {:.5}", r.mse_full));
-            });
+        // A row each, so that a value fits under its picture, however narrow.
+        let rows: [(&str, fn(&Reconstruction) -> f32); 2] =
+            [("outer MSE", |r| r.mse_outer), ("full MSE", |r| r.mse_full)];
+        for (name, mse) in rows {
+            ui.label(name);
+            for r in &seen.recons {
+                let value = RichText::new(format!("{:.5}", mse(r))).monospace();
+                ui.vertical_centered(|ui| ui.add(egui::Label::new(value).extend()));
+            }
+            ui.end_row();
         }
-        ui.end_row();
     }
+}
+
+/// The side of a picture for which the title row, four rows of pictures and the two
+/// rows of MSE fit the height left in the panel (within `IMAGE_SIZE`).
+fn image_side(ui: &Ui) -> f32 {
+    let title = ui.spacing().interact_size.y;
+    let mse = 2.0 * ui.text_style_height(&egui::TextStyle::Body);
+    // Six gaps between seven rows, and the scroll area's own margin.
+    let gaps = 6.0 * SPACING.y + 2.0 * ui.spacing().item_spacing.y + 8.0;
+    let side = ((ui.available_height() - title - mse - gaps) / 4.0).floor();
+    side.clamp(*IMAGE_SIZE.start(), *IMAGE_SIZE.end())
 }
 
 fn scrubber_ui(ui: &mut Ui, test: &Images, sel: &mut Selection) -> Vec<UiCommand> {
