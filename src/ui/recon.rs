@@ -7,7 +7,6 @@ use super::command::UiCommand;
 use super::shown::Inspection;
 use super::textures::Texture;
 use crate::data::Images;
-use crate::inspect::Reconstruction;
 use crate::picture;
 
 /// At most this many pinned images.
@@ -160,12 +159,11 @@ impl ReconPanel {
             ui.end_row();
         }
         // A row each, so that a value fits under its picture, however narrow.
-        let rows: [(&str, fn(&Reconstruction) -> f32); 2] =
-            [("outer MSE", |r| r.mse_outer), ("full MSE", |r| r.mse_full)];
-        for (name, mse) in rows {
+        for (name, outer) in [("outer MSE", true), ("full MSE", false)] {
             ui.label(name);
             for r in &seen.recons {
-                let value = RichText::new(format!("{:.5}", mse(r))).monospace();
+                let mse = if outer { r.mse_outer } else { r.mse_full };
+                let value = RichText::new(format!("{mse:.5}")).monospace();
                 ui.vertical_centered(|ui| ui.add(egui::Label::new(value).extend()));
             }
             ui.end_row();
