@@ -626,6 +626,19 @@ fn drawing_on_the_pad_produces_a_reconstruction() {
     h.get_by_label("what the encoder sees");
     h.get_by_label("full stack");
     h.get_by_label_contains("nearest test images in code space");
+    // Every neighbour shows in the panel, wrapped into rows, none past its right edge
+    // (where the Features column begins): no scrolling sideways to find the last ones.
+    let edge = h.get_by_label("Features").rect().left();
+    let near = &drawn.neighbours[layerwise::explore::layer::Layer::Code.index()];
+    assert_eq!(near.len(), 10);
+    for n in near {
+        let caption = format!("#{} · {}", n.index, data().test.labels[n.index]);
+        let right = h.get_by_label(&caption).rect().right();
+        assert!(
+            right <= edge,
+            "{caption} ends at {right}, the panel at {edge}"
+        );
+    }
     // Clear wipes it.
     h.get_by_label("Clear").click();
     h.run_steps(2);

@@ -208,8 +208,14 @@ fn neighbours_ui(ui: &mut Ui, d: &Drawn, textures: &[Texture], test: &Images) {
         near.len()
     ));
     ui.horizontal_wrapped(|ui| {
+        // Each cell's size given up front: a wrapping layout can only wrap what it can
+        // measure before it is drawn.
+        let cell = vec2(
+            56.0,
+            56.0 + ui.text_style_height(&egui::TextStyle::Small) + 4.0,
+        );
         for (n, t) in near.iter().zip(textures) {
-            ui.vertical(|ui| {
+            ui.allocate_ui(cell, |ui| {
                 if let Some(t) = t.get() {
                     ui.add(egui::Image::new((t.id(), vec2(56.0, 56.0))))
                         .on_hover_text(format!("distance {:.3}", n.distance));
