@@ -215,7 +215,8 @@ fn neighbours_ui(ui: &mut Ui, d: &Drawn, textures: &[Texture], test: &Images) {
             56.0 + ui.text_style_height(&egui::TextStyle::Small) + 4.0,
         );
         for (n, t) in near.iter().zip(textures) {
-            ui.allocate_ui(cell, |ui| {
+            let column = egui::Layout::top_down(egui::Align::Min);
+            ui.allocate_ui_with_layout(cell, column, |ui| {
                 if let Some(t) = t.get() {
                     ui.add(egui::Image::new((t.id(), vec2(56.0, 56.0))))
                         .on_hover_text(format!("distance {:.3}", n.distance));
