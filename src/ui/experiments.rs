@@ -219,7 +219,8 @@ fn chart_ui(ui: &mut Ui, summary: &[Summary]) {
         .x_axis_label("labelled training images")
         .y_axis_label("test accuracy")
         .x_grid_spacer(|input| {
-            let (lo, hi) = (input.bounds.0.floor() as i32, input.bounds.1.ceil() as i32);
+            // Powers of ten inside the bounds only: a label on the edge is cut in half.
+            let (lo, hi) = (input.bounds.0.ceil() as i32, input.bounds.1.floor() as i32);
             (lo..=hi)
                 .map(|e| GridMark {
                     value: e as f64,
