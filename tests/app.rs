@@ -33,10 +33,14 @@ fn app(hp: Hyperparams, cache_hidden1: bool) -> Harness<'static, LayerwiseApp> {
 #[test]
 fn phase1_click_fills_the_plot_and_the_epoch_table() {
     let mut h = app(short(), false);
+    // A first look says how to begin, and goes once there are losses.
+    let hint = "No losses yet: \"Phase 1 — outer autoencoder\" (or 1) starts training";
+    h.get_by_label_contains(hint);
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
     h.run_steps(3);
+    assert!(h.query_by_label_contains("No losses yet").is_none());
     let s = &h.state().session();
     assert_eq!(s.runs.len(), 1);
     assert_eq!(s.runs[0].raw.len(), 55, "one plot point per batch");

@@ -29,6 +29,14 @@ impl LossesPanel {
             }
             if let Some(last) = session.runs.last().and_then(|r| r.raw.last()) {
                 ui.weak(format!("batch {} · loss {:.6}", last.x, last.y));
+            } else if session.runs.is_empty() {
+                let cmd = UiCommand::Phase1;
+                let key = cmd.shortcut().map(|s| ui.ctx().format_shortcut(&s));
+                let key = key.map(|k| format!(" (or {k})")).unwrap_or_default();
+                ui.weak(format!(
+                    "No losses yet: \"{}\"{key} starts training; each batch's loss appears here",
+                    cmd.label()
+                ));
             }
         });
         self.plot_ui(ui, session, log_scale);
@@ -37,8 +45,18 @@ impl LossesPanel {
 
     fn plot_ui(&mut self, ui: &mut Ui, session: &Session, log: bool) {
         let y_label = if log { "log10(MSE)" } else { "MSE" };
-        Plot::new("losses")
-            .legend(Legend::default())
+        let mut plot = Plot::new("losses");
+        if session.runs.is_empty() {
+            // Where the recipe's losses will land (an empty plot spans -0.5 to 0.5, or
+            // keeps the aspect of the x axis).
+            let (low, high) = if log { (-3.0, 0.5) } else { (0.0, 0.5) };
+            plot = plot
+                .include_x(0.0)
+                .include_x(100.0)
+                .include_y(low)
+                .include_y(high);
+        }
+        plot.legend(Legend::default())
             .x_axis_label("batch")
             .y_axis_label(y_label)
             .label_formatter(move |hover| {
