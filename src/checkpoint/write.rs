@@ -1,4 +1,4 @@
-//! Encoding a checkpoint, and writing it so that a crash never leaves half a file.
+//! Encoding a checkpoint as safetensors bytes (`output::atomically` writes them).
 
 use std::collections::HashMap;
 

@@ -210,7 +210,7 @@ fn run_phase(
     let mut epochs = Vec::new();
     let end = in_pool(|| {
         loop {
-            let step = trainer.step()?;
+            let step = trainer.step().map_err(|e| Failure::Training(e.into()))?;
             if let Some(b) = &bar {
                 b.inc(1);
             }
@@ -219,23 +219,22 @@ fn run_phase(
                 epochs.push(epoch_report(trainer, e, o, *elapsed, &say));
             }
             if let Some(end) = step.phase_end {
-                return Ok(Ok(end));
+                return Ok(end);
             }
             if interrupt::asked() {
-                return Ok(Err(step));
+                trainer.stop();
+                let (epoch, batch, batches) = (step.epoch, step.batch, step.batches);
+                let at = format!("{phase}, epoch {epoch}, after batch {batch} of {batches}");
+                return Err(Failure::Interrupted(anyhow::anyhow!(
+                    "interrupted by Ctrl-C in {at}"
+                )));
             }
         }
     });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let end = end.map_err(|e: crate::train::TrainError| Failure::Training(e.into()))?;
-    let end = end.map_err(|s| {
-        trainer.stop();
-        let (epoch, batch, batches) = (s.epoch, s.batch, s.batches);
-        let at = format!("{phase}, epoch {epoch}, after batch {batch} of {batches}");
-        Failure::Interrupted(anyhow::anyhow!("interrupted by Ctrl-C in {at}"))
-    })?;
+    let end = end?;
     if o.text {
         print_timings(phase, cache.as_ref(), end.seconds);
     }
