@@ -13,18 +13,26 @@ use crate::picture::{self, PngError, Raster};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{dir}: cannot create the folder: {source}")]
-    CreateDir {
-        dir: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{dir}: cannot create the folder: {cause}")]
+    CreateDir { dir: String, cause: std::io::Error },
     #[error(transparent)]
     Png(#[from] PngError),
     #[error("the code map: {0}")]
-    Map(#[from] crate::space::PcaError),
+    Map(crate::space::PcaError),
     #[error("the walk: {0}")]
-    Walk(#[from] crate::space::WidthError),
+    Walk(crate::space::WidthError),
+}
+
+impl From<crate::space::PcaError> for ExportError {
+    fn from(e: crate::space::PcaError) -> Self {
+        Self::Map(e)
+    }
+}
+
+impl From<crate::space::WidthError> for ExportError {
+    fn from(e: crate::space::WidthError) -> Self {
+        Self::Walk(e)
+    }
 }
 
 /// Scale of the digits in `reconstructions.png`.
@@ -133,8 +141,8 @@ pub fn write_pngs(
 }
 
 fn create_dir(dir: &Path) -> Result<(), ExportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::CreateDir {
+    std::fs::create_dir_all(dir).map_err(|cause| ExportError::CreateDir {
         dir: dir.display().to_string(),
-        source,
+        cause,
     })
 }

@@ -3,6 +3,7 @@
 //!
 //! Data flows one way: [`data`] -> [`model`] -> [`train`] -> `ui` / [`cli`].
 
+pub mod actor;
 pub mod chart;
 pub mod checkpoint;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod explore;
 pub mod export;
 pub mod glyphs;
 pub mod inspect;
+pub mod keep;
 pub mod model;
 pub mod output;
 pub mod picture;

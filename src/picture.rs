@@ -8,11 +8,10 @@ use crate::inspect::Reconstruction;
 
 /// A raster could not be written as PNG.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
+#[error("{path}: {cause}")]
 pub struct PngError {
     pub path: String,
-    #[source]
-    pub source: image::ImageError,
+    pub cause: image::ImageError,
 }
 
 /// An RGBA image, row-major, 4 bytes per pixel.
@@ -98,9 +97,9 @@ impl Raster {
             self.height as u32,
             image::ExtendedColorType::Rgba8,
         )
-        .map_err(|source| PngError {
+        .map_err(|cause| PngError {
             path: path.display().to_string(),
-            source,
+            cause,
         })
     }
 }

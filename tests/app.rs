@@ -301,6 +301,9 @@ fn export_writes_pngs_of_the_expected_size() {
     let mut h = app_with(settings);
     let dir = tempfile::tempdir().unwrap();
     through_dialog(&mut h, "Export images as PNG…", dir.path(), "Export here");
+    // Written off the UI thread (the class means are computed there too).
+    assert!(h.state_mut().wait_for_disk(TIMEOUT));
+    h.run_steps(2);
     h.get_by_label_contains("wrote 6 PNG files");
     let size = |name: &str| image::image_dimensions(dir.path().join(name)).unwrap();
     // 3 images (current + 2 pinned): 4 columns of 28x4 px with 8 px gaps.
@@ -330,6 +333,7 @@ fn loss_history_exports_as_csv() {
     assert!(wait(&mut h, phases_done(1)));
     let dir = tempfile::tempdir().unwrap();
     through_dialog(&mut h, "Export loss history as CSV…", dir.path(), "Save");
+    assert!(h.state_mut().wait_for_disk(TIMEOUT));
     let csv = std::fs::read_to_string(dir.path().join("losses.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 55);
@@ -430,7 +434,10 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
         h.state().session().runs.clone(),
         h.state().session().epochs.clone(),
     );
-    let kept = checkpoint::load(&dir.path().join("autosave.safetensors"), None).unwrap();
+    let set = layerwise::keep::current(&layerwise::ui::autosave::folder(dir.path()))
+        .unwrap()
+        .expect("a kept session");
+    let kept = checkpoint::load(&set.join("model.safetensors"), None).unwrap();
     assert!(
         kept.optimizer.steps() >= seen && kept.optimizer.steps() <= seen + 1,
         "{} vs {seen}",
@@ -663,4 +670,44 @@ fn the_history_choice_drives_the_map() {
             .as_ref()
             .is_some_and(|m| m.source == "after phase 1, epoch 0")
     }));
+}
+
+/// `layerwise model.safetensors` (or `--load`): the window opens on that model, its
+/// widths taken from the file, and does not offer the kept session over it.
+#[test]
+fn a_model_given_at_launch_is_opened_with_its_widths() {
+    use layerwise::checkpoint::{self, Checkpoint};
+    use layerwise::model::{Arch, Params};
+    use layerwise::ui::AppOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let arch = Arch {
+        inputs: 784,
+        hidden1: 48,
+        hidden2: 24,
+    };
+    let params = Params::he_init(arch, 9);
+    let path = dir.path().join("other.safetensors");
+    checkpoint::save(&path, &Checkpoint::bare(params.clone())).unwrap();
+    let options = AppOptions {
+        settings: Some(no_pins()),
+        load: Some((path, arch)),
+        ..AppOptions::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| LayerwiseApp::new(cc, data(), options));
+    assert!(wait(&mut h, |s| s
+        .snapshot
+        .as_ref()
+        .is_some_and(|p| *p.params == params)));
+    let hp = &h.state().settings().hyperparams;
+    assert_eq!((hp.hidden1, hp.hidden2), (48, 24));
+    assert!(
+        h.state().session().errors.is_empty(),
+        "{:?}",
+        h.state().session().errors
+    );
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.batches > 0));
 }

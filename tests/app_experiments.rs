@@ -77,6 +77,7 @@ fn run_fills_the_chart_result_by_result_and_the_table_shows_the_numbers() {
     h.run_steps(2);
     h.get_by_label("Export here").click();
     h.run_steps(2);
+    assert!(h.state_mut().wait_for_disk(ui_app::TIMEOUT));
     let csv = std::fs::read_to_string(dir.path().join("experiment.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 8);
     assert!(csv.starts_with("arm,labels,seed,test_accuracy,steps,seconds\n"));
@@ -106,4 +107,70 @@ fn cancel_stops_a_long_sweep_and_says_so() {
     let done = h.state().session().experiment.progress.unwrap().steps_done;
     assert!(done < 100_000);
     h.get_by_label("Cancelled.");
+}
+
+/// A finished experiment is kept at once, not only when the window closes: an app that
+/// dies without closing (here: dropped, as a kill would leave it) offers the phases and
+/// the experiment's results at the next launch.
+#[test]
+fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        hyperparams: Hyperparams {
+            hidden1: 64,
+            hidden2: 32,
+            ..short()
+        },
+        experiment: ExperimentChoice {
+            labels: "100".into(),
+            arms: vec![Arm::Scratch, Arm::Frozen],
+            seeds: 1,
+            steps: 20,
+        },
+        ..Settings::default()
+    };
+    let mut h = launch(settings.clone(), Some(dir.path().to_path_buf()));
+    h.get_by_label("Experiments").click();
+    h.run_steps(3);
+    h.get_by_label("Run experiments").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.experiment.state
+        == ExperimentState::Ended(ExperimentEnd::Done)));
+    assert!(
+        h.state_mut().wait_for_disk(ui_app::TIMEOUT),
+        "the session was kept"
+    );
+    let results = h.state().session().experiment.results.clone();
+    let epochs = h.state().session().epochs.clone();
+    assert_eq!(results.len(), 2);
+    // No close: the process "dies" here.
+    drop(h);
+
+    let mut h = launch(settings, Some(dir.path().to_path_buf()));
+    assert!(h.state().restore_offered());
+    h.run_steps(2);
+    h.get_by_label_contains("and an experiment's 2 result(s)");
+    h.get_by_label("Restore").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.experiment.results.len() == results.len()));
+    for (back, kept) in h.state().session().experiment.results.iter().zip(&results) {
+        assert_eq!(
+            (back.arm, back.labels, back.seed),
+            (kept.arm, kept.labels, kept.seed)
+        );
+        assert!((back.test_accuracy - kept.test_accuracy).abs() < 1e-12);
+        assert_eq!(back.confusion, kept.confusion);
+    }
+    assert_eq!(h.state().session().epochs.len(), epochs.len());
+    h.get_by_label("Experiments").click();
+    h.run_steps(3);
+    let frozen = h
+        .state()
+        .session()
+        .experiment
+        .summary()
+        .into_iter()
+        .find(|s| s.arm == Arm::Frozen)
+        .unwrap();
+    h.get_by_label(&format!("{:.4} ± {:.4}", frozen.mean, frozen.sd));
 }

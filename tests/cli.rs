@@ -121,6 +121,17 @@ fn bad_arguments_exit_2() {
         2,
         "/nonexistent/model.safetensors: cannot read",
     );
+    // The app refuses a model it cannot open before any window opens.
+    assert_fails(
+        &layerwise(&["/nonexistent/model.safetensors"]),
+        2,
+        "/nonexistent/model.safetensors: cannot read",
+    );
+    assert_fails(
+        &layerwise(&["--load", "/nonexistent/model.safetensors"]),
+        2,
+        "/nonexistent/model.safetensors: cannot read",
+    );
     assert_fails(&layerwise(&["train", "--phases", "4"]), 2, "4");
     assert_fails(&layerwise(&["train", "--epochs", "x"]), 2, "invalid value");
 }

@@ -272,7 +272,7 @@ fn real_checkpoint() -> &'static [u8] {
                 epochs: order(1, 13),
                 subset: order(3, 0),
             }),
-            epochs_done: [1, 0, 0, 0],
+            epochs_done: [1, 0, 0, 0].into(),
             settings: Some(r#"{"seed":7}"#.into()),
         };
         checkpoint::save(&path, &ck).unwrap();

@@ -14,7 +14,7 @@ use layerwise::checkpoint;
 use layerwise::model::Phase;
 use layerwise::train::classify::Arm;
 use layerwise::train::experiment::{ExperimentSpec, Protocol};
-use layerwise::train::protocol::{Command, Event, ExperimentEvent, Gate, RunState};
+use layerwise::train::protocol::{Command, CommandKind, Event, ExperimentEvent, Gate, RunState};
 use layerwise::train::{Hyperparams, Trainer, WorkerHandle};
 
 #[path = "support/mnist.rs"]
@@ -229,9 +229,9 @@ fn drive(actions: &[Action]) -> Result<(), TestCaseError> {
         match a {
             Action::Send(p) => {
                 let c = p.command();
-                let name = c.name();
+                let kind = c.kind();
                 prop_assert!(w.send(c));
-                watch.until(&w, |e, _| matches!(e, Event::Handled(n) if *n == name))?;
+                watch.until(&w, |e, _| matches!(e, Event::Handled(k) if *k == kind))?;
             }
             Action::Train(k)
                 if matches!(watch.state, RunState::Running(_) | RunState::Experimenting) =>
@@ -286,14 +286,14 @@ fn commands_already_waiting_are_handled_before_the_next_batch() {
     };
     queued_together(&w, [Command::StartPhase(Phase::One), Command::Pause]);
     watch
-        .until(&w, |e, _| matches!(e, Event::Handled("pause")))
+        .until(&w, |e, _| matches!(e, Event::Handled(CommandKind::Pause)))
         .unwrap();
     assert!(matches!(watch.state, RunState::Paused(Phase::One)));
     assert_eq!(watch.batches, 0);
     // Resume and Stop queued together: stopped before another batch.
     queued_together(&w, [Command::Resume, Command::Stop]);
     watch
-        .until(&w, |e, _| matches!(e, Event::Handled("stop")))
+        .until(&w, |e, _| matches!(e, Event::Handled(CommandKind::Stop)))
         .unwrap();
     assert_eq!(watch.state, RunState::Idle);
     assert_eq!(watch.batches, 0);

@@ -12,7 +12,9 @@ use layerwise::train::Hyperparams;
 use layerwise::train::WorkerHandle;
 use layerwise::train::classify::Arm;
 use layerwise::train::experiment::{self, ExperimentSpec, Protocol, Sweep};
-use layerwise::train::protocol::{Command, Event, ExperimentEnd, ExperimentEvent, Gate, RunState};
+use layerwise::train::protocol::{
+    Command, CommandKind, Event, ExperimentEnd, ExperimentEvent, Gate, RunState,
+};
 
 #[path = "support/mnist.rs"]
 mod mnist;
@@ -43,8 +45,8 @@ fn until(h: &WorkerHandle, last: impl Fn(&Event) -> bool) -> Vec<Event> {
     }
 }
 
-fn handled(name: &'static str) -> impl Fn(&Event) -> bool {
-    move |e| matches!(e, Event::Handled(n) if *n == name)
+fn handled(kind: CommandKind) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::Handled(k) if *k == kind)
 }
 
 fn experiment_events(events: &[Event]) -> Vec<ExperimentEvent> {
@@ -106,7 +108,7 @@ fn an_untrained_model_trains_the_recipe_first_then_results_arrive_one_by_one() {
     else {
         panic!("{x:?}");
     };
-    assert_eq!((runs, steps, encoder_epochs), (4, 80, [1, 1, 0, 0]));
+    assert_eq!((runs, steps, encoder_epochs), (4, 80, [1, 1, 0, 0].into()));
     assert!(states(&events).contains(&RunState::Experimenting));
     // One result per run, each after its own 20 steps' progress.
     let mut since = 0;
@@ -199,7 +201,7 @@ fn cancel_stops_the_sweep_before_its_next_step() {
     h.send(Command::RunExperiment(long()));
     h.send(Command::CancelExperiment);
     gate.meet();
-    let events = until(&h, handled("cancel experiment"));
+    let events = until(&h, handled(CommandKind::CancelExperiment));
     let x = experiment_events(&events);
     assert!(
         matches!(x[0], ExperimentEvent::Started { runs: 1, .. }),
@@ -215,7 +217,7 @@ fn cancel_stops_the_sweep_before_its_next_step() {
         matches!(e, Event::Experiment(ExperimentEvent::Progress(_)))
     });
     h.send(Command::CancelExperiment);
-    let events = until(&h, handled("cancel experiment"));
+    let events = until(&h, handled(CommandKind::CancelExperiment));
     let x = experiment_events(&events);
     let last_step = x.iter().rev().find_map(|e| match e {
         ExperimentEvent::Progress(p) => Some(p.steps_done),
@@ -287,6 +289,6 @@ fn the_book_reports_each_epoch_and_other_commands_wait_for_the_end() {
         matches!(e, Event::Experiment(ExperimentEvent::Progress(_)))
     });
     h.send(Command::Stop);
-    let x = experiment_events(&until(&h, handled("stop")));
+    let x = experiment_events(&until(&h, handled(CommandKind::Stop)));
     assert_eq!(ended(&x).0, ExperimentEnd::Cancelled);
 }

@@ -8,24 +8,22 @@ use crate::picture::{BACKGROUND, Raster, Rgba};
 use crate::train::classify::Arm;
 use crate::train::experiment::Summary;
 
-/// One colour per arm (`Arm::ALL` order), distinct from the phases' orange and blue;
-/// the app and the files use the same.
-pub const ARM_COLORS: [Rgba; 4] = [
-    [150, 150, 150, 255],
-    [90, 170, 110, 255],
-    [205, 90, 160, 255],
-    [230, 190, 60, 255],
-];
+/// Each arm's colour, distinct from the phases' orange and blue; the app and the files
+/// use the same. A match, so that a new arm cannot compile without one.
+pub fn arm_color(arm: Arm) -> Rgba {
+    match arm {
+        Arm::Scratch => [150, 150, 150, 255],
+        Arm::Frozen => [90, 170, 110, 255],
+        Arm::FineTuned => [205, 90, 160, 255],
+        Arm::Unfreeze => [230, 190, 60, 255],
+    }
+}
 
 const PLOT_WIDTH: usize = 720;
 const PLOT_HEIGHT: usize = 420;
 const AXIS_WIDTH: usize = 70;
 const LEGEND_WIDTH: usize = 160;
 const GRID: Rgba = [60, 60, 68, 255];
-
-fn color(arm: Arm) -> Rgba {
-    ARM_COLORS[Arm::ALL.iter().position(|&a| a == arm).unwrap_or(0)]
-}
 
 /// Where the data lands in the plot: log10(labels) across, accuracy up.
 struct Frame {
@@ -96,7 +94,7 @@ pub fn accuracy_chart(summary: &[Summary], title: &str) -> Raster {
             .map(|s| f.at((s.labels as f64).log10() + nudge, s.mean))
             .collect();
         for pair in points.windows(2) {
-            segment(&mut r, &f, pair[0], pair[1], color(arm), 2.0);
+            segment(&mut r, &f, pair[0], pair[1], arm_color(arm), 2.0);
         }
         for (s, &p) in rows.iter().zip(&points) {
             let x = (s.labels as f64).log10() + nudge;
@@ -105,10 +103,10 @@ pub fn accuracy_chart(summary: &[Summary], title: &str) -> Raster {
                 &f,
                 f.at(x, s.mean - s.sd),
                 f.at(x, s.mean + s.sd),
-                color(arm),
+                arm_color(arm),
                 1.2,
             );
-            segment(&mut r, &f, p, p, color(arm), 4.0);
+            segment(&mut r, &f, p, p, arm_color(arm), 4.0);
         }
     }
     legend(&mut r, left + PLOT_WIDTH + MARGIN, top);
@@ -174,7 +172,7 @@ fn legend(r: &mut Raster, x: usize, y: usize) {
     let line = glyphs::HEIGHT * TEXT;
     for (k, arm) in Arm::ALL.into_iter().enumerate() {
         let top = y + k * (line + 12);
-        fill(r, x, top, line, line, color(arm));
+        fill(r, x, top, line, line, arm_color(arm));
         glyphs::draw_text(r, arm.name(), x + line + 10, top, TEXT, TEXT_COLOR);
     }
 }
@@ -232,8 +230,8 @@ mod tests {
                 })
                 .collect()
         };
-        let scratch = rows_of(ARM_COLORS[0]);
-        let frozen = rows_of(ARM_COLORS[1]);
+        let scratch = rows_of(arm_color(Arm::Scratch));
+        let frozen = rows_of(arm_color(Arm::Frozen));
         assert!(!scratch.is_empty() && !frozen.is_empty());
         // At 10,000 labels scratch (0.95) is above frozen (0.91): its topmost pixel
         // lies higher in the picture.

@@ -5,7 +5,7 @@
 
 mod accuracy;
 
-pub use accuracy::{ARM_COLORS, accuracy_chart, thousands};
+pub use accuracy::{accuracy_chart, arm_color, thousands};
 
 use ndarray::ArrayView2;
 

@@ -15,10 +15,10 @@ use std::path::Path;
 use safetensors::tensor::Dtype;
 
 use crate::data::OrderState;
-use crate::model::{AdamState, Arch, Params};
+use crate::model::{AdamState, Arch, Params, PhaseEpochs};
 
 pub use read::from_bytes;
-pub use tensors::{Named, load_tensors, save_tensors};
+pub use tensors::{Named, load_tensors, tensors_to_bytes};
 pub use write::to_bytes;
 
 pub const FORMAT: &str = "layerwise";
@@ -38,7 +38,7 @@ pub struct Checkpoint {
     pub order: Option<BatchOrder>,
     /// Epochs of phase 1, phase 2, phase 3 and end-to-end the parameters have been
     /// trained for (`Phase::index` order; files from before phase 3 hold the first two).
-    pub epochs_done: [u32; 4],
+    pub epochs_done: PhaseEpochs,
     /// The training settings, as JSON the trainer wrote; carried, not interpreted.
     pub settings: Option<String>,
 }
@@ -50,7 +50,7 @@ impl Checkpoint {
             params,
             optimizer: Optimizer::Counter(0),
             order: None,
-            epochs_done: [0; 4],
+            epochs_done: PhaseEpochs::default(),
             settings: None,
         }
     }
@@ -86,9 +86,9 @@ pub struct BatchOrder {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointProblem {
     #[error("cannot read: {0}")]
-    Read(#[source] std::io::Error),
+    Read(std::io::Error),
     #[error("cannot write: {0}")]
-    Write(#[source] std::io::Error),
+    Write(std::io::Error),
     #[error("{0} bytes is too large for a layerwise checkpoint")]
     TooLarge(u64),
     #[error("not a safetensors file ({0})")]
@@ -143,7 +143,6 @@ pub enum CheckpointProblem {
 #[error("{file}: {problem}")]
 pub struct CheckpointError {
     pub file: String,
-    #[source]
     pub problem: CheckpointProblem,
 }
 

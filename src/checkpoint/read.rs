@@ -9,7 +9,7 @@ use super::{
     BatchOrder, Checkpoint, CheckpointProblem, FORMAT, FORMAT_VERSION, OLDEST_VERSION, Optimizer,
 };
 use crate::data::OrderState;
-use crate::model::{AdamState, Arch, Params, TENSOR_NAMES};
+use crate::model::{AdamState, Arch, Params, PhaseEpochs, TENSOR_NAMES};
 
 type Meta = HashMap<String, String>;
 
@@ -59,12 +59,12 @@ pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, Chec
         optimizer,
         order,
         // A key that is missing (every file from before phase 3) counts 0.
-        epochs_done: [
+        epochs_done: PhaseEpochs::from_counts(&[
             epochs("epochs_phase1")?,
             epochs("epochs_phase2")?,
             epochs("epochs_phase3")?,
             epochs("epochs_end_to_end")?,
-        ],
+        ]),
         settings: meta.get("hyperparams").cloned(),
     })
 }

@@ -1,5 +1,5 @@
-//! Any set of named f32 tensors as a safetensors file, written atomically and read back
-//! with the same checks as a checkpoint's: for the app's kept session history.
+//! Any set of named f32 tensors as safetensors bytes, and such a file read back with the
+//! same checks as a checkpoint's: for the app's kept session history.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,14 +11,12 @@ use super::{CheckpointError, CheckpointProblem, read_bounded, write};
 /// A tensor's name, shape and values.
 pub type Named = (String, Vec<usize>, Vec<f32>);
 
-/// Writes `tensors` and `meta` to `path` atomically.
-pub fn save_tensors(
-    path: &Path,
+/// `tensors` and `meta` as safetensors bytes.
+pub fn tensors_to_bytes(
     tensors: &[(String, Vec<usize>, &[f32])],
     meta: HashMap<String, String>,
-) -> Result<(), CheckpointError> {
-    let fail = |p| CheckpointError::new(path, p);
-    let encode = |e: safetensors::SafeTensorError| fail(CheckpointProblem::Encode(e.to_string()));
+) -> Result<Vec<u8>, CheckpointProblem> {
+    let encode = |e: safetensors::SafeTensorError| CheckpointProblem::Encode(e.to_string());
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
         .map(|(name, shape, data)| {
@@ -27,8 +25,7 @@ pub fn save_tensors(
         })
         .collect::<Result<_, _>>()
         .map_err(encode)?;
-    let bytes = safetensors::serialize(views, Some(meta)).map_err(encode)?;
-    crate::output::atomically(path, &bytes).map_err(|e| fail(CheckpointProblem::Write(e)))
+    safetensors::serialize(views, Some(meta)).map_err(encode)
 }
 
 /// Reads every tensor of `path` (f32 only, finite only) and its metadata.

@@ -28,7 +28,7 @@ fn full() -> Checkpoint {
             epochs: order(1, 7),
             subset: order(2, 0),
         }),
-        epochs_done: [4, 2, 1, 0],
+        epochs_done: [4, 2, 1, 0].into(),
         settings: Some(r#"{"seed":7}"#.into()),
     }
 }

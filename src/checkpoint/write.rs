@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, TensorView};
 
 use super::{Checkpoint, CheckpointProblem, FORMAT, FORMAT_VERSION, Optimizer};
-use crate::model::{Params, TENSOR_NAMES};
+use crate::model::{Params, Phase, TENSOR_NAMES};
 
 /// The checkpoint as safetensors bytes.
 pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
@@ -22,10 +22,22 @@ pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
         ("format_version".into(), FORMAT_VERSION.into()),
         ("arch".into(), ck.params.arch().to_string()),
         ("adam_steps".into(), ck.optimizer.steps().to_string()),
-        ("epochs_phase1".into(), ck.epochs_done[0].to_string()),
-        ("epochs_phase2".into(), ck.epochs_done[1].to_string()),
-        ("epochs_phase3".into(), ck.epochs_done[2].to_string()),
-        ("epochs_end_to_end".into(), ck.epochs_done[3].to_string()),
+        (
+            "epochs_phase1".into(),
+            ck.epochs_done[Phase::One].to_string(),
+        ),
+        (
+            "epochs_phase2".into(),
+            ck.epochs_done[Phase::Two].to_string(),
+        ),
+        (
+            "epochs_phase3".into(),
+            ck.epochs_done[Phase::Three].to_string(),
+        ),
+        (
+            "epochs_end_to_end".into(),
+            ck.epochs_done[Phase::EndToEnd].to_string(),
+        ),
     ]);
     if let Optimizer::Full(s) = &ck.optimizer {
         add_params("adam.m.", &s.m);
@@ -65,11 +77,8 @@ pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
 }
 
 /// Little-endian bytes of a slice of numbers (safetensors' layout on every platform we
-/// build for).
-pub(super) fn bytes_of<T: Copy>(t: &[T]) -> &[u8] {
+/// build for). `Pod` rules out types with padding at compile time.
+pub(super) fn bytes_of<T: bytemuck::Pod>(t: &[T]) -> &[u8] {
     const { assert!(cfg!(target_endian = "little")) };
-    // SAFETY: used for f32, u32 and u64 only: no padding, every byte initialised; any
-    // byte pattern is a valid u8; the length is the slice's size in bytes and the
-    // lifetime is the slice's.
-    unsafe { std::slice::from_raw_parts(t.as_ptr().cast::<u8>(), std::mem::size_of_val(t)) }
+    bytemuck::cast_slice(t)
 }

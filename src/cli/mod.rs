@@ -26,6 +26,13 @@ use crate::train::{CachedSampling, Hyperparams, check_inputs};
     about = "Watch a stacked autoencoder learn MNIST, one autoencoder at a time."
 )]
 pub struct Cli {
+    /// App only: open this checkpoint (from `layerwise train --save`, or File > Save)
+    /// in the window.
+    #[arg(value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// App only: the same as MODEL.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub load: Option<PathBuf>,
     /// Folder of MNIST-format IDX files, raw or .gz (default: $LAYERWISE_DATA, else the
     /// built-in MNIST).
     #[arg(long, global = true, value_name = "DIR")]
@@ -183,21 +190,11 @@ pub fn check_output(path: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::input(anyhow::anyhow!("{}: cannot write: {e}", path.display())))
 }
 
-/// The error and its causes on one line, no backtrace, each cause once: most of our
-/// errors already say their cause in their own message (the app shows that message
-/// alone), so anyhow's `{:#}` would repeat it.
+/// The error and its causes on one line, no backtrace. Our error types say their cause
+/// in their own message (the app shows that message alone) and give none as
+/// `source()`, so the chain says each cause once.
 pub fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
-    }
-    line
+    format!("{e:#}")
 }
 
 /// Runs the command line: a headless command, or the app when there is none.
@@ -214,6 +211,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::InstallDesktopEntry(args)) => desktop::run(args),
         None => app(
             cli.data.as_deref(),
+            cli.model.or(cli.load).as_deref(),
             &cli.autostart,
             cli.frame_stats,
             cli.exit_when_done,
@@ -227,13 +225,22 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn app(
     data: Option<&Path>,
+    model: Option<&Path>,
     autostart: &[u8],
     frame_stats: bool,
     exit_when_done: bool,
 ) -> Result<(), Failure> {
-    let data = load_data(data)?;
+    // A model that cannot be opened is refused here, before any window.
+    let (load, data) = match model {
+        Some(path) => {
+            let (ck, data) = model_and_data(path, data)?;
+            (Some((path.to_path_buf(), ck.params.arch())), data)
+        }
+        None => (None, load_data(data)?),
+    };
     let options = crate::ui::AppOptions {
         settings: None,
+        load,
         autostart: autostart
             .iter()
             .filter_map(|&n| crate::model::Phase::from_number(n))
@@ -319,5 +326,18 @@ mod tests {
         };
         assert_eq!(args.hyper.cached_sampling, CachedSampling::Seed);
         assert!(Cli::try_parse_from(["layerwise", "train", "--cached-sampling", "x"]).is_err());
+    }
+
+    #[test]
+    fn a_model_to_open_and_a_subcommand_are_told_apart() {
+        let cli = Cli::try_parse_from(["layerwise", "--data", "d", "train"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Train(_))) && cli.model.is_none());
+        let cli = Cli::try_parse_from(["layerwise", "m.safetensors"]).unwrap();
+        assert_eq!(cli.model.as_deref(), Some(Path::new("m.safetensors")));
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from(["layerwise", "--load", "m.safetensors"]).unwrap();
+        assert_eq!(cli.load.as_deref(), Some(Path::new("m.safetensors")));
+        let both = Cli::try_parse_from(["layerwise", "--load", "a", "b"]);
+        assert!(both.is_err(), "MODEL and --load are one choice");
     }
 }

@@ -27,11 +27,11 @@ pub struct Idx {
 #[derive(Debug, thiserror::Error)]
 pub enum IdxProblem {
     #[error("cannot read the file: {0}")]
-    Io(#[source] io::Error),
+    Io(io::Error),
     #[error("not a gzip file, although its name ends in .gz")]
     NotGzip,
     #[error("corrupt gzip data: {0}")]
-    Gzip(#[source] io::Error),
+    Gzip(io::Error),
     #[error("the file ends inside the IDX header")]
     TruncatedHeader,
     #[error(
@@ -54,7 +54,6 @@ pub enum IdxProblem {
 #[error("{file}: {problem}")]
 pub struct IdxError {
     pub file: String,
-    #[source]
     pub problem: IdxProblem,
 }
 

@@ -1,13 +1,12 @@
 //! The app's end of the map worker: the thread, its pool, and the two channels.
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::maps::TestSet;
 use super::protocol::{CancelToken, Reply, Request};
 use super::worker::{Outbox, Worker};
+use crate::actor::{Actor, Gone};
 use crate::data::Mnist;
 use crate::space::TsneConfig;
 use crate::train::protocol::Waker;
@@ -17,14 +16,8 @@ use crate::train::protocol::Waker;
 #[error("the map worker could not be started: {0}")]
 pub struct SpawnError(String);
 
-/// The map worker is gone (it was shut down, or died).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MapWorkerGone;
-
 pub struct MapWorker {
-    requests: Sender<Request>,
-    replies: Receiver<Reply>,
-    thread: Option<JoinHandle<()>>,
+    thread: Actor<Request, Reply>,
     /// The running (or last) t-SNE's token: cancelled from here, at once, not through
     /// the worker's queue.
     tsne: Option<Arc<CancelToken>>,
@@ -40,28 +33,22 @@ impl MapWorker {
             .start_handler(|_| background_priority())
             .build()
             .map_err(|e| SpawnError(e.to_string()))?;
-        let (requests, request_rx) = mpsc::channel();
-        let (tx, replies) = mpsc::channel();
-        let out = Outbox { tx, wake };
-        let thread = std::thread::Builder::new()
-            .name("layerwise-maps".into())
-            .spawn(move || {
+        let thread = Actor::spawn(
+            "layerwise-maps",
+            || Request::Shutdown,
+            move |requests, tx| {
                 // The f32 copy of the test set is made here, off the caller's thread.
                 let test = TestSet::new(&data.test);
-                Worker::new(test, Arc::new(pool), out).run(request_rx)
-            })
-            .map_err(|e| SpawnError(e.to_string()))?;
-        Ok(Self {
-            requests,
-            replies,
-            thread: Some(thread),
-            tsne: None,
-        })
+                Worker::new(test, Arc::new(pool), Outbox { tx, wake }).run(requests)
+            },
+        )
+        .map_err(|e| SpawnError(e.to_string()))?;
+        Ok(Self { thread, tsne: None })
     }
 
     /// Sends a request; false if the worker is gone.
     pub fn send(&self, r: Request) -> bool {
-        self.requests.send(r).is_ok()
+        self.thread.send(r)
     }
 
     /// Starts a t-SNE (cancelling one that runs).
@@ -80,30 +67,20 @@ impl MapWorker {
     }
 
     /// The next reply if there is one, without waiting.
-    pub fn try_recv(&self) -> Result<Option<Reply>, MapWorkerGone> {
-        match self.replies.try_recv() {
-            Ok(r) => Ok(Some(r)),
-            Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Disconnected) => Err(MapWorkerGone),
-        }
+    pub fn try_recv(&self) -> Result<Option<Reply>, Gone> {
+        self.thread.try_recv()
     }
 
     /// Waits up to `timeout` for the next reply.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Reply>, MapWorkerGone> {
-        match self.replies.recv_timeout(timeout) {
-            Ok(r) => Ok(Some(r)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(MapWorkerGone),
-        }
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Reply>, Gone> {
+        self.thread.recv_timeout(timeout)
     }
 
-    /// Cancels a t-SNE, stops the worker and waits for its thread.
-    pub fn shutdown(&mut self) {
+    /// Cancels a t-SNE, stops the worker and waits for its thread; says how it
+    /// panicked, if it did.
+    pub fn shutdown(&mut self) -> Option<String> {
         self.cancel_tsne();
-        let _ = self.requests.send(Request::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread.shutdown()
     }
 }
 
@@ -122,6 +99,6 @@ fn background_priority() {
 
 impl Drop for MapWorker {
     fn drop(&mut self) {
-        self.shutdown();
+        self.cancel_tsne();
     }
 }

@@ -20,7 +20,7 @@ pub mod protocol;
 mod tsne_job;
 mod worker;
 
-pub use handle::{MapWorker, MapWorkerGone, SpawnError};
+pub use handle::{MapWorker, SpawnError};
 pub use maps::{Layer, Map, Method, TestSet};
 pub use protocol::{CancelToken, Drawn, Reply, Request, TsneState, Walk};
 pub use worker::{MIN_INTERVAL, NEIGHBOURS, WALK_STEPS};

@@ -80,6 +80,11 @@ pub enum TsneState {
         iterations: usize,
         latency: Duration,
     },
+    /// The run could not go on (its input was refused, or its math panicked).
+    Failed {
+        layer: Layer,
+        error: String,
+    },
 }
 
 /// The three walks between two test images under the current parameters.

@@ -59,7 +59,7 @@ fn until<T>(w: &MapWorker, mut pick: impl FnMut(Reply) -> Option<T>) -> T {
                 }
             }
             Ok(None) => {}
-            Err(MapWorkerGone) => panic!("the worker is gone"),
+            Err(crate::actor::Gone) => panic!("the worker is gone"),
         }
     }
 }
@@ -173,6 +173,29 @@ fn a_tsne_of_the_ten_thousand_codes_cancels_within_100_ms() {
         latency < Duration::from_millis(100),
         "stopped {latency:?} after the cancel"
     );
+}
+
+#[test]
+fn a_panic_in_the_tsne_ends_the_run_with_an_error_and_the_worker_goes_on() {
+    let mut w = worker(small(300));
+    send_params(&w, 6);
+    until(&w, pca_reply);
+    let config = TsneConfig {
+        perplexity: super::tsne_job::PANICKING_PERPLEXITY,
+        ..TsneConfig::default()
+    };
+    assert!(w.start_tsne(config));
+    let error = until(&w, |r| match r {
+        Reply::Tsne(TsneState::Failed { layer, error }) => Some((layer, error)),
+        Reply::Tsne(TsneState::Done(_)) => panic!("finished despite the panic"),
+        _ => None,
+    });
+    assert_eq!(error.0, Layer::Code);
+    assert!(error.1.contains("injected by a test"), "{}", error.1);
+    // The map worker itself is unharmed: it still maps.
+    send_params(&w, 7);
+    until(&w, pca_reply);
+    assert_eq!(w.shutdown(), None);
 }
 
 #[test]

@@ -14,11 +14,17 @@ use super::CancelToken;
 use super::maps::{self, Layer, Map};
 use super::protocol::{Reply, TsneState};
 use super::worker::Outbox;
+use crate::actor;
 use crate::space::TsneConfig;
 use crate::space::tsne::{Affinities, Optimizer};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 const LAYOUT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A perplexity that makes the run panic once it iterates, so tests can check that a
+/// panic there ends the run visibly.
+#[cfg(feature = "test-hooks")]
+pub const PANICKING_PERPLEXITY: f64 = 12.345;
 
 /// The last finished layout of each layer: where the next t-SNE of that layer starts.
 #[derive(Debug, Default)]
@@ -50,10 +56,16 @@ pub(super) struct Job {
 }
 
 impl Job {
-    /// Cancels the run and waits for its thread (within about one iteration).
+    /// Cancels the run and waits for its thread (within about one iteration). The
+    /// thread catches its own panics, so a failed join is a bug worth a log line.
     pub fn stop(self) {
         self.cancel.cancel();
-        let _ = self.thread.join();
+        if let Err(p) = self.thread.join() {
+            log::error!(
+                "the t-SNE thread panicked: {}",
+                actor::panic_message(p.as_ref())
+            );
+        }
     }
 }
 
@@ -70,9 +82,15 @@ pub(super) fn start(
         .name("layerwise-tsne".into())
         .spawn(move || {
             let run = || run(&input, &config, &token, &out, &warm);
-            if let Err(e) = pool.install(run) {
-                out.send(Reply::Error(format!("t-SNE: {e}")));
-            }
+            let error = match actor::catching(|| pool.install(run)) {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => format!("t-SNE: {e}"),
+                Err(what) => {
+                    format!("internal error in the t-SNE ({what}); the map was left as it was")
+                }
+            };
+            let layer = input.layer;
+            out.send(Reply::Tsne(TsneState::Failed { layer, error }));
         })?;
     Ok(Job { thread, cancel })
 }
@@ -117,6 +135,10 @@ fn run(
         if cancel.is_cancelled() {
             cancelled(opt.iteration());
             return Ok(());
+        }
+        #[cfg(feature = "test-hooks")]
+        if config.perplexity == PANICKING_PERPLEXITY {
+            panic!("injected by a test");
         }
         opt.step();
         if progress_at.elapsed() >= PROGRESS_INTERVAL {

@@ -69,8 +69,8 @@ impl Phase {
         }
     }
 
-    /// Where the phase's count of epochs is kept (`Trainer::epochs_done`).
-    pub fn index(self) -> usize {
+    /// Where the phase's count of epochs is kept (`PhaseEpochs`).
+    fn index(self) -> usize {
         match self {
             Phase::One => 0,
             Phase::Two => 1,
@@ -82,6 +82,88 @@ impl Phase {
     /// Whether the loss is the full stack's reconstruction error (phase 3, end-to-end).
     pub fn is_full_stack(self) -> bool {
         matches!(self, Phase::Three | Phase::EndToEnd)
+    }
+}
+
+/// Epochs trained in each phase: one count per `Phase`, read and written by phase
+/// (`epochs[Phase::Two]`), never by a position kept in step by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "Vec<u32>", into = "Vec<u32>")]
+pub struct PhaseEpochs([u32; 4]);
+
+impl PhaseEpochs {
+    /// From counts in `Phase::ALL` order; a shorter list (records from before phase 3
+    /// held two) leaves the rest at zero.
+    pub fn from_counts(counts: &[u32]) -> Self {
+        let mut e = Self::default();
+        for (d, &c) in e.0.iter_mut().zip(counts) {
+            *d = c;
+        }
+        e
+    }
+
+    /// Whether any phase has trained.
+    pub fn any(&self) -> bool {
+        self.0.iter().any(|&e| e > 0)
+    }
+
+    /// Each phase with its count, in `Phase::ALL` order.
+    pub fn iter(&self) -> impl Iterator<Item = (Phase, u32)> + '_ {
+        Phase::ALL.into_iter().map(|p| (p, self[p]))
+    }
+}
+
+/// "4 epoch(s) of phase 1 and 4 of phase 2, 1 of phase 3, 2 end-to-end".
+impl std::fmt::Display for PhaseEpochs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [one, two, three, e2e] = self.0;
+        write!(f, "{one} epoch(s) of phase 1 and {two} of phase 2")?;
+        if three > 0 {
+            write!(f, ", {three} of phase 3")?;
+        }
+        if e2e > 0 {
+            write!(f, ", {e2e} end-to-end")?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts in `Phase::ALL` order.
+impl From<[u32; 4]> for PhaseEpochs {
+    fn from(counts: [u32; 4]) -> Self {
+        Self(counts)
+    }
+}
+
+impl From<Vec<u32>> for PhaseEpochs {
+    fn from(v: Vec<u32>) -> Self {
+        Self::from_counts(&v)
+    }
+}
+
+impl From<PhaseEpochs> for Vec<u32> {
+    fn from(e: PhaseEpochs) -> Self {
+        e.0.to_vec()
+    }
+}
+
+/// For tests and tables: the counts in `Phase::ALL` order.
+impl PartialEq<[u32; 4]> for PhaseEpochs {
+    fn eq(&self, other: &[u32; 4]) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::ops::Index<Phase> for PhaseEpochs {
+    type Output = u32;
+    fn index(&self, p: Phase) -> &u32 {
+        &self.0[p.index()]
+    }
+}
+
+impl std::ops::IndexMut<Phase> for PhaseEpochs {
+    fn index_mut(&mut self, p: Phase) -> &mut u32 {
+        &mut self.0[p.index()]
     }
 }
 

@@ -83,7 +83,7 @@ impl std::str::FromStr for Arm {
 }
 
 /// How a run draws its batches from its labelled images.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sampling {
     /// TensorFlow's `next_batch`: shuffled epochs, the remainder carried over.
     Epochs,
@@ -92,7 +92,7 @@ pub enum Sampling {
 }
 
 /// One run: an arm on the first `labels` training images, with one seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSpec {
     pub arm: Arm,
     pub labels: usize,

@@ -8,7 +8,7 @@
 //! stopping on the 5,000 validation images would hand the smallest budgets 50 times
 //! their own labels). The "book" protocol is the notebook's instead (`Protocol`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::classify::{Arm, BATCH_SIZE, RunSpec, Sampling};
 use crate::model::Confusion;
@@ -26,7 +26,7 @@ pub const NOTEBOOK_SCRATCH: [f64; 4] = [0.9334, 0.9360, 0.9382, 0.9494];
 pub const NOTEBOOK_PRETRAINED: [f64; 4] = [0.9266, 0.9400, 0.9460, 0.9401];
 
 /// When runs stop and what is measured on the way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Protocol {
     /// `steps` steps of batch min(150, labels), batches from shuffled epochs; the
     /// test accuracy at the end. The same for every budget and arm.
@@ -37,7 +37,7 @@ pub enum Protocol {
 }
 
 /// What to run: every budget x arm x seed (seeds 1..=`seeds`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExperimentSpec {
     pub budgets: Vec<usize>,
     pub arms: Vec<Arm>,
@@ -144,7 +144,7 @@ impl ExperimentSpec {
 }
 
 /// The accuracies after one epoch of the notebook's protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochAccuracy {
     pub epoch: u32,
     /// On the epoch's last batch, after its update (the notebook's "Train accuracy").
@@ -153,7 +153,7 @@ pub struct EpochAccuracy {
 }
 
 /// One finished run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArmResult {
     pub arm: Arm,
     pub labels: usize,
@@ -165,12 +165,12 @@ pub struct ArmResult {
     /// On the 10,000 test images: rows the true digit, columns the predicted one.
     pub confusion: Confusion,
     /// After each epoch (the notebook's protocol only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub epochs: Vec<EpochAccuracy>,
 }
 
 /// Where a sweep stands.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SweepProgress {
     pub steps_done: u64,
     pub steps_total: u64,

@@ -14,6 +14,6 @@ pub mod worker;
 
 pub use cache::{CacheInfo, cache_bytes};
 pub use config::{CachedSampling, HyperparamError, Hyperparams};
-pub use handle::{WorkerGone, WorkerHandle};
+pub use handle::WorkerHandle;
 pub use step::{EpochEnd, PhaseEnd, Step};
 pub use trainer::{TrainError, Trainer, check_inputs, in_pool};

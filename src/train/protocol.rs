@@ -11,7 +11,7 @@ use super::eval;
 use super::experiment::{ArmResult, EpochAccuracy, ExperimentSpec, SweepProgress};
 use super::{CacheInfo, Hyperparams};
 use crate::data::Mnist;
-use crate::model::{Params, Phase};
+use crate::model::{Params, Phase, PhaseEpochs};
 
 /// Wakes the UI; the app passes `ctx.request_repaint()`.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -31,12 +31,18 @@ pub enum Command {
     Evaluate,
     LoadCheckpoint(PathBuf),
     SaveCheckpoint(PathBuf),
+    /// The model as a checkpoint, in memory (`Event::Checkpointed`): what the app keeps
+    /// of a session, written off the worker's thread.
+    Checkpoint,
     OpenData(PathBuf),
     /// Run classifier experiments on the current model's encoder (training the recipe's
     /// phases 1 and 2 first if no phase has trained it yet).
     RunExperiment(ExperimentSpec),
     /// Stop the experiment (or the recipe training it waits for) before its next step.
     CancelExperiment,
+    /// Does nothing but get its `Handled`: everything sent before it has been carried
+    /// out once that arrives.
+    Barrier,
     /// Makes the worker panic, so tests can check that the app survives it.
     #[cfg(feature = "test-hooks")]
     InjectPanic,
@@ -47,28 +53,56 @@ pub enum Command {
     Shutdown,
 }
 
+/// What a command is, without its arguments: how `Event::Handled` names the command
+/// it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandKind {
+    StartPhase,
+    Pause,
+    Resume,
+    Stop,
+    Reset,
+    SetCacheHidden1,
+    SetHyperparams,
+    Evaluate,
+    LoadCheckpoint,
+    SaveCheckpoint,
+    Checkpoint,
+    OpenData,
+    RunExperiment,
+    CancelExperiment,
+    Barrier,
+    #[cfg(feature = "test-hooks")]
+    InjectPanic,
+    #[cfg(feature = "test-hooks")]
+    Hold,
+    Shutdown,
+}
+
 impl Command {
     /// What the command is, for its answer (`Event::Handled`) and the log.
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> CommandKind {
         match self {
-            Command::StartPhase(_) => "start phase",
-            Command::Pause => "pause",
-            Command::Resume => "resume",
-            Command::Stop => "stop",
-            Command::Reset => "reset",
-            Command::SetCacheHidden1(_) => "set cache",
-            Command::SetHyperparams(_) => "set hyperparameters",
-            Command::Evaluate => "evaluate",
-            Command::LoadCheckpoint(_) => "load checkpoint",
-            Command::SaveCheckpoint(_) => "save checkpoint",
-            Command::OpenData(_) => "open data",
-            Command::RunExperiment(_) => "run experiment",
-            Command::CancelExperiment => "cancel experiment",
+            Command::StartPhase(_) => CommandKind::StartPhase,
+            Command::Pause => CommandKind::Pause,
+            Command::Resume => CommandKind::Resume,
+            Command::Stop => CommandKind::Stop,
+            Command::Reset => CommandKind::Reset,
+            Command::SetCacheHidden1(_) => CommandKind::SetCacheHidden1,
+            Command::SetHyperparams(_) => CommandKind::SetHyperparams,
+            Command::Evaluate => CommandKind::Evaluate,
+            Command::LoadCheckpoint(_) => CommandKind::LoadCheckpoint,
+            Command::SaveCheckpoint(_) => CommandKind::SaveCheckpoint,
+            Command::Checkpoint => CommandKind::Checkpoint,
+            Command::OpenData(_) => CommandKind::OpenData,
+            Command::RunExperiment(_) => CommandKind::RunExperiment,
+            Command::CancelExperiment => CommandKind::CancelExperiment,
+            Command::Barrier => CommandKind::Barrier,
             #[cfg(feature = "test-hooks")]
-            Command::InjectPanic => "inject panic",
+            Command::InjectPanic => CommandKind::InjectPanic,
             #[cfg(feature = "test-hooks")]
-            Command::Hold(_) => "hold",
-            Command::Shutdown => "shutdown",
+            Command::Hold(_) => CommandKind::Hold,
+            Command::Shutdown => CommandKind::Shutdown,
         }
     }
 }
@@ -147,7 +181,7 @@ impl Progress {
 pub struct Snapshot {
     pub params: Arc<Params>,
     /// Epochs trained per phase (`Phase::index` order) when it was taken.
-    pub epochs_done: [u32; 4],
+    pub epochs_done: PhaseEpochs,
     /// Set for the snapshot taken at the end of an epoch (kept in the history).
     pub epoch_end: Option<(Phase, u32)>,
     /// Mean code of each class over the test set (10 x hidden2), when computed.
@@ -209,11 +243,13 @@ pub enum Event {
         note: Option<String>,
     },
     CheckpointSaved(PathBuf),
+    /// The answer to `Command::Checkpoint`.
+    Checkpointed(Box<crate::checkpoint::Checkpoint>),
     Experiment(ExperimentEvent),
     Error(String),
     /// Every command but `Shutdown` is answered by this, after the events it caused,
     /// in the order the commands were sent.
-    Handled(&'static str),
+    Handled(CommandKind),
 }
 
 /// How an experiment is getting on; see `Command::RunExperiment`.
@@ -227,7 +263,7 @@ pub enum ExperimentEvent {
         runs: usize,
         steps: u64,
         /// Epochs per phase of the model whose encoder the pretrained arms start from.
-        encoder_epochs: [u32; 4],
+        encoder_epochs: PhaseEpochs,
     },
     /// After every step.
     Progress(SweepProgress),
@@ -241,7 +277,7 @@ pub enum ExperimentEvent {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExperimentEnd {
     /// Every run of the plan finished.
     Done,

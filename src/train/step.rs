@@ -227,7 +227,7 @@ impl Trainer {
             train_mse,
             seconds: run.epoch_started.elapsed().as_secs_f64(),
         });
-        self.epochs_done[run.phase.index()] += 1;
+        self.epochs_done[run.phase] += 1;
         run.epoch += 1;
         run.batch = 0;
         run.epoch_started = Instant::now();

@@ -10,7 +10,7 @@ use super::step::Run;
 use crate::checkpoint::{BatchOrder, Checkpoint, Optimizer};
 use crate::data::{Mnist, OrderError, PIXELS, Sampler, SubsetSampler};
 use crate::model::params::stream_seed;
-use crate::model::{Adam, Arch, Params, Phase, Workspace};
+use crate::model::{Adam, Arch, Params, Phase, PhaseEpochs, Workspace};
 
 const INIT_STREAM: u64 = 1;
 const BATCH_STREAM: u64 = 2;
@@ -19,7 +19,7 @@ const SUBSET_STREAM: u64 = 3;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
     #[error("invalid hyperparameter {0}")]
-    Hyperparams(#[from] HyperparamError),
+    Hyperparams(HyperparamError),
     #[error(
         "{phase} diverged in epoch {epoch} at batch {batch} of {batches}: {what}; \
          the parameters are back to their last good values"
@@ -42,6 +42,12 @@ pub enum TrainError {
     InputMismatch { model: Arch, inputs: usize },
 }
 
+impl From<HyperparamError> for TrainError {
+    fn from(e: HyperparamError) -> Self {
+        Self::Hyperparams(e)
+    }
+}
+
 /// Everything a training session owns: data, parameters, optimiser, batch order,
 /// buffers. Nothing here allocates per step.
 pub struct Trainer {
@@ -59,7 +65,7 @@ pub struct Trainer {
     pub(super) run: Option<Run>,
     /// Epochs completed per phase (`Phase::index`) since the parameters were
     /// initialised or loaded.
-    pub(super) epochs_done: [u32; 4],
+    pub(super) epochs_done: PhaseEpochs,
 }
 
 /// Refuses a model whose input layer does not take one image's pixels.
@@ -90,7 +96,7 @@ impl Trainer {
             cache: Hidden1Cache::default(),
             w1_version: 0,
             run: None,
-            epochs_done: [0; 4],
+            epochs_done: PhaseEpochs::default(),
             data,
             hp,
         })
@@ -112,14 +118,14 @@ impl Trainer {
         self.adam.steps()
     }
 
-    pub fn epochs_done(&self) -> [u32; 4] {
+    pub fn epochs_done(&self) -> PhaseEpochs {
         self.epochs_done
     }
 
     /// Whether any phase has trained the parameters since they were initialised (a
     /// loaded checkpoint counts what it says).
     pub fn trained(&self) -> bool {
-        self.epochs_done.iter().any(|&e| e > 0)
+        self.epochs_done.any()
     }
 
     /// Epochs a phase runs: the setting, except end-to-end, which runs as many as

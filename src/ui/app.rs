@@ -11,6 +11,7 @@ use super::autosave;
 use super::chrome::FrameStats;
 use super::codes::CodesPanel;
 use super::command::UiCommand;
+use super::disk::{Disk, Done, Job};
 use super::experiments::ExperimentsPanel;
 use super::explore::Explore;
 use super::features::FeaturesPanel;
@@ -19,18 +20,25 @@ use super::layout::{self, Pane};
 use super::losses::LossesPanel;
 use super::pacing::Pacing;
 use super::recon::ReconPanel;
-use super::record::{self, SessionRecord};
+use super::record::{Keeping, SessionRecord};
 use super::session::Session;
 use super::settings::{AppOptions, Settings};
 use super::shown::{self, Inspection};
 use super::training::TrainingPanel;
 use super::views::Views;
 use super::worker_link::{Received, WorkerLink};
+use crate::checkpoint::Checkpoint;
 use crate::data::Mnist;
 use crate::model::Phase;
 use crate::train::Hyperparams;
 use crate::train::experiment::ExperimentSpec;
-use crate::train::protocol::{Command, Event, RunState, Snapshot, Waker};
+use crate::train::protocol::{Command, Event, ExperimentEvent, RunState, Snapshot, Waker};
+
+/// While a phase trains, the session is kept at least this often (and after every
+/// phase and experiment): a kill loses at most this much of the phase in progress.
+const KEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long closing waits for the worker's last checkpoint.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct LayerwiseApp {
     pub(super) settings: Settings,
@@ -48,7 +56,7 @@ pub struct LayerwiseApp {
     /// `None`: the views follow training; else an index into `Session::history`.
     pub(super) history_pick: Option<usize>,
     pub(super) dialog: Option<FileDialog>,
-    data_dir: Option<PathBuf>,
+    pub(super) data_dir: Option<PathBuf>,
     /// A model kept by an earlier session, offered for restoring.
     pub(super) restore_offer: Option<autosave::Offer>,
     autostart: VecDeque<Phase>,
@@ -66,6 +74,12 @@ pub struct LayerwiseApp {
     /// The kept training record of the model being restored (from that file), put
     /// back once the worker has loaded the model.
     pub(super) pending_record: Option<(PathBuf, (SessionRecord, Vec<Snapshot>))>,
+    /// Disk and whole-set work: the kept session, the exports.
+    pub(super) disk: Disk,
+    /// When the session was last asked to be kept; how many checkpoints for it are on
+    /// their way.
+    kept_at: Instant,
+    pub(super) keep_asked: u32,
 }
 
 /// Where the views' arrangement is kept between launches.
@@ -79,6 +93,11 @@ impl LayerwiseApp {
                 .unwrap_or_default()
         });
         settings.selection.fit(data.test.len());
+        if let Some((_, arch)) = &options.load {
+            // The worker's model must have the file's shape to take it.
+            settings.hyperparams.hidden1 = arch.hidden1;
+            settings.hyperparams.hidden2 = arch.hidden2;
+        }
         let mut layout = cc
             .storage
             .and_then(|s| eframe::get_value(s, LAYOUT_KEY))
@@ -87,6 +106,7 @@ impl LayerwiseApp {
         let pacing = Pacing::for_window(cc);
         let wake: Waker = pacing.waker(cc.egui_ctx.clone());
         let explore = Explore::new(data.clone(), wake.clone());
+        let disk = Disk::new(wake.clone());
         let mut app = Self {
             settings,
             session: Session::new(data),
@@ -112,14 +132,21 @@ impl LayerwiseApp {
             layout,
             pacing,
             pending_record: None,
+            disk,
+            kept_at: Instant::now(),
+            keep_asked: 0,
         };
         app.start_worker();
+        let opened = options
+            .load
+            .map(|(path, _)| app.send(Command::LoadCheckpoint(path)));
         // Sent now, behind the worker's first command: a frame could not tell that a
         // start is on its way and would start the next phase too.
         if let Some(first) = app.autostart.pop_front() {
             app.start_phase(first);
         }
-        if let Some(dir) = &app.data_dir {
+        // A model given at launch is what the user wants now; the kept one waits.
+        if let (Some(dir), None) = (&app.data_dir, opened) {
             match autosave::find(dir) {
                 Ok(offer) => app.restore_offer = offer,
                 Err(e) => app.session.errors.push(e.to_string()),
@@ -166,21 +193,96 @@ impl LayerwiseApp {
         }
     }
 
-    /// Stops training within one batch, keeps the model if this session trained it, and
-    /// joins the worker. (The window's close; callable from tests.)
+    /// Stops training within one batch, keeps the session if this one trained a model,
+    /// and joins the workers. (The window's close; callable from tests.)
     pub fn close(&mut self) {
         self.pump();
-        let keep = self.session.batches > 0;
-        let dir = self.data_dir.clone().filter(|_| keep);
-        self.explore.close();
+        let mut errors: Vec<String> = self.explore.close().into_iter().collect();
+        self.send(Command::Stop);
+        if self.keeping_allowed() {
+            self.send(Command::Checkpoint);
+            self.keep_asked += 1;
+            // Waits for that checkpoint (applying what comes before it), which the
+            // disk thread then writes before it ends.
+            let deadline = Instant::now() + CLOSE_TIMEOUT;
+            while self.keep_asked > 0 {
+                match self
+                    .link
+                    .next_within(deadline.saturating_duration_since(Instant::now()))
+                {
+                    Received::Event(e) => self.apply(e),
+                    Received::Nothing | Received::Gone => break,
+                }
+            }
+        }
+        errors.extend(self.link.close());
+        for done in self.disk.close() {
+            errors.extend(self.finished(done));
+        }
         // Nobody will see the window again: report what went wrong on the terminal.
-        for e in self.link.close(dir.as_deref().map(autosave::path)) {
+        for e in errors {
             eprintln!("layerwise: error: {e}");
         }
-        if let Some(dir) = dir
-            && let Err(e) = record::save(&dir, &self.session)
+    }
+
+    /// Whether the session may be kept now: there is a folder for it, this session
+    /// trained a model, and no kept session waits for the user's decision (keeping would
+    /// replace it).
+    fn keeping_allowed(&self) -> bool {
+        self.data_dir.is_some() && self.session.batches > 0 && self.restore_offer.is_none()
+    }
+
+    /// Asks the worker for the checkpoint the session will be kept with.
+    fn keep_session(&mut self) {
+        if self.keeping_allowed() && self.keep_asked == 0 {
+            self.keep_asked += 1;
+            self.kept_at = Instant::now();
+            self.send(Command::Checkpoint);
+        }
+    }
+
+    /// Hands the session, with the worker's checkpoint, to the disk thread.
+    fn keep_with(&mut self, checkpoint: Box<Checkpoint>) {
+        self.keep_asked = self.keep_asked.saturating_sub(1);
+        let Some(dir) = self.data_dir.as_deref().map(autosave::folder) else {
+            return;
+        };
+        if self.keeping_allowed() {
+            let keeping = Box::new(Keeping::of(&self.session, checkpoint));
+            if let Some(done) = self.disk.send(Job::Keep { dir, keeping }) {
+                let errors = self.finished(done);
+                self.session.errors.extend(errors);
+            }
+        }
+    }
+
+    /// Takes what the disk thread finished; returns the errors (the caller shows them).
+    pub(super) fn finished(&mut self, done: Done) -> Option<String> {
+        match done {
+            Done::Kept(Ok((folder, seconds))) => {
+                log::info!("kept the session in {} ({seconds:.2} s)", folder.display());
+                None
+            }
+            Done::Exported(Ok(notice)) => {
+                self.session.notice = Some(notice);
+                None
+            }
+            Done::Kept(Err(e)) | Done::Exported(Err(e)) => Some(e),
+        }
+    }
+
+    /// Keeps the session while a phase trains, every `KEEP_INTERVAL`, and takes what the
+    /// disk thread finished.
+    fn follow_disk(&mut self) {
+        if matches!(self.session.state, RunState::Running(_))
+            && self.kept_at.elapsed() >= KEEP_INTERVAL
         {
-            eprintln!("layerwise: error: {e}");
+            self.keep_session();
+        }
+        for done in self.disk.finished() {
+            if let Some(e) = self.finished(done) {
+                self.session.errors.push(e);
+            }
         }
     }
 
@@ -198,6 +300,10 @@ impl LayerwiseApp {
             _ => false,
         };
         let phase_done = matches!(e, Event::PhaseDone { .. });
+        let experiment_done = matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }));
+        if let Event::Checkpointed(ck) = e {
+            return self.keep_with(ck);
+        }
         let failed = matches!(e, Event::Error(_) | Event::Stopped(_));
         if let Event::DataLoaded(d) = &e {
             self.settings.selection.fit(d.test.len());
@@ -208,6 +314,9 @@ impl LayerwiseApp {
         }
         if failed {
             self.autostart.clear();
+        }
+        if phase_done || experiment_done {
+            self.keep_session();
         }
         if phase_done {
             match self.autostart.pop_front() {
@@ -313,9 +422,8 @@ impl LayerwiseApp {
         let ctx = ui.ctx().clone();
         let shown = shown::pick(&self.session, self.history_pick);
         if let Some(shown) = &shown {
-            let test = &self.session.data.test;
             self.inspection
-                .update(shown, test, self.settings.selection.shown());
+                .update(shown, &self.session.data, self.settings.selection.shown());
             self.recon.update(&ctx, &self.inspection);
             self.codes.update(&ctx, shown, &self.inspection);
             self.features.update(&ctx, shown);
@@ -351,6 +459,7 @@ impl eframe::App for LayerwiseApp {
             self.frames.push(t);
         }
         self.pump();
+        self.follow_disk();
         self.explore.pump();
         self.session.errors.append(&mut self.explore.state.errors);
         for cmd in UiCommand::pressed(ctx) {

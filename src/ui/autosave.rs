@@ -1,5 +1,7 @@
-//! The model kept when the window closes, and the offer to restore it at the next
-//! launch.
+//! The session kept while the app runs and when the window closes, and the offer to
+//! restore it at the next launch. The kept set lives in `session/` of the app's data
+//! folder (`keep`: replaced as one unit); a model kept by layerwise before that
+//! (`autosave.safetensors` beside its record) is still offered.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -8,16 +10,33 @@ use super::record::{self, SessionRecord};
 use crate::checkpoint;
 use crate::train::protocol::Snapshot;
 
-pub const FILE_NAME: &str = "autosave.safetensors";
-
-pub fn path(dir: &Path) -> PathBuf {
-    dir.join(FILE_NAME)
+/// Where the kept sets are, in the app's data folder.
+pub fn folder(dir: &Path) -> PathBuf {
+    dir.join("session")
 }
 
-/// Every file the autosave keeps in `dir`: the model and its training record.
-pub fn files(dir: &Path) -> [PathBuf; 3] {
-    let [record, history] = record::paths(dir);
-    [path(dir), record, history]
+/// The files of the layout before sets: the model, its record and its history.
+fn legacy(dir: &Path) -> [PathBuf; 3] {
+    [
+        "autosave.safetensors",
+        "autosave-session.json",
+        "autosave-history.safetensors",
+    ]
+    .map(|f| dir.join(f))
+}
+
+/// The model, record and history files of the kept session, if there is one.
+fn kept_files(dir: &Path) -> Result<Option<[PathBuf; 3]>, Unreadable> {
+    match crate::keep::current(&folder(dir)) {
+        Ok(Some(set)) => Ok(Some(
+            [record::MODEL, record::RECORD, record::HISTORY].map(|f| set.join(f)),
+        )),
+        Ok(None) => {
+            let old = legacy(dir);
+            Ok(old[0].exists().then_some(old))
+        }
+        Err(e) => Err(Unreadable(e.to_string())),
+    }
 }
 
 /// A model from an earlier session, waiting for the user's decision.
@@ -38,16 +57,15 @@ pub enum Choice {
 /// The kept model is there but cannot be offered; it stays where it is.
 #[derive(Debug, thiserror::Error)]
 #[error("the model kept from the last session cannot be restored: {0}")]
-pub struct Unreadable(#[from] checkpoint::CheckpointError);
+pub struct Unreadable(String);
 
-/// The autosave in `dir`, if there is one. An unreadable one is reported (and kept, so
-/// nothing is lost).
+/// The session kept in `dir`, if there is one. An unreadable one is reported (and
+/// kept, so nothing is lost).
 pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
-    let path = path(dir);
-    if !path.exists() {
+    let Some([path, record_path, history_path]) = kept_files(dir)? else {
         return Ok(None);
-    }
-    let ck = checkpoint::load(&path, None)?;
+    };
+    let ck = checkpoint::load(&path, None).map_err(|e| Unreadable(e.to_string()))?;
     let age = std::fs::metadata(&path)
         .and_then(|m| m.modified())
         .ok()
@@ -59,24 +77,20 @@ pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
             s => format!("{} days ago", s / 86_400),
         })
         .unwrap_or_else(|| "earlier".into());
-    let [e1, e2, e3, e2e] = ck.epochs_done;
-    let mut trained = format!("{e1} epoch(s) of phase 1 and {e2} of phase 2");
-    if e3 > 0 {
-        trained.push_str(&format!(", {e3} of phase 3"));
-    }
-    if e2e > 0 {
-        trained = format!("{e2e} epoch(s) end-to-end");
-    }
     let mut summary = format!(
-        "a {} model trained for {trained}, saved {age}",
-        ck.params.arch()
+        "a {} model trained for {}, saved {age}",
+        ck.params.arch(),
+        ck.epochs_done
     );
-    let record = match record::load(dir, ck.params.arch()) {
+    let record = match record::load(&record_path, &history_path, ck.params.arch()) {
         Ok(Some((r, snapshots))) => {
             summary += &format!(
                 ", with its loss curves and {} epoch snapshot(s)",
                 snapshots.len()
             );
+            if let Some(n) = r.experiment_results() {
+                summary += &format!(" and an experiment's {n} result(s)");
+            }
             Some((r, snapshots))
         }
         Ok(None) => None,
@@ -92,16 +106,31 @@ pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
     }))
 }
 
+/// Removes the kept session from `dir`; says what could not be removed.
+pub fn discard(dir: &Path) -> Vec<String> {
+    let mut errors = Vec::new();
+    let set = folder(dir);
+    if let Err(e) = crate::keep::discard(&set) {
+        errors.push(format!("{}: {e}", set.display()));
+    }
+    for f in legacy(dir) {
+        match std::fs::remove_file(&f) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                errors.push(format!("{}: {e}", f.display()));
+            }
+            _ => {}
+        }
+    }
+    errors
+}
+
 /// The restore dialog; returns the user's choice once made.
 pub fn offer_ui(ctx: &egui::Context, offer: &Offer) -> Option<Choice> {
     let mut choice = None;
     egui::Modal::new(egui::Id::unique("layerwise-restore")).show(ctx, |ui| {
         ui.set_max_width(460.0);
         ui.heading("Restore the last session?");
-        ui.label(format!(
-            "When the window closed, layerwise kept {}.",
-            offer.summary
-        ));
+        ui.label(format!("layerwise kept {}.", offer.summary));
         ui.horizontal(|ui| {
             if ui.button("Restore").clicked() {
                 choice = Some(Choice::Restore);

@@ -132,14 +132,25 @@ impl LayerwiseApp {
             ));
             if let Some(t) = self.session.test {
                 ui.separator();
-                ui.label(format!(
-                    "test MSE: full stack {:.6} · outer autoencoder {:.6}",
-                    t.full, t.outer
-                ));
+                if self.session.inner_trained() {
+                    ui.label(format!(
+                        "test MSE: full stack {:.6} · outer autoencoder {:.6}",
+                        t.full, t.outer
+                    ));
+                } else {
+                    ui.label(format!("test MSE: outer autoencoder {:.6}", t.outer));
+                    ui.weak(format!(
+                        "· full stack {:.6} (inner layers untrained)",
+                        t.full
+                    ));
+                }
             }
             if let Some(n) = &self.session.notice {
                 ui.separator();
                 ui.weak(n);
+            }
+            if self.disk.busy() {
+                ui.spinner().on_hover_text("writing files");
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if let Some((p50, p95)) = self.frames.recent_ms() {

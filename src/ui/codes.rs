@@ -3,6 +3,7 @@
 
 use egui::{Rect, RichText, Sense, Ui, pos2, vec2};
 
+use super::seen::Seen;
 use super::shown::{Inspection, Shown};
 use super::textures::Texture;
 use crate::picture::{self, Raster};
@@ -72,7 +73,9 @@ impl Heatmap {
 #[derive(Default)]
 pub struct CodesPanel {
     codes_key: Option<u64>,
-    means_key: Option<(usize, bool)>,
+    means_seen: Seen<ndarray::Array2<f32>>,
+    /// Whether the drawn means were centred.
+    means_centred: bool,
     /// Show each class's mean minus the mean over all classes: what sets it apart.
     centred: bool,
     codes: Heatmap,
@@ -97,12 +100,10 @@ impl CodesPanel {
             self.codes.set(ctx, "codes", labels, rows);
             self.codes_key = Some(seen.generation);
         }
-        let means_key = shown
-            .class_means
-            .as_ref()
-            .map(|m| (std::sync::Arc::as_ptr(m) as usize, self.centred));
-        self.has_means = means_key.is_some();
-        if self.means_key != means_key
+        self.has_means = shown.class_means.is_some();
+        let new_means = self.means_seen.changed(shown.class_means.as_ref());
+        let recentred = std::mem::replace(&mut self.means_centred, self.centred) != self.centred;
+        if (new_means || recentred)
             && let Some(m) = &shown.class_means
         {
             let labels = (0..m.nrows()).map(|d| format!("digit {d}")).collect();
@@ -116,7 +117,6 @@ impl CodesPanel {
                 })
                 .collect();
             self.means.set(ctx, "class-means", labels, rows);
-            self.means_key = means_key;
         }
         if self.colorbar.get().is_none() {
             let bar = Raster::from_fn(256, 1, |x, _| {

@@ -10,7 +10,7 @@ use super::settings::Settings;
 use super::shown::Inspection;
 use super::worker_link::Received;
 #[cfg(feature = "test-hooks")]
-use crate::train::protocol::{Command, Event};
+use crate::train::protocol::{Command, CommandKind, Event};
 
 impl LayerwiseApp {
     pub fn session(&self) -> &Session {
@@ -71,12 +71,12 @@ impl LayerwiseApp {
     /// everything sent before has been carried out, and its events applied.
     #[cfg(feature = "test-hooks")]
     pub fn barrier(&mut self, timeout: Duration) -> bool {
-        self.send(Command::Evaluate);
+        self.send(Command::Barrier);
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.link.next_within(left) {
-                Received::Event(Event::Handled("evaluate")) => return true,
+                Received::Event(Event::Handled(CommandKind::Barrier)) => return true,
                 Received::Event(e) => self.apply(e),
                 Received::Nothing => return false,
                 Received::Gone => {
@@ -85,6 +85,33 @@ impl LayerwiseApp {
                 }
             }
         }
+    }
+
+    /// Waits until the session asked to be kept is written (its checkpoint comes from
+    /// the worker first) and every export is done, or `timeout` passes.
+    pub fn wait_for_disk(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.keep_asked > 0 || self.disk.busy() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if self.keep_asked > 0 {
+                match self.link.next_within(left) {
+                    Received::Event(e) => self.apply(e),
+                    Received::Nothing | Received::Gone => return false,
+                }
+            } else {
+                match self.disk.next_within(left) {
+                    Some(done) => {
+                        let error = self.finished(done);
+                        self.session.errors.extend(error);
+                    }
+                    None => return false,
+                }
+            }
+        }
+        true
     }
 
     /// Makes the worker panic, so tests can check that the app survives it.

@@ -9,7 +9,7 @@ use crate::train::experiment::{
 use crate::train::protocol::{ExperimentEnd, ExperimentEvent};
 
 /// Where the latest experiment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ExperimentState {
     /// None was asked for yet.
     #[default]
@@ -21,7 +21,7 @@ pub enum ExperimentState {
 }
 
 /// The latest experiment: a new one replaces it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExperimentRecord {
     pub state: ExperimentState,
     pub spec: Option<ExperimentSpec>,
@@ -29,7 +29,7 @@ pub struct ExperimentRecord {
     pub runs: usize,
     pub steps: u64,
     /// Epochs per phase of the autoencoder the pretrained arms start from.
-    pub encoder_epochs: [u32; 4],
+    pub encoder_epochs: crate::model::PhaseEpochs,
     /// Whether the recipe was trained for it first.
     pub trained_autoencoder: bool,
     pub progress: Option<SweepProgress>,
@@ -130,7 +130,7 @@ mod tests {
             spec: ExperimentSpec::default(),
             runs: 2,
             steps: 20,
-            encoder_epochs: [4, 4, 0, 0],
+            encoder_epochs: [4, 4, 0, 0].into(),
         });
         assert_eq!(r.state, ExperimentState::Running);
         assert!(r.trained_autoencoder, "kept from the stage before");
@@ -154,7 +154,7 @@ mod tests {
             spec: ExperimentSpec::book(),
             runs: 2,
             steps: 1064,
-            encoder_epochs: [4, 4, 0, 0],
+            encoder_epochs: [4, 4, 0, 0].into(),
         });
         assert!(r.results.is_empty() && !r.trained_autoencoder);
     }

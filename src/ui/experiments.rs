@@ -76,8 +76,7 @@ impl ExperimentChoice {
 
 /// The arm's colour, the same as in exported charts.
 pub fn arm_color(arm: Arm) -> Color32 {
-    let k = Arm::ALL.iter().position(|&a| a == arm).unwrap_or(0);
-    let [r, g, b, _] = crate::chart::ARM_COLORS[k];
+    let [r, g, b, _] = crate::chart::arm_color(arm);
     Color32::from_rgb(r, g, b)
 }
 
@@ -116,13 +115,20 @@ impl ExperimentsPanel {
         });
         status_ui(ui, record);
         ui.separator();
-        if record.spec.as_ref().is_some_and(ExperimentSpec::is_book) {
-            book_ui(ui, record);
-        } else {
-            let summary = record.summary();
-            chart_ui(ui, &summary);
-            table_ui(ui, &summary);
-        }
+        // One scroll for the chart and the table: a table in a scroll area of its own
+        // under the chart showed 2 of its 16 rows in the default window.
+        egui::ScrollArea::vertical()
+            .id_salt("experiment-results")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                if record.spec.as_ref().is_some_and(ExperimentSpec::is_book) {
+                    book_ui(ui, record);
+                } else {
+                    let summary = record.summary();
+                    chart_ui(ui, &summary);
+                    table_ui(ui, &summary);
+                }
+            });
         clicked
     }
 }
@@ -204,7 +210,8 @@ fn chart_ui(ui: &mut Ui, summary: &[Summary]) {
             .find(|s| s.arm.name() == name && ((s.labels as f64).log10() - x).abs() < 0.05)
             .cloned()
     };
-    let height = (ui.available_height() * 0.6).max(220.0);
+    // Room for the chart and, below it, the first rows of the table; the rest scrolls.
+    let height = (ui.available_height() * 0.6).clamp(220.0, 420.0);
     let mut plot = Plot::new("experiment-chart");
     if summary.is_empty() {
         // Where the results will land: 10 to 55,000 labels, accuracies of 50% and up.
@@ -297,36 +304,32 @@ fn table_ui(ui: &mut Ui, summary: &[Summary]) {
     if summary.is_empty() {
         return;
     }
-    egui::ScrollArea::vertical()
-        .id_salt("experiment-table")
+    egui::Grid::new("experiment-summary")
+        .striped(true)
+        .spacing([16.0, 2.0])
         .show(ui, |ui| {
-            egui::Grid::new("experiment-summary")
-                .striped(true)
-                .spacing([16.0, 2.0])
-                .show(ui, |ui| {
-                    for h in [
-                        "labels",
-                        "arm",
-                        "test accuracy",
-                        "vs scratch (points)",
-                        "seeds",
-                    ] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
-                    for s in summary {
-                        ui.monospace(thousands(s.labels));
-                        ui.colored_label(arm_color(s.arm), s.arm.name());
-                        ui.monospace(format!("{:.4} ± {:.4}", s.mean, s.sd));
-                        ui.monospace(
-                            s.vs_scratch
-                                .map(|(m, sd)| format!("{:+.2} ± {:.2}", m * 100.0, sd * 100.0))
-                                .unwrap_or_default(),
-                        );
-                        ui.monospace(s.runs.to_string());
-                        ui.end_row();
-                    }
-                });
+            for h in [
+                "labels",
+                "arm",
+                "test accuracy",
+                "vs scratch (points)",
+                "seeds",
+            ] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for s in summary {
+                ui.monospace(thousands(s.labels));
+                ui.colored_label(arm_color(s.arm), s.arm.name());
+                ui.monospace(format!("{:.4} ± {:.4}", s.mean, s.sd));
+                ui.monospace(
+                    s.vs_scratch
+                        .map(|(m, sd)| format!("{:+.2} ± {:.2}", m * 100.0, sd * 100.0))
+                        .unwrap_or_default(),
+                );
+                ui.monospace(s.runs.to_string());
+                ui.end_row();
+            }
         });
 }
 

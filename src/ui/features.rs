@@ -3,16 +3,18 @@
 
 use egui::{RichText, Sense, Ui, vec2};
 
+use super::seen::Seen;
 use super::shown::Shown;
 use super::textures::Texture;
 use crate::data::SIDE;
+use crate::model::Params;
 use crate::{inspect, picture};
 
 const COLUMNS: usize = 20;
 
 #[derive(Default)]
 pub struct FeaturesPanel {
-    key: Option<usize>,
+    params: Seen<Params>,
     texture: Texture,
     size: [usize; 2],
     units: usize,
@@ -20,7 +22,7 @@ pub struct FeaturesPanel {
 
 impl FeaturesPanel {
     pub fn update(&mut self, ctx: &egui::Context, shown: &Shown) {
-        if self.key == Some(shown.key()) {
+        if !self.params.changed(Some(&shown.params)) {
             return;
         }
         let features = inspect::features(&shown.params);
@@ -28,7 +30,6 @@ impl FeaturesPanel {
         self.texture.set(ctx, "features", &grid);
         self.size = [grid.width, grid.height];
         self.units = features.len();
-        self.key = Some(shown.key());
     }
 
     pub fn ui(&mut self, ui: &mut Ui) {

@@ -1,10 +1,11 @@
 //! What the app does with files: the file dialog and what its choice leads to, PNG and
 //! CSV export, and the offer to restore the model kept by the last session.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::app::LayerwiseApp;
 use super::autosave;
+use super::disk::{Job, Work};
 use super::file_dialog::{FileDialog, Outcome, Purpose};
 use super::shown;
 use crate::train::protocol::Command;
@@ -42,62 +43,74 @@ impl LayerwiseApp {
             Purpose::OpenData => self.send(Command::OpenData(path)),
             Purpose::LoadCheckpoint => self.send(Command::LoadCheckpoint(path)),
             Purpose::SaveCheckpoint => self.send(Command::SaveCheckpoint(path)),
-            Purpose::ExportImages => {
-                let result = self.export_images(&path);
-                self.report(result);
-            }
+            Purpose::ExportImages => match self.export_images(path) {
+                Ok(work) => self.export(work),
+                Err(e) => self.session.errors.push(e.into()),
+            },
             Purpose::ExportExperiment => {
-                let result = self.export_experiment(&path);
-                self.report(result);
+                let work = self.export_experiment(path);
+                self.export(work);
             }
             Purpose::ExportLosses => {
-                let result = std::fs::write(&path, self.session.losses_csv())
-                    .map(|()| format!("wrote {}", path.display()))
-                    .map_err(|e| format!("{}: {e}", path.display()));
-                self.report(result);
+                let csv = self.session.losses_csv();
+                self.export(Box::new(move || {
+                    crate::output::atomically(&path, csv.as_bytes())
+                        .map(|()| format!("wrote {}", path.display()))
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                }));
             }
         }
     }
 
-    fn report(&mut self, result: Result<String, String>) {
-        match result {
-            Ok(notice) => self.session.notice = Some(notice),
-            Err(e) => self.session.errors.push(e),
+    /// Runs an export on the disk thread; its notice or error comes back from there.
+    fn export(&mut self, work: Work) {
+        self.session.notice = Some("exporting…".into());
+        if let Some(done) = self.disk.send(Job::Export(work)) {
+            let error = self.finished(done);
+            self.session.errors.extend(error);
         }
     }
 
-    /// Writes the shown parameters' views as PNG files into `dir`, as `layerwise export`.
-    fn export_images(&mut self, dir: &Path) -> Result<String, String> {
+    /// Writing the shown parameters' views as PNG files into `dir`, as `layerwise
+    /// export` (the class means computed there, off the UI thread, when the snapshot
+    /// has none).
+    fn export_images(&self, dir: PathBuf) -> Result<Work, &'static str> {
         let shown =
             shown::pick(&self.session, self.history_pick).ok_or("no model to export yet")?;
-        let test = &self.session.data.test;
-        let means = match &shown.class_means {
-            Some(m) => m.as_ref().clone(),
-            None => crate::train::eval::class_mean_codes(&shown.params, test),
-        };
+        let data = self.session.data.clone();
         let indices = self.settings.selection.shown();
-        let written = crate::export::write_pngs(dir, &shown.params, test, &indices, &means)
-            .map_err(|e| e.to_string())?;
-        Ok(format!(
-            "wrote {} PNG files to {}",
-            written.len(),
-            dir.display()
-        ))
+        Ok(Box::new(move || {
+            let test = &data.test;
+            let means = match &shown.class_means {
+                Some(m) => m.as_ref().clone(),
+                None => crate::train::eval::class_mean_codes(&shown.params, test),
+            };
+            let written = crate::export::write_pngs(&dir, &shown.params, test, &indices, &means)
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "wrote {} PNG files to {}",
+                written.len(),
+                dir.display()
+            ))
+        }))
     }
 
-    /// Writes the experiment's results (`experiment.csv`) and chart (`experiment.png`)
+    /// Writing the experiment's results (`experiment.csv`) and chart (`experiment.png`)
     /// into `dir`.
-    fn export_experiment(&mut self, dir: &Path) -> Result<String, String> {
+    fn export_experiment(&self, dir: PathBuf) -> Work {
         let record = &self.session.experiment;
-        let csv = dir.join("experiment.csv");
-        std::fs::write(&csv, record.results_csv())
-            .map_err(|e| format!("{}: {e}", csv.display()))?;
-        let png = dir.join("experiment.png");
-        let title = "TEST ACCURACY AGAINST LABELS, PER ARM";
-        crate::chart::accuracy_chart(&record.summary(), title)
-            .save_png(&png)
-            .map_err(|e| e.to_string())?;
-        Ok(format!("wrote {} and {}", csv.display(), png.display()))
+        let (csv_text, summary) = (record.results_csv(), record.summary());
+        Box::new(move || {
+            let csv = dir.join("experiment.csv");
+            crate::output::atomically(&csv, csv_text.as_bytes())
+                .map_err(|e| format!("{}: {e}", csv.display()))?;
+            let png = dir.join("experiment.png");
+            let title = "TEST ACCURACY AGAINST LABELS, PER ARM";
+            crate::chart::accuracy_chart(&summary, title)
+                .save_png(&png)
+                .map_err(|e| e.to_string())?;
+            Ok(format!("wrote {} and {}", csv.display(), png.display()))
+        })
     }
 
     /// The offer to restore the last session's model, until the user decides.
@@ -117,14 +130,9 @@ impl LayerwiseApp {
                 self.send(Command::LoadCheckpoint(offer.path));
             }
             autosave::Choice::Discard => {
-                let dir = offer.path.parent().unwrap_or(Path::new("."));
-                for f in autosave::files(dir) {
-                    match std::fs::remove_file(&f) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            self.session.errors.push(format!("{}: {e}", f.display()));
-                        }
-                        _ => {}
-                    }
+                if let Some(dir) = &self.data_dir {
+                    let errors = autosave::discard(dir);
+                    self.session.errors.extend(errors);
                 }
             }
         }

@@ -4,43 +4,37 @@
 use egui_tiles::{Container, Tile, TileId, Tiles, Tree};
 use serde::{Deserialize, Serialize};
 
-/// Every view that can be docked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Pane {
-    Losses,
-    Reconstructions,
-    Features,
-    Codes,
-    Map,
-    Walk,
-    Draw,
-    Experiments,
+/// Declares `Pane`, its `ALL` list and its titles from one table, so that no pane can
+/// be left out of the list (and of layouts saved before it existed).
+macro_rules! panes {
+    ($($name:ident => $title:literal,)*) => {
+        /// Every view that can be docked.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Pane {
+            $($name,)*
+        }
+
+        impl Pane {
+            pub const ALL: &[Pane] = &[$(Pane::$name,)*];
+
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Pane::$name => $title,)*
+                }
+            }
+        }
+    };
 }
 
-impl Pane {
-    pub const ALL: [Pane; 8] = [
-        Pane::Losses,
-        Pane::Reconstructions,
-        Pane::Features,
-        Pane::Codes,
-        Pane::Map,
-        Pane::Walk,
-        Pane::Draw,
-        Pane::Experiments,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Losses => "Losses",
-            Pane::Reconstructions => "Reconstructions",
-            Pane::Features => "Features",
-            Pane::Codes => "Codes",
-            Pane::Experiments => "Experiments",
-            Pane::Map => "Map",
-            Pane::Walk => "Walk",
-            Pane::Draw => "Draw",
-        }
-    }
+panes! {
+    Losses => "Losses",
+    Reconstructions => "Reconstructions",
+    Features => "Features",
+    Codes => "Codes",
+    Map => "Map",
+    Walk => "Walk",
+    Draw => "Draw",
+    Experiments => "Experiments",
 }
 
 /// The first arrangement: losses (and the map) over reconstructions (and the walk and
@@ -75,7 +69,7 @@ fn set_shares(tiles: &mut Tiles<Pane>, linear: TileId, shares: &[(TileId, f32)])
 /// Adds the views a persisted arrangement lacks (it was saved by an older version) as
 /// tabs beside the first view, so that every view can always be reached.
 pub fn ensure_all(tree: &mut Tree<Pane>) {
-    for pane in Pane::ALL {
+    for &pane in Pane::ALL {
         if tree.tiles.find_pane(&pane).is_some() {
             continue;
         }

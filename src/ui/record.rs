@@ -1,25 +1,30 @@
-//! The training record of a session (loss curves, epochs, results, and the epoch-end
-//! snapshots of the history slider), kept beside the autosaved model when the window
-//! closes and restored with it: `autosave-session.json` for the record,
-//! `autosave-history.safetensors` for the snapshots' parameters.
+//! The training record of a session (loss curves, epochs, results, the experiment, and
+//! the epoch-end snapshots of the history slider), kept beside the model and restored
+//! with it: `session.json` for the record, `history.safetensors` for the snapshots'
+//! parameters, `model.safetensors` for the model with its optimiser. The three are
+//! gathered in a frame (`Keeping::of`: clones and shared snapshots) and encoded and
+//! written as one unit off the UI thread (`ui::keeper`, `keep`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use super::experiment_record::{ExperimentRecord, ExperimentState};
 use super::session::{EpochRow, LossRun, PhaseResult, Session};
-use crate::checkpoint::{self, CheckpointError};
-use crate::model::{Arch, Params, Phase, TENSOR_NAMES};
+use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::model::{Arch, Params, Phase, PhaseEpochs, TENSOR_NAMES};
 use crate::train::eval::Errors;
-use crate::train::protocol::Snapshot;
+use crate::train::protocol::{ExperimentEnd, Snapshot};
 
 /// The most recent epoch-end snapshots kept (2.2 MB each for the recipe's network).
 pub const KEPT_SNAPSHOTS: usize = 16;
-const RECORD: &str = "autosave-session.json";
-const HISTORY: &str = "autosave-history.safetensors";
+/// The files of a kept session, in its folder.
+pub const MODEL: &str = "model.safetensors";
+pub const RECORD: &str = "session.json";
+pub const HISTORY: &str = "history.safetensors";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -31,7 +36,10 @@ pub struct SessionRecord {
     /// Which epoch each kept snapshot ended, and the epochs per phase then (two
     /// numbers in records from before phase 3, four since); their parameters are in
     /// the history file.
-    history: Vec<(Phase, u32, Vec<u32>)>,
+    history: Vec<(Phase, u32, PhaseEpochs)>,
+    /// The latest experiment (absent in records from before it was kept).
+    #[serde(default)]
+    experiment: ExperimentRecord,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,15 +54,11 @@ struct RunRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("{0}: {1}")]
-    Io(String, #[source] std::io::Error),
+    Io(String, std::io::Error),
     #[error("{0}: not a session record ({1})")]
-    Json(String, #[source] serde_json::Error),
+    Json(String, serde_json::Error),
     #[error(transparent)]
     History(#[from] CheckpointError),
-}
-
-pub fn paths(dir: &Path) -> [PathBuf; 2] {
-    [dir.join(RECORD), dir.join(HISTORY)]
 }
 
 /// The epoch-end snapshots the record keeps: the most recent ones.
@@ -63,50 +67,73 @@ fn kept(session: &Session) -> &[Snapshot] {
     &h[h.len().saturating_sub(KEPT_SNAPSHOTS)..]
 }
 
-/// Writes the record and the kept snapshots into `dir`.
-pub fn save(dir: &Path, session: &Session) -> Result<(), RecordError> {
-    let [record_path, history_path] = paths(dir);
-    let kept = kept(session);
-    let record = SessionRecord {
-        runs: session.runs.iter().map(RunRecord::of).collect(),
-        epochs: session.epochs.clone(),
-        results: session.results.clone(),
-        batches: session.batches,
-        test: session.test,
-        history: kept
-            .iter()
-            .filter_map(|s| s.epoch_end.map(|(p, e)| (p, e, s.epochs_done.to_vec())))
-            .collect(),
-    };
-    let mut tensors = Vec::new();
-    for (k, s) in kept.iter().enumerate() {
-        let shapes = s.params.arch().shapes();
-        for ((name, shape), t) in TENSOR_NAMES.iter().zip(shapes).zip(s.params.tensors()) {
-            tensors.push((format!("{k}.{name}"), shape, t));
-        }
-        if let Some(m) = s.class_means.as_deref().and_then(|m| m.as_slice()) {
-            tensors.push((format!("{k}.class_means"), vec![10, m.len() / 10], m));
-        }
-    }
-    checkpoint::save_tensors(&history_path, &tensors, HashMap::new())?;
-    let json = serde_json::to_vec(&record).map_err(|e| RecordError::Json(RECORD.into(), e))?;
-    std::fs::write(&record_path, json)
-        .map_err(|e| RecordError::Io(record_path.display().to_string(), e))
+/// A session as it will be kept: gathered in a frame, encoded and written elsewhere.
+pub struct Keeping {
+    pub checkpoint: Box<Checkpoint>,
+    record: SessionRecord,
+    history: Vec<Snapshot>,
 }
 
-/// The record kept in `dir`, with the snapshots that fit a model of `arch`; `None`
-/// when there is none.
-pub fn load(dir: &Path, arch: Arch) -> Result<Option<(SessionRecord, Vec<Snapshot>)>, RecordError> {
-    let [record_path, history_path] = paths(dir);
+impl Keeping {
+    pub fn of(session: &Session, checkpoint: Box<Checkpoint>) -> Self {
+        let kept = kept(session);
+        let record = SessionRecord {
+            runs: session.runs.iter().map(RunRecord::of).collect(),
+            epochs: session.epochs.clone(),
+            results: session.results.clone(),
+            batches: session.batches,
+            test: session.test,
+            history: kept
+                .iter()
+                .filter_map(|s| s.epoch_end.map(|(p, e)| (p, e, s.epochs_done)))
+                .collect(),
+            experiment: session.experiment.clone(),
+        };
+        Self {
+            checkpoint,
+            record,
+            history: kept.to_vec(),
+        }
+    }
+
+    /// The three files' names and bytes.
+    pub fn encode(&self) -> Result<[(&'static str, Vec<u8>); 3], RecordError> {
+        let model = checkpoint::to_bytes(&self.checkpoint)
+            .map_err(|p| CheckpointError::new(Path::new(MODEL), p))?;
+        let mut tensors = Vec::new();
+        for (k, s) in self.history.iter().enumerate() {
+            let shapes = s.params.arch().shapes();
+            for ((name, shape), t) in TENSOR_NAMES.iter().zip(shapes).zip(s.params.tensors()) {
+                tensors.push((format!("{k}.{name}"), shape, t));
+            }
+            if let Some(m) = s.class_means.as_deref().and_then(|m| m.as_slice()) {
+                tensors.push((format!("{k}.class_means"), vec![10, m.len() / 10], m));
+            }
+        }
+        let history = checkpoint::tensors_to_bytes(&tensors, HashMap::new())
+            .map_err(|p| CheckpointError::new(Path::new(HISTORY), p))?;
+        let json =
+            serde_json::to_vec(&self.record).map_err(|e| RecordError::Json(RECORD.into(), e))?;
+        Ok([(MODEL, model), (RECORD, json), (HISTORY, history)])
+    }
+}
+
+/// The record at `record_path`, with the snapshots at `history_path` that fit a model
+/// of `arch`; `None` when there is none.
+pub fn load(
+    record_path: &Path,
+    history_path: &Path,
+    arch: Arch,
+) -> Result<Option<(SessionRecord, Vec<Snapshot>)>, RecordError> {
     let name = record_path.display().to_string();
-    let json = match std::fs::read(&record_path) {
+    let json = match std::fs::read(record_path) {
         Ok(j) => j,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(RecordError::Io(name, e)),
     };
     let record: SessionRecord =
         serde_json::from_slice(&json).map_err(|e| RecordError::Json(name, e))?;
-    let (tensors, _) = checkpoint::load_tensors(&history_path)?;
+    let (tensors, _) = checkpoint::load_tensors(history_path)?;
     let snapshots = snapshots(&record, tensors, arch);
     Ok(Some((record, snapshots)))
 }
@@ -118,12 +145,7 @@ fn snapshots(record: &SessionRecord, tensors: Vec<checkpoint::Named>, arch: Arch
         tensors.into_iter().map(|(n, s, v)| (n, (s, v))).collect();
     let mut out = Vec::new();
     for (k, (phase, epoch, counts)) in record.history.iter().enumerate() {
-        let (phase, epoch) = (*phase, *epoch);
-        let mut epochs_done = [0; 4];
-        epochs_done
-            .iter_mut()
-            .zip(counts)
-            .for_each(|(d, &c)| *d = c);
+        let (phase, epoch, epochs_done) = (*phase, *epoch, *counts);
         let mut p = Params::zeros(arch);
         let complete = TENSOR_NAMES
             .iter()
@@ -154,6 +176,13 @@ fn snapshots(record: &SessionRecord, tensors: Vec<checkpoint::Named>, arch: Arch
         });
     }
     out
+}
+
+impl SessionRecord {
+    /// How many experiment results it holds, if any.
+    pub fn experiment_results(&self) -> Option<usize> {
+        Some(self.experiment.results.len()).filter(|&n| n > 0)
+    }
 }
 
 impl RunRecord {
@@ -189,6 +218,12 @@ impl Session {
         self.batches = record.batches;
         self.test = record.test;
         self.history = history;
+        let mut experiment = record.experiment;
+        if experiment.is_running() {
+            // Kept while it ran: what finished is here, the rest never will be.
+            experiment.state = ExperimentState::Ended(ExperimentEnd::Cancelled);
+        }
+        self.experiment = experiment;
     }
 }
 
@@ -198,6 +233,7 @@ mod tests {
 
     #[test]
     fn a_record_from_before_phase_3_still_restores_its_snapshots() {
+        // Before phase 3, and before the experiment was kept.
         let json = r#"{"runs":[],"epochs":[],"results":[],"batches":0,"test":null,
             "history":[["Two",3,[4,4]]]}"#;
         let record: SessionRecord = serde_json::from_str(json).unwrap();

@@ -36,6 +36,10 @@ pub struct PhaseResult {
     pub epochs: u32,
     pub seconds: f64,
     pub test: Errors,
+    /// The inner layers had never been trained when it ended (phase 1 on a fresh
+    /// model): the full stack's MSE then measures random inner layers, not a result.
+    #[serde(default)]
+    pub inner_untrained: bool,
 }
 
 /// The batch losses of one phase run, ready to plot without copying.
@@ -176,6 +180,16 @@ impl Session {
         out
     }
 
+    /// Whether any phase that trains the inner layers has run on the current model.
+    pub fn inner_trained(&self) -> bool {
+        let done = self
+            .snapshot
+            .as_ref()
+            .map(|s| s.epochs_done)
+            .unwrap_or_default();
+        done.iter().any(|(p, e)| p != Phase::One && e > 0)
+    }
+
     /// Index of the latest phase run in `runs`.
     fn current_run(&self) -> usize {
         self.runs.len().saturating_sub(1)
@@ -222,6 +236,7 @@ impl Session {
             } => {
                 self.test = Some(test);
                 let run = self.current_run();
+                let inner_untrained = phase == Phase::One && !self.inner_trained();
                 self.results.push(PhaseResult {
                     run,
                     phase,
@@ -229,6 +244,7 @@ impl Session {
                     epochs,
                     seconds,
                     test,
+                    inner_untrained,
                 });
             }
             Event::Stopped(phase) => self.notice = Some(format!("{phase} stopped")),
@@ -248,7 +264,8 @@ impl Session {
             Event::CheckpointSaved(path) => self.notice = Some(format!("saved {}", path.display())),
             Event::Experiment(e) => self.experiment.apply(e),
             Event::Error(msg) => self.errors.push(msg),
-            Event::Handled(_) => {}
+            // The app keeps the session with it; nothing here changes.
+            Event::Checkpointed(_) | Event::Handled(_) => {}
         }
     }
 

@@ -51,6 +51,8 @@ pub struct AppOptions {
     pub settings: Option<Settings>,
     /// Phases to run one after the other as soon as the window is up.
     pub autostart: Vec<Phase>,
+    /// A checkpoint to open at launch, and its network (the settings' widths follow it).
+    pub load: Option<(PathBuf, crate::model::Arch)>,
     /// Where the model is kept when the window closes (none: not kept).
     pub data_dir: Option<PathBuf>,
     /// Close the window once the autostarted phases are done.

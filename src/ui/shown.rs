@@ -6,8 +6,9 @@ use std::sync::Arc;
 use egui::Ui;
 use ndarray::Array2;
 
+use super::seen::Seen;
 use super::session::Session;
-use crate::data::Images;
+use crate::data::Mnist;
 use crate::inspect::{self, Reconstruction};
 use crate::model::Params;
 
@@ -19,19 +20,15 @@ pub struct Shown {
     pub label: String,
 }
 
-impl Shown {
-    /// Changes whenever the parameters do: snapshots are never mutated, only replaced.
-    pub fn key(&self) -> usize {
-        Arc::as_ptr(&self.params) as usize
-    }
-}
-
 /// The shown images run through the shown parameters: computed once per change of
 /// either, and read by every view of them (reconstructions, codes).
 #[derive(Debug, Default)]
 pub struct Inspection {
-    /// (parameters, test set, images) the reconstructions were computed for.
-    key: Option<(usize, usize, Vec<usize>)>,
+    /// The parameters, test set and images the reconstructions were computed for
+    /// (snapshots are never mutated, only replaced).
+    params: Seen<Params>,
+    data: Seen<Mnist>,
+    indices: Vec<usize>,
     pub recons: Vec<Reconstruction>,
     /// Counts recomputations, so that views know when to redraw.
     pub generation: u64,
@@ -40,11 +37,13 @@ pub struct Inspection {
 impl Inspection {
     /// Recomputes the reconstructions if the parameters or the images changed (a
     /// handful of images: cheap enough for the UI thread).
-    pub fn update(&mut self, shown: &Shown, test: &Images, indices: Vec<usize>) {
-        let key = (shown.key(), test as *const Images as usize, indices);
-        if self.key.as_ref() != Some(&key) {
-            self.recons = inspect::reconstruct(&shown.params, test, &key.2);
-            self.key = Some(key);
+    pub fn update(&mut self, shown: &Shown, data: &Arc<Mnist>, indices: Vec<usize>) {
+        // Both checked, so that both remember what they saw.
+        let params = self.params.changed(Some(&shown.params));
+        let data_changed = self.data.changed(Some(data));
+        if params || data_changed || self.indices != indices {
+            self.recons = inspect::reconstruct(&shown.params, &data.test, &indices);
+            self.indices = indices;
             self.generation += 1;
         }
     }

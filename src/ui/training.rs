@@ -4,7 +4,7 @@
 use egui::{RichText, Ui};
 
 use super::command::UiCommand;
-use super::session::Session;
+use super::session::{PhaseResult, Session};
 use super::stack::{StackView, stack_ui};
 use crate::model::Phase;
 use crate::train::Hyperparams;
@@ -294,28 +294,53 @@ fn epochs_ui(ui: &mut Ui, s: &Session) {
                     );
                 }
                 if let Some(r) = s.results.iter().find(|r| r.run == i) {
-                    let tag = if run.cached { " (cached)" } else { "" };
-                    let full = mono(format!("{:.6}", r.test.full));
-                    table
-                        .row(
-                            ui,
-                            [
-                                RichText::new(""),
-                                RichText::new("test").strong(),
-                                full.color(super::theme::GOOD).strong(),
-                                mono(format!("{:.2}{tag}", r.seconds)),
-                            ],
-                        )
-                        .on_hover_text(
-                            "Test-set MSE of the full stack (the seed's figure) and, below, \
-                             of the outer autoencoder alone",
-                        );
-                    let outer = mono(format!("{:.6}", r.test.outer));
-                    let weak = RichText::new("outer").weak();
-                    table.row(ui, [RichText::new(""), weak, outer, RichText::new("")]);
+                    result_rows(ui, &mut table, r, run.cached);
                 }
             }
         });
+}
+
+/// A phase's test MSEs under its epochs: the one the phase is judged by first, in the
+/// colour of a result. After phase 1 on fresh inner layers that is the outer
+/// autoencoder's; the full stack's is then the price of random inner layers, and says so.
+fn result_rows(ui: &mut Ui, table: &mut EpochTable, r: &PhaseResult, cached: bool) {
+    let mono = |t: String| RichText::new(t).monospace();
+    let tag = if cached { " (cached)" } else { "" };
+    let seconds = mono(format!("{:.2}{tag}", r.seconds));
+    let (full, outer) = (
+        mono(format!("{:.6}", r.test.full)),
+        mono(format!("{:.6}", r.test.outer)),
+    );
+    let blank = || RichText::new("");
+    if r.inner_untrained {
+        let good = outer.color(super::theme::GOOD).strong();
+        table
+            .row(ui, [blank(), RichText::new("test").strong(), good, seconds])
+            .on_hover_text(
+                "Test-set MSE of the outer autoencoder (hidden1 and the output), which phase \
+                 1 trains. Below, the full stack's: its inner layers are still at their \
+                 random start until phase 2, so that number is not a result yet",
+            );
+        let untrained = RichText::new("inner untrained").weak();
+        table.row(
+            ui,
+            [
+                blank(),
+                RichText::new("full").weak(),
+                full.weak(),
+                untrained,
+            ],
+        );
+    } else {
+        let good = full.color(super::theme::GOOD).strong();
+        table
+            .row(ui, [blank(), RichText::new("test").strong(), good, seconds])
+            .on_hover_text(
+                "Test-set MSE of the full stack (the seed's figure) and, below, of the outer \
+                 autoencoder alone",
+            );
+        table.row(ui, [blank(), RichText::new("outer").weak(), outer, blank()]);
+    }
 }
 
 /// The epoch table, striped, in columns as wide as their widest possible text. Not an

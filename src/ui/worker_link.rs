@@ -1,7 +1,6 @@
 //! The app's end of the training worker: starting it, sending commands, receiving
 //! events, keeping the worker's hyperparameters in step, and closing it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,21 +100,15 @@ impl WorkerLink {
         }
     }
 
-    /// Stops training within one batch, saves the model to `keep_in` if given, and
-    /// joins the worker. Returns the errors it reported on the way out.
-    pub fn close(&mut self, keep_in: Option<PathBuf>) -> Vec<String> {
+    /// Stops training within one batch and joins the worker. Returns the errors it
+    /// reported on the way out.
+    pub fn close(&mut self) -> Vec<String> {
         let Some(mut w) = self.worker.take() else {
             return Vec::new();
         };
         w.send(Command::Stop);
-        if let Some(p) = keep_in {
-            if let Some(dir) = p.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            w.send(Command::SaveCheckpoint(p));
-        }
-        w.shutdown();
-        let mut errors = Vec::new();
+        let panicked = w.shutdown();
+        let mut errors: Vec<String> = panicked.into_iter().collect();
         while let Ok(Some(e)) = w.try_recv() {
             if let Event::Error(msg) = e {
                 errors.push(msg);

@@ -161,7 +161,7 @@ impl TensorSet for Classifier {
 }
 
 /// Counts of (true class, predicted class) over a set of images.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Confusion {
     /// `counts[t][p]`: images of class `t` predicted as `p`.
     pub counts: Vec<Vec<u32>>,

@@ -118,10 +118,10 @@ impl Worker {
 
     /// Carries out a command (a panic in it becomes an error) and answers it.
     fn answer(&mut self, c: Command) -> Flow {
-        let name = c.name();
+        let kind = c.kind();
         let flow = self.guarded(|w| w.handle(c));
         if let Flow::Continue = flow {
-            self.send(Event::Handled(name), false);
+            self.send(Event::Handled(kind), false);
         }
         flow
     }
@@ -239,6 +239,11 @@ impl Worker {
                     Err(e) => self.error(e),
                 }
             }
+            Command::Checkpoint => {
+                let ck = Box::new(self.trainer.checkpoint());
+                self.send(Event::Checkpointed(ck), true);
+            }
+            Command::Barrier => {}
             Command::LoadCheckpoint(path) => self.load(&path),
             Command::OpenData(dir) => self.open_data(&dir),
             Command::RunExperiment(spec) => self.run_experiment(spec),

@@ -11,6 +11,7 @@ use crate::data::{Images, SIDE};
 use crate::explore::{Drawn, Layer};
 use crate::picture::{self, Raster};
 use crate::ui::command::UiCommand;
+use crate::ui::seen::Seen;
 use crate::ui::textures::Texture;
 
 const PAD_SIZE: f32 = 252.0;
@@ -26,7 +27,7 @@ pub struct DrawPanel {
     /// The drawing's pictures, and the reply they were made from.
     pictures: Vec<Texture>,
     neighbours: Vec<Texture>,
-    drawn_key: Option<usize>,
+    drawn: Seen<Drawn>,
 }
 
 impl DrawPanel {
@@ -113,14 +114,9 @@ impl DrawPanel {
 
     /// Textures of the newest reply, when it is new.
     fn update(&mut self, ctx: &egui::Context, state: &MapsState, test: &Images) {
-        let key = state
-            .drawn
-            .as_ref()
-            .map(|d| std::sync::Arc::as_ptr(d) as usize);
-        if key == self.drawn_key {
+        if !self.drawn.changed(state.drawn.as_ref()) {
             return;
         }
-        self.drawn_key = key;
         let Some(d) = &state.drawn else { return };
         let scale = picture::color_scale([d.code.as_slice()]);
         let rasters = [

@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use super::command::UiCommand;
 use super::recon::Selection;
+use super::seen::Seen;
 use super::shown::Shown;
 use crate::data::Mnist;
 use crate::explore::{Layer, MapWorker, Method, Request};
+use crate::model::Params;
 use crate::space::TsneConfig;
 use crate::train::protocol::Waker;
 use draw_panel::DrawPanel;
@@ -59,10 +61,11 @@ impl Default for ExploreSettings {
 /// What the worker was last sent, to send only changes.
 #[derive(Debug, Default)]
 struct Sent {
-    data: Option<usize>,
+    data: Seen<Mnist>,
     /// The parameters and what they were called (the same parameters can be "live"
     /// and "after phase 1, epoch 3").
-    params: Option<(usize, String)>,
+    params: Seen<Params>,
+    source: String,
     layer: Option<Layer>,
     walk: Option<Option<[usize; 2]>>,
     drawing: Option<(u64, bool)>,
@@ -144,7 +147,7 @@ impl Explore {
     pub fn follow(
         &mut self,
         shown: Option<&Shown>,
-        live_epochs: Option<[u32; 4]>,
+        live_epochs: Option<crate::model::PhaseEpochs>,
         data: &Arc<Mnist>,
         settings: &ExploreSettings,
         sel: &Selection,
@@ -153,30 +156,32 @@ impl Explore {
         if !on_screen {
             return;
         }
-        let data_key = Arc::as_ptr(data) as usize;
-        if self.sent.data.is_some_and(|d| d != data_key) {
+        // The worker started on the first data it is sent for; only a change is news.
+        let known = self.sent.data.any();
+        if self.sent.data.changed(Some(data)) && known {
             self.send(Request::Data(data.clone()));
             self.state.clear();
             self.sent = Sent::default();
+            self.sent.data.changed(Some(data));
         }
-        self.sent.data = Some(data_key);
         if self.sent.layer != Some(settings.layer) {
             self.send(Request::Layer(settings.layer));
             self.sent.layer = Some(settings.layer);
         }
         if let Some(s) = shown {
             let source = match (s.label.as_str(), live_epochs) {
-                ("live", Some(epochs)) => format!("live, after {}", epochs_text(epochs)),
+                ("live", Some(epochs)) => format!("live, after {}", epochs),
                 _ => s.label.clone(),
             };
-            if self.sent.params.as_ref() != Some(&(s.key(), source.clone())) {
+            let new_params = self.sent.params.changed(Some(&s.params));
+            if new_params || self.sent.source != source {
                 let params = s.params.clone();
                 self.state.source = source.clone();
                 self.send(Request::Params {
                     params,
                     source: source.clone(),
                 });
-                self.sent.params = Some((s.key(), source));
+                self.sent.source = source;
             }
         }
         let ends = self.walk.ends(sel);
@@ -215,11 +220,10 @@ impl Explore {
         self.draw.clear();
     }
 
-    /// Stops a t-SNE and the worker (the window closes).
-    pub fn close(&mut self) {
-        if let Some(mut w) = self.worker.take() {
-            w.shutdown();
-        }
+    /// Stops a t-SNE and the worker (the window closes); says how the worker
+    /// panicked, if it did.
+    pub fn close(&mut self) -> Option<String> {
+        self.worker.take().and_then(|mut w| w.shutdown())
     }
 
     #[must_use]
@@ -256,17 +260,4 @@ impl Explore {
         let t = self.map.transform()?;
         (i < map.len()).then(|| t.to_screen([map.coords[[i, 0]], map.coords[[i, 1]]]))
     }
-}
-
-/// "4 epoch(s) of phase 1 and 4 of phase 2", naming phase 3 and end-to-end only once
-/// they trained.
-fn epochs_text([one, two, three, e2e]: [u32; 4]) -> String {
-    let mut t = format!("{one} epoch(s) of phase 1 and {two} of phase 2");
-    if three > 0 {
-        t += &format!(", {three} of phase 3");
-    }
-    if e2e > 0 {
-        t += &format!(", {e2e} end to end");
-    }
-    t
 }

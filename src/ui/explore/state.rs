@@ -110,6 +110,10 @@ impl MapsState {
                 self.tsne_run = None;
                 self.cancelled = Some((iterations, latency));
             }
+            TsneState::Failed { error, .. } => {
+                self.tsne_run = None;
+                self.errors.push(error);
+            }
         }
     }
 

@@ -2,14 +2,15 @@
 //! code space (decoded by the full stack), in hidden1 (phase 1's decoder) and in
 //! pixels (a crossfade); and each digit's mean code, decoded.
 
-use std::sync::Arc;
-
 use egui::{RichText, Ui, vec2};
+use ndarray::Array2;
 
 use super::state::MapsState;
 use crate::data::{Images, SIDE};
+use crate::explore::Walk;
 use crate::picture::{self, BACKGROUND, Raster};
 use crate::ui::recon::Selection;
+use crate::ui::seen::Seen;
 use crate::ui::textures::Texture;
 
 /// Pixels between two images of a strip.
@@ -38,8 +39,8 @@ pub struct WalkPanel {
     picked: Option<[usize; 2]>,
     strips: [Texture; 3],
     means: Texture,
-    walk_key: Option<usize>,
-    means_key: Option<usize>,
+    walk_seen: Seen<Walk>,
+    means_seen: Seen<Array2<f32>>,
 }
 
 /// Images of equal size side by side, `GAP` apart.
@@ -64,8 +65,7 @@ impl WalkPanel {
     }
 
     fn update(&mut self, ctx: &egui::Context, state: &MapsState) {
-        let key = state.walk.as_ref().map(|w| Arc::as_ptr(w) as usize);
-        if key != self.walk_key
+        if self.walk_seen.changed(state.walk.as_ref())
             && let Some(w) = &state.walk
         {
             let rows = [&w.walks.code, &w.walks.hidden1, &w.walks.pixels];
@@ -74,15 +74,12 @@ impl WalkPanel {
                 tex.set(ctx, &format!("walk-{k}"), &raster);
             }
         }
-        self.walk_key = key;
-        let key = state.means.as_ref().map(|m| Arc::as_ptr(m) as usize);
-        if key != self.means_key
+        if self.means_seen.changed(state.means.as_ref())
             && let Some(m) = &state.means
         {
             let raster = strip(m.rows().into_iter().map(|r| r.to_vec()));
             self.means.set(ctx, "walk-means", &raster);
         }
-        self.means_key = key;
     }
 
     pub fn ui(&mut self, ui: &mut Ui, state: &MapsState, test: &Images, sel: &Selection) {
