@@ -6,7 +6,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 
 use layerwise::train::Hyperparams;
 use layerwise::train::protocol::RunState;
-use layerwise::ui::recon::Selection;
+use layerwise::ui::Selection;
 use layerwise::ui::{LayerwiseApp, Settings};
 
 #[path = "support/mnist.rs"]
@@ -14,7 +14,7 @@ mod mnist;
 use mnist::data;
 #[path = "support/app.rs"]
 mod ui_app;
-use ui_app::{TIMEOUT, launch, phases_done, short, wait};
+use ui_app::{TIMEOUT, launch, phases_done, short, wait, wait_app, wait_notes};
 
 const PHASE1: &str = "Phase 1 — outer autoencoder";
 const PHASE2: &str = "Phase 2 — inner autoencoder";
@@ -42,17 +42,17 @@ fn phase1_click_fills_the_plot_and_the_epoch_table() {
     h.run_steps(3);
     assert!(h.query_by_label_contains("No losses yet").is_none());
     let s = &h.state().session();
-    assert_eq!(s.runs.len(), 1);
-    assert_eq!(s.runs[0].raw.len(), 55, "one plot point per batch");
-    assert_eq!(s.runs[0].epoch_ends, vec![55.0]);
-    assert_eq!(s.epochs.len(), 1);
-    let row = s.epochs[0].clone();
-    let test = s.results[0].test;
+    assert_eq!(s.runs().len(), 1);
+    assert_eq!(s.runs()[0].raw.len(), 55, "one plot point per batch");
+    assert_eq!(s.runs()[0].epoch_ends, vec![55.0]);
+    assert_eq!(s.epochs().len(), 1);
+    let row = s.epochs()[0].clone();
+    let test = s.results()[0].test;
     assert!(row.train_mse > 0.0 && row.train_mse < 0.1);
     // What the table shows is what the worker measured.
     h.get_by_label(&format!("{:.6}", row.train_mse));
     h.get_by_label(&format!("{:.6}", test.full));
-    assert_eq!(h.state().session().state, RunState::Idle);
+    assert_eq!(h.state().session().state(), RunState::Idle);
 }
 
 #[test]
@@ -63,14 +63,14 @@ fn cache_checkbox_then_phase2_reports_the_cache_build() {
     assert!(h.state().settings().cache_hidden1);
     h.get_by_label(PHASE2).click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.cache.is_some()));
+    assert!(wait(&mut h, |s| s.cache().is_some()));
     assert!(wait(&mut h, phases_done(1)));
     h.run_steps(3);
     let s = &h.state().session();
-    let cache = s.cache.expect("CacheBuilt reached the UI");
+    let cache = s.cache().expect("CacheBuilt reached the UI");
     assert_eq!(cache.bytes, 55_000 * 300 * 4);
     assert!(!cache.reused);
-    assert!(s.results[0].cached);
+    assert!(s.results()[0].cached);
     let shown = format!("hidden1 cache built in {:.2} s", cache.seconds);
     h.get_by_label(&shown);
 }
@@ -88,26 +88,26 @@ fn pause_resume_and_stop_from_the_buttons() {
     let mut h = app(hp, false);
     h.get_by_label(PHASE1).click();
     h.run_steps(1);
-    assert!(wait(&mut h, |s| s.batches >= 1));
+    assert!(wait(&mut h, |s| s.batches() >= 1));
     h.get_by_label("Pause").click();
     h.run_steps(1);
-    assert!(wait(&mut h, |s| matches!(s.state, RunState::Paused(_))));
-    let at_pause = h.state().session().batches;
+    assert!(wait(&mut h, |s| matches!(s.state(), RunState::Paused(_))));
+    let at_pause = h.state().session().batches();
     // Nothing trains while paused: a command answered after the pause is a barrier.
     assert!(h.state_mut().barrier(TIMEOUT));
-    assert_eq!(h.state().session().batches, at_pause);
+    assert_eq!(h.state().session().batches(), at_pause);
 
     h.get_by_label("Resume").click();
     h.run_steps(1);
-    assert!(wait(&mut h, |s| s.batches > at_pause));
+    assert!(wait(&mut h, |s| s.batches() > at_pause));
     h.get_by_label("Stop").click();
     h.run_steps(1);
     assert!(wait(&mut h, |s| s.is_idle()));
     h.get_by_label_contains("phase 1 stopped");
-    let stopped = h.state().session().batches;
+    let stopped = h.state().session().batches();
     assert!(h.state_mut().barrier(TIMEOUT));
     assert_eq!(
-        h.state().session().batches,
+        h.state().session().batches(),
         stopped,
         "nothing trains once stopped"
     );
@@ -125,7 +125,7 @@ fn invalid_hyperparameters_disable_the_phase_buttons_with_a_message() {
     // Clicking a disabled button starts nothing.
     h.get_by_label(PHASE1).click();
     h.run_steps(3);
-    assert!(h.state().session().runs.is_empty());
+    assert!(h.state().session().runs().is_empty());
 
     h.get_by_label("Learning rate")
         .set_text_value_accesskit("abc");
@@ -145,7 +145,7 @@ fn keyboard_starts_a_phase() {
     h.key_press(egui::Key::Num1);
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
-    assert_eq!(h.state().session().runs.len(), 1);
+    assert_eq!(h.state().session().runs().len(), 1);
     // Idle, the app stops repainting: `run` settles instead of hitting its step limit.
     h.run();
 }
@@ -154,22 +154,22 @@ fn keyboard_starts_a_phase() {
 fn a_worker_panic_is_shown_and_reset_recovers() {
     let mut h = app(short(), false);
     h.state_mut().inject_worker_panic();
-    assert!(wait(&mut h, |s| s.errors.len() == 1));
+    assert!(wait_notes(&mut h, |n| n.errors().len() == 1));
     h.get_by_label_contains("internal error in the training worker");
     // A new phase is refused until Reset...
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.errors.len() == 2));
-    assert!(h.state().session().runs.is_empty());
+    assert!(wait_notes(&mut h, |n| n.errors().len() == 2));
+    assert!(h.state().session().runs().is_empty());
     // ...and works after it.
     h.get_by_label("Reset").click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.notice.as_deref()
+    assert!(wait_notes(&mut h, |n| n.latest()
         == Some("model re-initialised from the seed")));
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
-    assert_eq!(h.state().session().results.len(), 1);
+    assert_eq!(h.state().session().results().len(), 1);
 }
 
 fn no_pins() -> Settings {
@@ -279,11 +279,11 @@ fn a_bad_checkpoint_shows_an_error_and_keeps_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("broken.safetensors");
     std::fs::write(&bad, b"not a checkpoint at all").unwrap();
-    let before = h.state().session().snapshot.clone().unwrap().params;
+    let before = h.state().session().snapshot().clone().unwrap().params;
     through_dialog(&mut h, "Load checkpoint…", &bad, "Load");
-    assert!(wait(&mut h, |s| !s.errors.is_empty()));
+    assert!(wait_notes(&mut h, |n| !n.errors().is_empty()));
     h.get_by_label_contains("broken.safetensors: not a safetensors file");
-    let after = h.state().session().snapshot.clone().unwrap().params;
+    let after = h.state().session().snapshot().clone().unwrap().params;
     assert!(
         std::sync::Arc::ptr_eq(&before, &after),
         "no new model was taken"
@@ -338,7 +338,7 @@ fn loss_history_exports_as_csv() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 55);
     assert!(lines[55].starts_with("0,1,0,55,"), "{}", lines[55]);
-    let epoch_mse = h.state().session().epochs[0].train_mse;
+    let epoch_mse = h.state().session().epochs()[0].train_mse;
     assert!(lines[55].ends_with(&format!(",{epoch_mse}")));
 }
 
@@ -363,16 +363,16 @@ fn checkpoints_of_another_network_or_with_nan_are_refused_and_the_model_kept() {
     let mut p = Params::he_init(layerwise::model::Arch::RECIPE, 1);
     p.w3[[2, 7]] = f32::INFINITY;
     let inf = save("inf.safetensors", p);
-    let before = h.state().session().snapshot.clone().unwrap().params;
+    let before = h.state().session().snapshot().clone().unwrap().params;
     through_dialog(&mut h, "Load checkpoint…", &small, "Load");
-    assert!(wait(&mut h, |s| s.errors.len() == 1));
+    assert!(wait_notes(&mut h, |n| n.errors().len() == 1));
     h.get_by_label_contains(
         "the checkpoint's network is 784-8-4-8-784, the current one is 784-300-150-300-784",
     );
     through_dialog(&mut h, "Load checkpoint…", &inf, "Load");
-    assert!(wait(&mut h, |s| s.errors.len() == 2));
+    assert!(wait_notes(&mut h, |n| n.errors().len() == 2));
     h.get_by_label_contains("tensor 'weights3' holds inf at index 607");
-    let after = h.state().session().snapshot.clone().unwrap().params;
+    let after = h.state().session().snapshot().clone().unwrap().params;
     assert!(std::sync::Arc::ptr_eq(&before, &after));
 }
 
@@ -388,9 +388,10 @@ fn a_diverging_run_is_reported_and_the_app_stays_usable() {
     });
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| !s.errors.is_empty() && s.is_idle()));
+    assert!(wait_app(&mut h, |a| !a.notes().errors().is_empty()
+        && a.session().is_idle()));
     h.get_by_label_contains("phase 1 diverged in epoch 0 at batch");
-    let params = h.state().session().snapshot.clone().unwrap().params;
+    let params = h.state().session().snapshot().clone().unwrap().params;
     assert!(params.all_finite());
     // Dismiss, pick a sane learning rate, train.
     h.get_by_label("Dismiss").click();
@@ -400,7 +401,7 @@ fn a_diverging_run_is_reported_and_the_app_stays_usable() {
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
-    assert!(h.state().session().errors.is_empty());
+    assert!(h.state().notes().errors().is_empty());
 }
 
 fn app_keeping_models_in(dir: &std::path::Path, hp: Hyperparams) -> Harness<'static, LayerwiseApp> {
@@ -425,16 +426,16 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
     h.get_by_label(PHASE1).click();
     h.run_steps(1);
     // Past the first epoch (5 batches), so there is an epoch row and a snapshot to keep.
-    assert!(wait(&mut h, |s| s.batches >= 7 && s.history.len() == 1));
+    assert!(wait(&mut h, |s| s.batches() >= 7 && s.history().len() == 1));
     // The window closes: the worker stops within a batch, keeps the model, and ends.
     // (`close` takes the events that arrived just before it sends Stop.)
     h.state_mut().close();
-    let seen = h.state().session().batches;
+    let seen = h.state().session().batches();
     let (runs, epochs) = (
-        h.state().session().runs.clone(),
-        h.state().session().epochs.clone(),
+        h.state().session().runs().clone(),
+        h.state().session().epochs().clone(),
     );
-    let set = layerwise::keep::current(&layerwise::ui::autosave::folder(dir.path()))
+    let set = layerwise::keep::current(&layerwise::ui::kept_session_folder(dir.path()))
         .unwrap()
         .expect("a kept session");
     let kept = checkpoint::load(&set.join("model.safetensors"), None).unwrap();
@@ -452,24 +453,23 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
     h.get_by_label_contains("with its loss curves and 1 epoch snapshot(s)");
     h.get_by_label("Restore").click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s
-        .notice
-        .as_deref()
+    assert!(wait_notes(&mut h, |n| n
+        .latest()
         .is_some_and(|n| n.starts_with("loaded"))));
     assert!(wait(&mut h, |s| s
-        .snapshot
+        .snapshot()
         .as_ref()
         .is_some_and(|p| *p.params == kept.params)));
     // The session comes back whole: every batch loss, the epoch table, the snapshot.
     let s = h.state().session();
-    assert_eq!(s.batches, seen);
-    assert_eq!(s.runs.len(), 1);
-    assert_eq!(s.runs[0].raw, runs[0].raw);
-    assert_eq!(s.runs[0].smooth, runs[0].smooth);
-    assert_eq!(s.epochs, epochs);
-    assert_eq!(s.history.len(), 1);
+    assert_eq!(s.batches(), seen);
+    assert_eq!(s.runs().len(), 1);
+    assert_eq!(s.runs()[0].raw, runs[0].raw);
+    assert_eq!(s.runs()[0].smooth, runs[0].smooth);
+    assert_eq!(*s.epochs(), epochs);
+    assert_eq!(s.history().len(), 1);
     assert_eq!(
-        s.history[0].epoch_end,
+        s.history()[0].epoch_end,
         Some((layerwise::model::Phase::One, 0))
     );
 }
@@ -479,9 +479,9 @@ fn opening_a_dataset_folder_reports_errors_and_switches_on_success() {
     let mut h = app_with(no_pins());
     let empty = tempfile::tempdir().unwrap();
     through_dialog(&mut h, "Open dataset folder…", empty.path(), "Open folder");
-    assert!(wait(&mut h, |s| !s.errors.is_empty()));
+    assert!(wait_notes(&mut h, |n| !n.errors().is_empty()));
     h.get_by_label_contains("missing file train-images-idx3-ubyte");
-    assert_eq!(h.state().session().data.source, "built-in MNIST");
+    assert_eq!(h.state().session().data().source, "built-in MNIST");
 
     let fashion = std::path::Path::new("/usr/share/datasets/fashion-mnist");
     if !fashion.exists() {
@@ -495,14 +495,14 @@ fn opening_a_dataset_folder_reports_errors_and_switches_on_success() {
     h.get_by_label("Dismiss").click();
     h.run_steps(2);
     through_dialog(&mut h, "Open dataset folder…", fashion, "Open folder");
-    assert!(wait(&mut h, |s| s.data.source.contains("fashion-mnist")));
-    assert_eq!(h.state().session().data.test.len(), 10_000);
+    assert!(wait(&mut h, |s| s.data().source.contains("fashion-mnist")));
+    assert_eq!(h.state().session().data().test.len(), 10_000);
     // The shown images are Fashion-MNIST's now, and training runs on them.
     h.run_steps(2);
     let first: Vec<f32> = h
         .state()
         .session()
-        .data
+        .data()
         .test
         .image(0)
         .iter()
@@ -510,7 +510,10 @@ fn opening_a_dataset_folder_reports_errors_and_switches_on_success() {
         .collect();
     let shown = &h.state().inspection().recons[0].original;
     assert!(shown.iter().zip(&first).all(|(a, b)| (a - b).abs() < 1e-6));
-    assert_ne!(h.state().session().data.test.image(0), data().test.image(0));
+    assert_ne!(
+        h.state().session().data().test.image(0),
+        data().test.image(0)
+    );
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
@@ -697,17 +700,17 @@ fn a_model_given_at_launch_is_opened_with_its_widths() {
         .with_size(egui::vec2(1500.0, 950.0))
         .build_eframe(move |cc| LayerwiseApp::new(cc, data(), options));
     assert!(wait(&mut h, |s| s
-        .snapshot
+        .snapshot()
         .as_ref()
         .is_some_and(|p| *p.params == params)));
     let hp = &h.state().settings().hyperparams;
     assert_eq!((hp.hidden1, hp.hidden2), (48, 24));
     assert!(
-        h.state().session().errors.is_empty(),
+        h.state().notes().errors().is_empty(),
         "{:?}",
-        h.state().session().errors
+        h.state().notes().errors()
     );
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.batches > 0));
+    assert!(wait(&mut h, |s| s.batches() > 0));
 }

@@ -6,8 +6,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use layerwise::train::Hyperparams;
-use layerwise::ui::experiment_record::ExperimentState;
-use layerwise::ui::experiments::ExperimentChoice;
+use layerwise::ui::ExperimentChoice;
+use layerwise::ui::ExperimentState;
 use layerwise::ui::{LayerwiseApp, Settings};
 
 use layerwise::train::classify::Arm;
@@ -49,11 +49,11 @@ fn run_fills_the_chart_result_by_result_and_the_table_shows_the_numbers() {
     h.get_by_label("Run experiments").click();
     h.run_steps(2);
     // No phase had trained the model: the recipe's phases run first, then 8 runs.
-    assert!(wait(&mut h, |s| s.experiment.trained_autoencoder));
-    assert!(wait(&mut h, |s| s.experiment.results.len() == 1));
-    assert!(wait(&mut h, |s| s.experiment.state
+    assert!(wait(&mut h, |s| s.experiment().trained_autoencoder));
+    assert!(wait(&mut h, |s| s.experiment().results.len() == 1));
+    assert!(wait(&mut h, |s| s.experiment().state
         == ExperimentState::Ended(ExperimentEnd::Done)));
-    let summary = h.state().session().experiment.summary();
+    let summary = h.state().session().experiment().summary();
     assert_eq!(summary.len(), 4, "2 budgets x 2 arms");
     assert!(
         summary
@@ -96,15 +96,21 @@ fn cancel_stops_a_long_sweep_and_says_so() {
     h.get_by_label("Run experiments").click();
     h.run_steps(2);
     assert!(wait(&mut h, |s| s
-        .experiment
+        .experiment()
         .progress
         .is_some_and(|p| p.steps_done >= 3)));
     h.get_by_label("Cancel experiment").click();
     h.run_steps(2);
     assert!(wait(&mut h, |s| s.is_idle()
-        && s.experiment.state
+        && s.experiment().state
             == ExperimentState::Ended(ExperimentEnd::Cancelled)));
-    let done = h.state().session().experiment.progress.unwrap().steps_done;
+    let done = h
+        .state()
+        .session()
+        .experiment()
+        .progress
+        .unwrap()
+        .steps_done;
     assert!(done < 100_000);
     h.get_by_label("Cancelled.");
 }
@@ -134,14 +140,14 @@ fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
     h.run_steps(3);
     h.get_by_label("Run experiments").click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.experiment.state
+    assert!(wait(&mut h, |s| s.experiment().state
         == ExperimentState::Ended(ExperimentEnd::Done)));
     assert!(
         h.state_mut().wait_for_disk(ui_app::TIMEOUT),
         "the session was kept"
     );
-    let results = h.state().session().experiment.results.clone();
-    let epochs = h.state().session().epochs.clone();
+    let results = h.state().session().experiment().results.clone();
+    let epochs = h.state().session().epochs().clone();
     assert_eq!(results.len(), 2);
     // No close: the process "dies" here.
     drop(h);
@@ -152,8 +158,15 @@ fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
     h.get_by_label_contains("and an experiment's 2 result(s)");
     h.get_by_label("Restore").click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.experiment.results.len() == results.len()));
-    for (back, kept) in h.state().session().experiment.results.iter().zip(&results) {
+    assert!(wait(&mut h, |s| s.experiment().results.len() == results.len()));
+    for (back, kept) in h
+        .state()
+        .session()
+        .experiment()
+        .results
+        .iter()
+        .zip(&results)
+    {
         assert_eq!(
             (back.arm, back.labels, back.seed),
             (kept.arm, kept.labels, kept.seed)
@@ -161,13 +174,13 @@ fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
         assert!((back.test_accuracy - kept.test_accuracy).abs() < 1e-12);
         assert_eq!(back.confusion, kept.confusion);
     }
-    assert_eq!(h.state().session().epochs.len(), epochs.len());
+    assert_eq!(h.state().session().epochs().len(), epochs.len());
     h.get_by_label("Experiments").click();
     h.run_steps(3);
     let frozen = h
         .state()
         .session()
-        .experiment
+        .experiment()
         .summary()
         .into_iter()
         .find(|s| s.arm == Arm::Frozen)

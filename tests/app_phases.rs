@@ -37,10 +37,10 @@ fn end_to_end_then_phase_3_each_get_a_curve_and_rows_of_their_own() {
     assert!(wait(&mut h, phases_done(2)));
     h.run_steps(3);
     let s = h.state().session();
-    let runs: Vec<(Phase, usize)> = s.runs.iter().map(|r| (r.phase, r.raw.len())).collect();
+    let runs: Vec<(Phase, usize)> = s.runs().iter().map(|r| (r.phase, r.raw.len())).collect();
     // End-to-end runs as many epochs as phases 1 and 2 together.
     assert_eq!(runs, [(Phase::EndToEnd, 110), (Phase::Three, 55)]);
-    let rows: Vec<(Phase, u32)> = s.epochs.iter().map(|r| (r.phase, r.epoch)).collect();
+    let rows: Vec<(Phase, u32)> = s.epochs().iter().map(|r| (r.phase, r.epoch)).collect();
     assert_eq!(
         rows,
         [
@@ -49,9 +49,9 @@ fn end_to_end_then_phase_3_each_get_a_curve_and_rows_of_their_own() {
             (Phase::Three, 0)
         ]
     );
-    let snapshot = s.snapshot.as_ref().expect("a snapshot");
+    let snapshot = s.snapshot().as_ref().expect("a snapshot");
     assert_eq!(snapshot.epochs_done, [0, 0, 1, 2]);
-    let e2e = s.epochs[1].train_mse;
+    let e2e = s.epochs()[1].train_mse;
     // The table shows them: the end-to-end row's train MSE and its tag.
     h.get_by_label(&format!("{e2e:.6}"));
     assert!(h.query_all_by_label("e2e").count() >= 2);

@@ -18,6 +18,7 @@ use super::features::FeaturesPanel;
 use super::file_dialog::{FileDialog, Purpose};
 use super::layout::{self, Pane};
 use super::losses::LossesPanel;
+use super::notes::Notes;
 use super::pacing::Pacing;
 use super::recon::ReconPanel;
 use super::record::{Keeping, SessionRecord};
@@ -43,6 +44,8 @@ const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct LayerwiseApp {
     pub(super) settings: Settings,
     pub(super) session: Session,
+    /// Errors and notices for the user (not part of the training record).
+    pub(super) notes: Notes,
     pub(super) link: WorkerLink,
     training: TrainingPanel,
     losses: LossesPanel,
@@ -110,6 +113,7 @@ impl LayerwiseApp {
         let mut app = Self {
             settings,
             session: Session::new(data),
+            notes: Notes::default(),
             link: WorkerLink::new(wake),
             training: TrainingPanel::default(),
             losses: LossesPanel,
@@ -149,7 +153,7 @@ impl LayerwiseApp {
         if let (Some(dir), None) = (&app.data_dir, opened) {
             match autosave::find(dir) {
                 Ok(offer) => app.restore_offer = offer,
-                Err(e) => app.session.errors.push(e.to_string()),
+                Err(e) => app.notes.error(e.to_string()),
             }
         }
         app
@@ -161,24 +165,31 @@ impl LayerwiseApp {
         if self
             .settings
             .hyperparams
-            .validate(self.session.data.train.len())
+            .validate(self.session.data().train.len())
             .is_err()
         {
             // Persisted nonsense must not keep the app from starting.
-            self.session
-                .errors
-                .push("the saved hyperparameters were invalid; the recipe's are used".into());
+            self.notes
+                .error("the saved hyperparameters were invalid; the recipe's are used");
             self.settings.hyperparams = Hyperparams::default();
         }
-        let (data, hp) = (self.session.data.clone(), self.settings.hyperparams.clone());
+        let (data, hp) = (
+            self.session.data().clone(),
+            self.settings.hyperparams.clone(),
+        );
         if let Err(e) = self.link.start(data, hp, self.settings.cache_hidden1) {
-            self.session.errors.push(e.to_string());
+            self.notes.error(e.to_string());
         }
+    }
+
+    /// What the app knows of training (read by the window's frame statistics and tests).
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     pub(super) fn send(&mut self, c: Command) {
         if let Err(e) = self.link.send(c) {
-            self.session.errors.push(e.to_string());
+            self.notes.error(e.to_string());
         }
     }
 
@@ -229,7 +240,7 @@ impl LayerwiseApp {
     /// trained a model, and no kept session waits for the user's decision (keeping would
     /// replace it).
     fn keeping_allowed(&self) -> bool {
-        self.data_dir.is_some() && self.session.batches > 0 && self.restore_offer.is_none()
+        self.data_dir.is_some() && self.session.batches() > 0 && self.restore_offer.is_none()
     }
 
     /// Asks the worker for the checkpoint the session will be kept with.
@@ -251,7 +262,7 @@ impl LayerwiseApp {
             let keeping = Box::new(Keeping::of(&self.session, checkpoint));
             if let Some(done) = self.disk.send(Job::Keep { dir, keeping }) {
                 let errors = self.finished(done);
-                self.session.errors.extend(errors);
+                self.notes.extend(errors);
             }
         }
     }
@@ -264,7 +275,7 @@ impl LayerwiseApp {
                 None
             }
             Done::Exported(Ok(notice)) => {
-                self.session.notice = Some(notice);
+                self.notes.notice(notice);
                 None
             }
             Done::Kept(Err(e)) | Done::Exported(Err(e)) => Some(e),
@@ -274,24 +285,22 @@ impl LayerwiseApp {
     /// Keeps the session while a phase trains, every `KEEP_INTERVAL`, and takes what the
     /// disk thread finished.
     fn follow_disk(&mut self) {
-        if matches!(self.session.state, RunState::Running(_))
+        if matches!(self.session.state(), RunState::Running(_))
             && self.kept_at.elapsed() >= KEEP_INTERVAL
         {
             self.keep_session();
         }
         for done in self.disk.finished() {
             if let Some(e) = self.finished(done) {
-                self.session.errors.push(e);
+                self.notes.error(e);
             }
         }
     }
 
     pub(super) fn worker_gone(&mut self) {
-        self.session.state = RunState::Idle;
-        self.session.progress = None;
-        self.session.errors.push(
-            "the training worker stopped unexpectedly; press Reset to start a new one".into(),
-        );
+        self.session.worker_gone();
+        self.notes
+            .error("the training worker stopped unexpectedly; press Reset to start a new one");
     }
 
     pub(super) fn apply(&mut self, e: Event) {
@@ -308,9 +317,11 @@ impl LayerwiseApp {
         if let Event::DataLoaded(d) = &e {
             self.settings.selection.fit(d.test.len());
         }
-        self.session.apply(e);
+        if let Some(note) = self.session.apply(e) {
+            self.notes.take(note);
+        }
         if restored && let Some((_, (record, history))) = self.pending_record.take() {
-            self.session.restore(record, history);
+            self.session.restore(record.into_parts(history));
         }
         if failed {
             self.autostart.clear();
@@ -337,7 +348,7 @@ impl LayerwiseApp {
             UiCommand::Phase2 => self.start_phase(Phase::Two),
             UiCommand::Phase3 => self.start_phase(Phase::Three),
             UiCommand::EndToEnd => self.start_phase(Phase::EndToEnd),
-            UiCommand::PauseResume => match self.session.state {
+            UiCommand::PauseResume => match self.session.state() {
                 RunState::Running(_) => self.send(Command::Pause),
                 RunState::Paused(_) => self.send(Command::Resume),
                 RunState::Idle | RunState::Experimenting => {}
@@ -352,8 +363,8 @@ impl LayerwiseApp {
                 self.settings.cache_hidden1 = !self.settings.cache_hidden1;
                 self.send(Command::SetCacheHidden1(self.settings.cache_hidden1));
             }
-            UiCommand::ScrubPrevious => sel.step(&self.session.data.test, -1),
-            UiCommand::ScrubNext => sel.step(&self.session.data.test, 1),
+            UiCommand::ScrubPrevious => sel.step(&self.session.data().test, -1),
+            UiCommand::ScrubNext => sel.step(&self.session.data().test, 1),
             UiCommand::PinImage => sel.toggle_pin(sel.current),
             UiCommand::ToggleLogScale => self.settings.log_scale = !self.settings.log_scale,
             UiCommand::OpenData => self.open_dialog(Purpose::OpenData),
@@ -363,7 +374,7 @@ impl LayerwiseApp {
             UiCommand::ExportLosses => self.open_dialog(Purpose::ExportLosses),
             UiCommand::RunExperiment => match self.settings.experiment.spec() {
                 Ok(spec) => self.send(Command::RunExperiment(spec)),
-                Err(e) => self.session.errors.push(e),
+                Err(e) => self.notes.error(e),
             },
             UiCommand::RunBook => self.send(Command::RunExperiment(ExperimentSpec::book())),
             UiCommand::CancelExperiment => self.send(Command::CancelExperiment),
@@ -389,14 +400,16 @@ impl LayerwiseApp {
             self.send(Command::Reset);
         } else {
             self.start_worker();
-            self.session.apply(Event::Reset);
+            if let Some(note) = self.session.apply(Event::Reset) {
+                self.notes.take(note);
+            }
         }
     }
 
     fn hyperparams_valid(&self) -> bool {
         self.settings
             .hyperparams
-            .validate(self.session.data.train.len())
+            .validate(self.session.data().train.len())
             .is_ok()
     }
 
@@ -406,7 +419,7 @@ impl LayerwiseApp {
             && self.hyperparams_valid()
             && let Err(e) = self.link.sync_hyperparams(&self.settings.hyperparams)
         {
-            self.session.errors.push(e.to_string());
+            self.notes.error(e.to_string());
         }
     }
 
@@ -415,7 +428,7 @@ impl LayerwiseApp {
     fn views_ui(&mut self, ui: &mut egui::Ui, clicked: &mut Vec<UiCommand>) {
         if self
             .history_pick
-            .is_some_and(|i| i >= self.session.history.len())
+            .is_some_and(|i| i >= self.session.history().len())
         {
             self.history_pick = None;
         }
@@ -423,7 +436,7 @@ impl LayerwiseApp {
         let shown = shown::pick(&self.session, self.history_pick);
         if let Some(shown) = &shown {
             self.inspection
-                .update(shown, &self.session.data, self.settings.selection.shown());
+                .update(shown, &self.session.data(), self.settings.selection.shown());
             self.recon.update(&ctx, &self.inspection);
             self.codes.update(&ctx, shown, &self.inspection);
             self.features.update(&ctx, shown);
@@ -445,8 +458,8 @@ impl LayerwiseApp {
             self.layout.ui(&mut views, ui);
         });
         let s = &self.settings;
-        let data = &self.session.data;
-        let live_epochs = self.session.snapshot.as_ref().map(|s| s.epochs_done);
+        let data = &self.session.data();
+        let live_epochs = self.session.snapshot().as_ref().map(|s| s.epochs_done);
         self.explore
             .follow(shown.as_ref(), live_epochs, data, &s.explore, &s.selection);
     }
@@ -461,7 +474,7 @@ impl eframe::App for LayerwiseApp {
         self.pump();
         self.follow_disk();
         self.explore.pump();
-        self.session.errors.append(&mut self.explore.state.errors);
+        self.notes.extend(self.explore.state.errors.drain(..));
         for cmd in UiCommand::pressed(ctx) {
             self.dispatch(ctx, cmd);
         }

@@ -123,14 +123,14 @@ impl LayerwiseApp {
 
     pub(super) fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let data = &self.session.data;
+            let data = self.session.data();
             ui.weak(format!(
                 "{} · {} train / {} test images",
                 data.source,
                 data.train.len(),
                 data.test.len()
             ));
-            if let Some(t) = self.session.test {
+            if let Some(t) = self.session.test() {
                 ui.separator();
                 if self.session.inner_trained() {
                     ui.label(format!(
@@ -145,7 +145,7 @@ impl LayerwiseApp {
                     ));
                 }
             }
-            if let Some(n) = &self.session.notice {
+            if let Some(n) = self.notes.latest() {
                 ui.separator();
                 ui.weak(n);
             }
@@ -163,7 +163,7 @@ impl LayerwiseApp {
     /// Errors float over the bottom of the plot, so that no control moves when one
     /// appears; they stay until dismissed.
     pub(super) fn errors_ui(&mut self, ctx: &egui::Context) {
-        if self.session.errors.is_empty() {
+        if self.notes.errors().is_empty() {
             return;
         }
         let mut dismiss = false;
@@ -177,15 +177,15 @@ impl LayerwiseApp {
                     .show(ui, |ui| {
                         ui.set_max_width(520.0);
                         ui.colored_label(color, egui::RichText::new("Error").strong());
-                        let n = self.session.errors.len();
-                        for e in self.session.errors.iter().skip(n.saturating_sub(3)) {
+                        let errors = self.notes.errors();
+                        for e in errors.iter().skip(errors.len().saturating_sub(3)) {
                             ui.colored_label(color, e.as_str());
                         }
                         dismiss = ui.button("Dismiss").clicked();
                     });
             });
         if dismiss {
-            self.session.errors.clear();
+            self.notes.dismiss_errors();
         }
     }
 
@@ -193,8 +193,8 @@ impl LayerwiseApp {
     /// percentage moves at most once a second: egui paints two more frames after every
     /// change of title, which at each 5% tripled the frames of a phase.
     pub(super) fn update_title(&mut self, ctx: &egui::Context) {
-        let experiment = self.session.experiment.progress;
-        let title = match (self.session.state, self.session.progress) {
+        let experiment = self.session.experiment().progress;
+        let title = match (self.session.state(), self.session.progress()) {
             (RunState::Experimenting, _) => match experiment {
                 Some(p) => {
                     let percent = (p.fraction() * 100.0) as u32;

@@ -84,7 +84,8 @@ impl Disk {
         out
     }
 
-    /// The next job's result, waiting up to `timeout`.
+    /// The next job's result, waiting up to `timeout` (for tests).
+    #[cfg(feature = "test-hooks")]
     pub fn next_within(&mut self, timeout: std::time::Duration) -> Option<Done> {
         let d = self.thread.as_ref()?.recv_timeout(timeout).ok().flatten()?;
         self.pending = self.pending.saturating_sub(1);

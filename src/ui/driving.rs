@@ -5,18 +5,14 @@ use std::time::{Duration, Instant};
 
 use super::app::LayerwiseApp;
 use super::explore::{Explore, MapsState};
+use super::notes::Notes;
 use super::session::Session;
 use super::settings::Settings;
 use super::shown::Inspection;
 use super::worker_link::Received;
-#[cfg(feature = "test-hooks")]
 use crate::train::protocol::{Command, CommandKind, Event};
 
 impl LayerwiseApp {
-    pub fn session(&self) -> &Session {
-        &self.session
-    }
-
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -45,12 +41,22 @@ impl LayerwiseApp {
         self.restore_offer.is_some()
     }
 
+    /// Errors and notices as the window shows them.
+    pub fn notes(&self) -> &Notes {
+        &self.notes
+    }
+
     /// Applies the worker's events, blocking, until `until` holds for the session or
     /// `timeout` passes. For tests: they wait on the channel instead of sleeping, and
     /// events the frames already applied count too.
     pub fn wait_until(&mut self, timeout: Duration, until: impl Fn(&Session) -> bool) -> bool {
+        self.wait_for(timeout, |app| until(&app.session))
+    }
+
+    /// As `wait_until`, for anything the app shows (its notes too).
+    pub fn wait_for(&mut self, timeout: Duration, until: impl Fn(&Self) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
-        while !until(&self.session) {
+        while !until(self) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || !self.link.is_up() {
                 return false;
@@ -69,7 +75,6 @@ impl LayerwiseApp {
 
     /// Sends a command and applies the worker's events until it is answered: then
     /// everything sent before has been carried out, and its events applied.
-    #[cfg(feature = "test-hooks")]
     pub fn barrier(&mut self, timeout: Duration) -> bool {
         self.send(Command::Barrier);
         let deadline = Instant::now() + timeout;
@@ -105,7 +110,7 @@ impl LayerwiseApp {
                 match self.disk.next_within(left) {
                     Some(done) => {
                         let error = self.finished(done);
-                        self.session.errors.extend(error);
+                        self.notes.extend(error);
                     }
                     None => return false,
                 }
@@ -115,7 +120,6 @@ impl LayerwiseApp {
     }
 
     /// Makes the worker panic, so tests can check that the app survives it.
-    #[cfg(feature = "test-hooks")]
     pub fn inject_worker_panic(&mut self) {
         self.send(Command::InjectPanic);
     }

@@ -45,7 +45,7 @@ impl LayerwiseApp {
             Purpose::SaveCheckpoint => self.send(Command::SaveCheckpoint(path)),
             Purpose::ExportImages => match self.export_images(path) {
                 Ok(work) => self.export(work),
-                Err(e) => self.session.errors.push(e.into()),
+                Err(e) => self.notes.error(e),
             },
             Purpose::ExportExperiment => {
                 let work = self.export_experiment(path);
@@ -64,10 +64,10 @@ impl LayerwiseApp {
 
     /// Runs an export on the disk thread; its notice or error comes back from there.
     fn export(&mut self, work: Work) {
-        self.session.notice = Some("exporting…".into());
+        self.notes.notice("exporting…");
         if let Some(done) = self.disk.send(Job::Export(work)) {
             let error = self.finished(done);
-            self.session.errors.extend(error);
+            self.notes.extend(error);
         }
     }
 
@@ -77,7 +77,7 @@ impl LayerwiseApp {
     fn export_images(&self, dir: PathBuf) -> Result<Work, &'static str> {
         let shown =
             shown::pick(&self.session, self.history_pick).ok_or("no model to export yet")?;
-        let data = self.session.data.clone();
+        let data = self.session.data().clone();
         let indices = self.settings.selection.shown();
         Ok(Box::new(move || {
             let test = &data.test;
@@ -98,7 +98,7 @@ impl LayerwiseApp {
     /// Writing the experiment's results (`experiment.csv`) and chart (`experiment.png`)
     /// into `dir`.
     fn export_experiment(&self, dir: PathBuf) -> Work {
-        let record = &self.session.experiment;
+        let record = &self.session.experiment();
         let (csv_text, summary) = (record.results_csv(), record.summary());
         Box::new(move || {
             let csv = dir.join("experiment.csv");
@@ -132,7 +132,7 @@ impl LayerwiseApp {
             autosave::Choice::Discard => {
                 if let Some(dir) = &self.data_dir {
                     let errors = autosave::discard(dir);
-                    self.session.errors.extend(errors);
+                    self.notes.extend(errors);
                 }
             }
         }

@@ -27,9 +27,9 @@ impl LossesPanel {
             {
                 clicked.push(cmd);
             }
-            if let Some(last) = session.runs.last().and_then(|r| r.raw.last()) {
+            if let Some(last) = session.runs().last().and_then(|r| r.raw.last()) {
                 ui.weak(format!("batch {} · loss {:.6}", last.x, last.y));
-            } else if session.runs.is_empty() {
+            } else if session.runs().is_empty() {
                 let cmd = UiCommand::Phase1;
                 let key = cmd.shortcut().map(|s| ui.ctx().format_shortcut(&s));
                 let key = key.map(|k| format!(" (or {k})")).unwrap_or_default();
@@ -46,7 +46,7 @@ impl LossesPanel {
     fn plot_ui(&mut self, ui: &mut Ui, session: &Session, log: bool) {
         let y_label = if log { "log10(MSE)" } else { "MSE" };
         let mut plot = Plot::new("losses");
-        if session.runs.is_empty() {
+        if session.runs().is_empty() {
             // Where the recipe's losses will land (an empty plot spans -0.5 to 0.5, or
             // keeps the aspect of the x axis).
             let (low, high) = if log { (-3.0, 0.5) } else { (0.0, 0.5) };
@@ -72,7 +72,7 @@ impl LossesPanel {
                 Some(format!("{name}batch {:.0}\nMSE {y:.6}", p.x))
             })
             .show(ui, |plot| {
-                for (i, run) in session.runs.iter().enumerate() {
+                for (i, run) in session.runs().iter().enumerate() {
                     draw_run(plot, i, run, log);
                 }
             });

@@ -1,39 +1,48 @@
 //! The desktop app (eframe): one struct per panel, a session built from the worker's
 //! events, and the shell that ties them together. Nothing below `ui` knows egui.
 
-pub mod app;
-pub mod autosave;
+mod app;
+mod autosave;
 mod chrome;
-pub mod codes;
-pub mod command;
+mod codes;
+mod command;
 mod disk;
+#[cfg(feature = "test-hooks")]
 mod driving;
-pub mod experiment_record;
-pub mod experiments;
-pub mod explore;
-pub mod features;
-pub mod file_dialog;
+mod experiment_record;
+mod experiments;
+mod explore;
+mod features;
+mod file_dialog;
 mod files;
-pub mod layout;
-pub mod losses;
+mod layout;
+mod losses;
+mod notes;
 mod pacing;
-pub mod recon;
-pub mod record;
+mod recon;
+mod record;
 mod seen;
-pub mod session;
+mod session;
 mod settings;
-pub mod shown;
-pub mod stack;
-pub mod textures;
+mod shown;
+mod stack;
+mod textures;
 mod theme;
-pub mod training;
+mod training;
 mod views;
 mod worker_link;
 
 use std::sync::Arc;
 
+// What the app's tests and the command line use; everything else stays inside `ui`.
 pub use app::LayerwiseApp;
+pub use autosave::folder as kept_session_folder;
 pub use chrome::FrameStats;
+pub use experiment_record::{ExperimentRecord, ExperimentState};
+pub use experiments::ExperimentChoice;
+pub use notes::Notes;
+pub use recon::Selection;
+pub use session::Session;
 pub use settings::{AppOptions, Settings};
 
 use crate::data::Mnist;
@@ -101,7 +110,7 @@ impl eframe::App for StatsOnExit {
         if self.frame_times.is_none() {
             return;
         }
-        for r in &self.app.session().results {
+        for r in self.app.session().results() {
             eprintln!(
                 "{}{}: {} epochs in {:.3} s",
                 r.phase,

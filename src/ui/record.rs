@@ -13,7 +13,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::experiment_record::{ExperimentRecord, ExperimentState};
-use super::session::{EpochRow, LossRun, PhaseResult, Session};
+use super::session::{EpochRow, LossRun, PhaseResult, Restored, Session};
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::model::{Arch, Params, Phase, PhaseEpochs, TENSOR_NAMES};
 use crate::train::eval::Errors;
@@ -63,7 +63,7 @@ pub enum RecordError {
 
 /// The epoch-end snapshots the record keeps: the most recent ones.
 fn kept(session: &Session) -> &[Snapshot] {
-    let h = &session.history;
+    let h = session.history();
     &h[h.len().saturating_sub(KEPT_SNAPSHOTS)..]
 }
 
@@ -78,16 +78,16 @@ impl Keeping {
     pub fn of(session: &Session, checkpoint: Box<Checkpoint>) -> Self {
         let kept = kept(session);
         let record = SessionRecord {
-            runs: session.runs.iter().map(RunRecord::of).collect(),
-            epochs: session.epochs.clone(),
-            results: session.results.clone(),
-            batches: session.batches,
-            test: session.test,
+            runs: session.runs().iter().map(RunRecord::of).collect(),
+            epochs: session.epochs().clone(),
+            results: session.results().clone(),
+            batches: session.batches(),
+            test: session.test(),
             history: kept
                 .iter()
                 .filter_map(|s| s.epoch_end.map(|(p, e)| (p, e, s.epochs_done)))
                 .collect(),
-            experiment: session.experiment.clone(),
+            experiment: session.experiment().clone(),
         };
         Self {
             checkpoint,
@@ -197,11 +197,10 @@ impl RunRecord {
     }
 }
 
-impl Session {
-    /// Puts a kept record back: curves, epochs, results, history. The model itself
-    /// comes back through the worker, before this.
-    pub fn restore(&mut self, record: SessionRecord, history: Vec<Snapshot>) {
-        self.runs = record
+impl SessionRecord {
+    /// The record as the session takes it back, with the kept snapshots.
+    pub fn into_parts(self, history: Vec<Snapshot>) -> Restored {
+        let runs = self
             .runs
             .into_iter()
             .map(|r| {
@@ -213,17 +212,20 @@ impl Session {
                 run
             })
             .collect();
-        self.epochs = record.epochs;
-        self.results = record.results;
-        self.batches = record.batches;
-        self.test = record.test;
-        self.history = history;
-        let mut experiment = record.experiment;
+        let mut experiment = self.experiment;
         if experiment.is_running() {
             // Kept while it ran: what finished is here, the rest never will be.
             experiment.state = ExperimentState::Ended(ExperimentEnd::Cancelled);
         }
-        self.experiment = experiment;
+        Restored {
+            runs,
+            epochs: self.epochs,
+            results: self.results,
+            batches: self.batches,
+            test: self.test,
+            history,
+            experiment,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use egui_plot::PlotPoint;
 
 use super::experiment_record::ExperimentRecord;
+use super::notes::Note;
 use crate::data::Mnist;
 use crate::model::Phase;
 use crate::train::CacheInfo;
@@ -86,30 +87,79 @@ impl LossRun {
     }
 }
 
+/// What the app knows of training. Only `apply` (the worker's events) and `restore` (a
+/// kept record) change it; everything else reads it.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub data: Arc<Mnist>,
-    pub state: RunState,
-    pub progress: Option<Progress>,
+    data: Arc<Mnist>,
+    state: RunState,
+    progress: Option<Progress>,
+    epochs: Vec<EpochRow>,
+    results: Vec<PhaseResult>,
+    runs: Vec<LossRun>,
+    /// Batches trained since the model was created, the plot's x axis.
+    batches: u64,
+    cache: Option<CacheInfo>,
+    /// Latest parameters, for the live views.
+    snapshot: Option<Snapshot>,
+    /// The snapshot taken at each epoch end, oldest first.
+    history: Vec<Snapshot>,
+    /// The newest mean code per class, kept across snapshots that do not carry one.
+    class_means: Option<Arc<ndarray::Array2<f32>>>,
+    test: Option<Errors>,
+    /// The latest classifier experiment and its results.
+    experiment: ExperimentRecord,
+}
+
+/// A kept record, as `Session::restore` takes it back.
+pub struct Restored {
+    pub runs: Vec<LossRun>,
     pub epochs: Vec<EpochRow>,
     pub results: Vec<PhaseResult>,
-    pub runs: Vec<LossRun>,
-    /// Batches trained since the model was created, the plot's x axis.
     pub batches: u64,
-    pub cache: Option<CacheInfo>,
-    /// Latest parameters, for the live views.
-    pub snapshot: Option<Snapshot>,
-    /// The snapshot taken at each epoch end, oldest first.
-    pub history: Vec<Snapshot>,
-    /// The newest mean code per class, kept across snapshots that do not carry one.
-    pub class_means: Option<Arc<ndarray::Array2<f32>>>,
     pub test: Option<Errors>,
-    /// Errors not yet dismissed, newest last.
-    pub errors: Vec<String>,
-    /// Short confirmations ("saved ...").
-    pub notice: Option<String>,
-    /// The latest classifier experiment and its results.
+    pub history: Vec<Snapshot>,
     pub experiment: ExperimentRecord,
+}
+
+/// Read access, one method per part: a copy of the small parts, the others borrowed.
+macro_rules! getters {
+    (copied { $($(#[$cdoc:meta])* $cname:ident: $cty:ty;)* }
+     borrowed { $($(#[$doc:meta])* $name:ident: $ty:ty;)* }) => {
+        impl Session {
+            $($(#[$cdoc])* pub fn $cname(&self) -> $cty {
+                self.$cname
+            })*
+            $($(#[$doc])* pub fn $name(&self) -> &$ty {
+                &self.$name
+            })*
+        }
+    };
+}
+
+getters! {
+    copied {
+        state: RunState;
+        progress: Option<Progress>;
+        /// Batches trained since the model was created, the plot's x axis.
+        batches: u64;
+        cache: Option<CacheInfo>;
+        test: Option<Errors>;
+    }
+    borrowed {
+        data: Arc<Mnist>;
+        epochs: Vec<EpochRow>;
+        results: Vec<PhaseResult>;
+        runs: Vec<LossRun>;
+        /// Latest parameters, for the live views.
+        snapshot: Option<Snapshot>;
+        /// The snapshot taken at each epoch end, oldest first.
+        history: Vec<Snapshot>;
+        /// The newest mean code per class, kept across snapshots that do not carry one.
+        class_means: Option<Arc<ndarray::Array2<f32>>>;
+        /// The latest classifier experiment and its results.
+        experiment: ExperimentRecord;
+    }
 }
 
 impl Session {
@@ -127,8 +177,6 @@ impl Session {
             history: Vec::new(),
             class_means: None,
             test: None,
-            errors: Vec::new(),
-            notice: None,
             experiment: ExperimentRecord::default(),
         }
     }
@@ -206,7 +254,9 @@ impl Session {
         self.test = None;
     }
 
-    pub fn apply(&mut self, e: Event) {
+    /// Takes a worker's event; returns what the user should be told of it.
+    pub fn apply(&mut self, e: Event) -> Option<Note> {
+        let notice = |n: String| Some(Note::Notice(n));
         match e {
             Event::State(s) => {
                 self.state = s;
@@ -247,33 +297,53 @@ impl Session {
                     inner_untrained,
                 });
             }
-            Event::Stopped(phase) => self.notice = Some(format!("{phase} stopped")),
+            Event::Stopped(phase) => return notice(format!("{phase} stopped")),
             Event::Snapshot(s) => self.take_snapshot(s),
             Event::Evaluated(test) => self.test = Some(test),
             Event::Reset => {
                 self.clear_record();
                 self.cache = None;
-                self.notice = Some("model re-initialised from the seed".into());
+                return notice("model re-initialised from the seed".into());
             }
-            Event::DataLoaded(data) => self.data_loaded(data),
+            Event::DataLoaded(data) => return notice(self.data_loaded(data)),
             Event::CheckpointLoaded { path, note } => {
                 self.clear_record();
                 let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
-                self.notice = Some(format!("loaded {}{note}", path.display()));
+                return notice(format!("loaded {}{note}", path.display()));
             }
-            Event::CheckpointSaved(path) => self.notice = Some(format!("saved {}", path.display())),
+            Event::CheckpointSaved(path) => return notice(format!("saved {}", path.display())),
             Event::Experiment(e) => self.experiment.apply(e),
-            Event::Error(msg) => self.errors.push(msg),
+            Event::Error(msg) => return Some(Note::Error(msg)),
             // The app keeps the session with it; nothing here changes.
             Event::Checkpointed(_) | Event::Handled(_) => {}
         }
+        None
     }
 
-    fn data_loaded(&mut self, data: Arc<Mnist>) {
-        self.notice = Some(format!("opened {}", data.source));
+    /// Puts a kept record back: curves, epochs, results, history, the experiment. The
+    /// model itself comes back through the worker, before this.
+    pub fn restore(&mut self, r: Restored) {
+        self.runs = r.runs;
+        self.epochs = r.epochs;
+        self.results = r.results;
+        self.batches = r.batches;
+        self.test = r.test;
+        self.history = r.history;
+        self.experiment = r.experiment;
+    }
+
+    /// The worker stopped unexpectedly: nothing runs any more.
+    pub fn worker_gone(&mut self) {
+        self.state = RunState::Idle;
+        self.progress = None;
+    }
+
+    fn data_loaded(&mut self, data: Arc<Mnist>) -> String {
+        let opened = format!("opened {}", data.source);
         self.data = data;
         self.cache = None;
         self.class_means = None;
+        opened
     }
 
     fn batch_loss(&mut self, loss: f32) {

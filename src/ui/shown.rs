@@ -51,7 +51,7 @@ impl Inspection {
 
 /// `history`: `None` for the live parameters, else an index into `session.history`.
 pub fn pick(session: &Session, history: Option<usize>) -> Option<Shown> {
-    match history.and_then(|i| session.history.get(i)) {
+    match history.and_then(|i| session.history().get(i)) {
         Some(s) => Some(Shown {
             params: s.params.clone(),
             class_means: s.class_means.clone(),
@@ -60,9 +60,9 @@ pub fn pick(session: &Session, history: Option<usize>) -> Option<Shown> {
                 None => "saved".into(),
             },
         }),
-        None => session.snapshot.as_ref().map(|s| Shown {
+        None => session.snapshot().as_ref().map(|s| Shown {
             params: s.params.clone(),
-            class_means: session.class_means.clone(),
+            class_means: session.class_means().clone(),
             label: "live".into(),
         }),
     }
@@ -80,7 +80,7 @@ pub fn history_ui(ui: &mut Ui, session: &Session, history: &mut Option<usize>) {
         {
             *history = None;
         }
-        let n = session.history.len();
+        let n = session.history().len();
         ui.add_enabled_ui(n > 0, |ui| {
             if ui
                 .radio_value(&mut live, false, "after epoch")

@@ -31,9 +31,9 @@ impl TrainingPanel {
         cache_hidden1: bool,
     ) -> Vec<UiCommand> {
         let mut clicked = Vec::new();
-        let shown = self.preview.take().or(match session.state {
+        let shown = self.preview.take().or(match session.state() {
             RunState::Running(p) | RunState::Paused(p) => Some(p),
-            RunState::Idle | RunState::Experimenting => session.results.last().map(|r| r.phase),
+            RunState::Idle | RunState::Experimenting => session.results().last().map(|r| r.phase),
         });
         ui.heading("Training");
         stack_ui(
@@ -92,9 +92,9 @@ impl TrainingPanel {
             }
         }
         let running = !session.is_idle();
-        let phase_running = matches!(session.state, RunState::Running(_) | RunState::Paused(_));
+        let phase_running = matches!(session.state(), RunState::Running(_) | RunState::Paused(_));
         ui.horizontal(|ui| {
-            let pause = if matches!(session.state, RunState::Paused(_)) {
+            let pause = if matches!(session.state(), RunState::Paused(_)) {
                 "Resume"
             } else {
                 "Pause"
@@ -147,7 +147,7 @@ impl TrainingPanel {
                 );
             });
         problem.or_else(|| {
-            hp.validate(session.data.train.len())
+            hp.validate(session.data().train.len())
                 .err()
                 .map(|e| e.to_string())
         })
@@ -161,7 +161,7 @@ impl TrainingPanel {
         cache_hidden1: bool,
         clicked: &mut Vec<UiCommand>,
     ) {
-        let bytes = crate::train::cache_bytes(session.data.train.len(), hp.hidden1);
+        let bytes = crate::train::cache_bytes(session.data().train.len(), hp.hidden1);
         ui.horizontal(|ui| {
             let mut on = cache_hidden1;
             if ui
@@ -173,7 +173,7 @@ impl TrainingPanel {
             }
             ui.weak(format!("{:.0} MB", bytes as f64 / 1e6));
         });
-        if let Some(c) = session.cache {
+        if let Some(c) = session.cache() {
             let how = if c.reused {
                 "reused".to_string()
             } else {
@@ -235,7 +235,7 @@ fn int_field<T: egui::emath::Numeric>(
 }
 
 fn progress_ui(ui: &mut Ui, s: &Session) {
-    if let (RunState::Experimenting, Some(p)) = (s.state, s.experiment.progress) {
+    if let (RunState::Experimenting, Some(p)) = (s.state(), s.experiment().progress) {
         ui.label(format!(
             "Experiment · run {}/{} · step {}/{}",
             (p.runs_done + 1).min(p.runs_total),
@@ -247,7 +247,7 @@ fn progress_ui(ui: &mut Ui, s: &Session) {
         ui.label(format!("ETA {:.0} s", p.eta_seconds));
         return;
     }
-    match (s.state, s.progress) {
+    match (s.state(), s.progress()) {
         (RunState::Idle, _) | (_, None) => {
             ui.weak("Idle");
         }
@@ -281,8 +281,8 @@ fn epochs_ui(ui: &mut Ui, s: &Session) {
             let head = ["phase", "epoch", "train MSE", "seconds"];
             table.row(ui, head.map(|h| RichText::new(h).strong()));
             let mono = |t: String| RichText::new(t).monospace();
-            for (i, run) in s.runs.iter().enumerate() {
-                for row in s.epochs.iter().filter(|r| r.run == i) {
+            for (i, run) in s.runs().iter().enumerate() {
+                for row in s.epochs().iter().filter(|r| r.run == i) {
                     table.row(
                         ui,
                         [
@@ -293,7 +293,7 @@ fn epochs_ui(ui: &mut Ui, s: &Session) {
                         ],
                     );
                 }
-                if let Some(r) = s.results.iter().find(|r| r.run == i) {
+                if let Some(r) = s.results().iter().find(|r| r.run == i) {
                     result_rows(ui, &mut table, r, run.cached);
                 }
             }

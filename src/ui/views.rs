@@ -42,31 +42,31 @@ impl Behavior<Pane> for Views<'_> {
                 self.clicked.extend(self.losses.ui(ui, self.session, log));
             }
             Pane::Reconstructions => {
-                let (test, sel) = (&self.session.data.test, &mut self.settings.selection);
+                let (test, sel) = (&self.session.data().test, &mut self.settings.selection);
                 self.clicked
                     .extend(self.recon.ui(ui, test, self.inspection, sel));
             }
             Pane::Features => scrolled(ui, "features", |ui| self.features.ui(ui)),
             Pane::Codes => scrolled(ui, "codes", |ui| self.codes.ui(ui)),
             Pane::Experiments => {
-                let (record, idle) = (&self.session.experiment, self.session.is_idle());
+                let (record, idle) = (&self.session.experiment(), self.session.is_idle());
                 let choice = &mut self.settings.experiment;
                 self.clicked
                     .extend(self.experiments.ui(ui, record, idle, choice));
             }
             Pane::Map => {
-                let (test, s) = (&self.session.data.test, &mut *self.settings);
+                let (test, s) = (&self.session.data().test, &mut *self.settings);
                 let clicked = self
                     .explore
                     .map_ui(ui, test, &mut s.explore, &mut s.selection);
                 self.clicked.extend(clicked);
             }
             Pane::Walk => {
-                let (test, sel) = (&self.session.data.test, &self.settings.selection);
+                let (test, sel) = (&self.session.data().test, &self.settings.selection);
                 self.explore.walk_ui(ui, test, sel);
             }
             Pane::Draw => {
-                let (test, s) = (&self.session.data.test, &mut self.settings.explore);
+                let (test, s) = (&self.session.data().test, &mut self.settings.explore);
                 self.clicked.extend(self.explore.draw_ui(ui, test, s));
             }
         });

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use egui_kittest::Harness;
 use layerwise::train::Hyperparams;
-use layerwise::ui::session::Session;
-use layerwise::ui::{AppOptions, LayerwiseApp, Settings};
+use layerwise::ui::Session;
+use layerwise::ui::{AppOptions, LayerwiseApp, Notes, Settings};
 
 use crate::mnist::data;
 
@@ -33,7 +33,7 @@ pub fn launch(
             )
         });
     // The worker's first events: idle, and the initial snapshot.
-    assert!(wait(&mut h, |s| s.snapshot.is_some()));
+    assert!(wait(&mut h, |s| s.snapshot().is_some()));
     h
 }
 
@@ -54,7 +54,23 @@ pub fn wait(h: &mut Harness<'static, LayerwiseApp>, until: impl Fn(&Session) -> 
     ok
 }
 
+/// Applies worker events until `until` holds for what the app shows (its errors and
+/// notices too), then draws a frame.
+pub fn wait_app(
+    h: &mut Harness<'static, LayerwiseApp>,
+    until: impl Fn(&LayerwiseApp) -> bool,
+) -> bool {
+    let ok = h.state_mut().wait_for(TIMEOUT, until);
+    h.run_steps(2);
+    ok
+}
+
+/// As `wait_app`, on the errors and notices alone.
+pub fn wait_notes(h: &mut Harness<'static, LayerwiseApp>, until: impl Fn(&Notes) -> bool) -> bool {
+    wait_app(h, |a| until(a.notes()))
+}
+
 /// `n` phases have ended and the worker is idle again.
 pub fn phases_done(n: usize) -> impl Fn(&Session) -> bool {
-    move |s| s.results.len() >= n && s.is_idle()
+    move |s| s.results().len() >= n && s.is_idle()
 }

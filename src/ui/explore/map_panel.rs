@@ -37,7 +37,8 @@ pub fn digit_color(d: usize) -> Color32 {
 }
 
 impl MapPanel {
-    /// The last frame's screen transform of the map, if one was drawn.
+    /// The last frame's screen transform of the map, if one was drawn (for tests).
+    #[cfg(feature = "test-hooks")]
     pub fn transform(&self) -> Option<Transform> {
         self.scatter.last
     }

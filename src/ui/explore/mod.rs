@@ -12,7 +12,6 @@ pub mod state;
 mod walk_panel;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -129,7 +128,13 @@ impl Explore {
 
     /// Takes replies, blocking, until `until` holds or `timeout` passes. For tests:
     /// they wait on the channel instead of sleeping.
-    pub fn wait_until(&mut self, timeout: Duration, until: impl Fn(&MapsState) -> bool) -> bool {
+    #[cfg(feature = "test-hooks")]
+    pub fn wait_until(
+        &mut self,
+        timeout: std::time::Duration,
+        until: impl Fn(&MapsState) -> bool,
+    ) -> bool {
+        use std::time::Instant;
         let deadline = Instant::now() + timeout;
         while !until(&self.state) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -255,6 +260,7 @@ impl Explore {
     }
 
     /// Where test image `i` is on the screen in the map drawn last (for tests).
+    #[cfg(feature = "test-hooks")]
     pub fn map_point_on_screen(&self, i: usize, settings: &ExploreSettings) -> Option<egui::Pos2> {
         let map = self.state.map(settings.layer, settings.method)?;
         let t = self.map.transform()?;
