@@ -6,6 +6,8 @@
 //! those of the app's, the clusters are not. A whole 1000-iteration t-SNE is too long
 //! for criterion's repetitions; `SPACE_TSNE_FULL=1 cargo bench --bench space` times one
 //! run after the benches and prints it.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::sync::atomic::AtomicBool;

@@ -2,6 +2,8 @@
 //! layer alone), the hidden1 cache build, the test evaluation and the GEMM shapes they
 //! are made of. Throughput is in FLOPs (2 per multiply-add), so
 //! criterion's "elem/s" reads as FLOP/s.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::sync::Arc;

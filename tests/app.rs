@@ -1,5 +1,7 @@
 //! The real app, driven through egui_kittest without a GPU: clicks go through egui, the
 //! worker trains for real, and the tests wait on its event channel (never sleep).
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};

@@ -1,6 +1,8 @@
 //! The Experiments view, driven through egui_kittest: Run fills the chart and the
 //! table, result by result; Cancel stops the sweep; the book button runs the
 //! notebook's experiment with its printed numbers beside ours.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;

@@ -1,6 +1,8 @@
 //! The app's phase 3 and end-to-end buttons, driven through egui_kittest: each run is
 //! its own curve in Losses and its own rows in the epoch table. The tests wait on the
 //! worker's events (never sleep).
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};

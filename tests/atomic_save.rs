@@ -1,6 +1,8 @@
 //! Saving is atomic: a process killed (SIGKILL) while it saves checkpoints in a loop
 //! leaves the old file or the new one, and either loads; one killed while it keeps
 //! sessions of several files leaves one whole session.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

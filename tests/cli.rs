@@ -1,5 +1,7 @@
 //! The `layerwise` binary: a shortened recipe end to end, eval of a saved model, and the
 //! documented exit codes and messages for bad input.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,5 +1,7 @@
 //! `layerwise classify`: the table, the JSON, the book's printout, where the
 //! autoencoder comes from, and bad arguments.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 #[path = "support/cli.rs"]
 mod cli;

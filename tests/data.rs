@@ -1,5 +1,7 @@
 //! Loading MNIST-format folders: what a broken folder reports, and Fashion-MNIST-like
 //! alternatives loading like the built-in set.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 

@@ -1,5 +1,7 @@
 //! The engine against the recipe: what each phase may touch, cached == uncached,
 //! reproducibility, checkpoints, divergence.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use layerwise::checkpoint;
 use layerwise::model::Phase;

@@ -1,6 +1,8 @@
 //! The classifier experiments against pretraining.md: what each arm trains, the book's
 //! protocol landing where the notebook did, same seed same numbers, cancelling between
 //! steps, and what a spec may ask for.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

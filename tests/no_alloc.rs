@@ -1,6 +1,8 @@
 //! The training step does not allocate: a counting global allocator around many steps
 //! of each phase and of each arm's classifier (this test binary's only test, so nothing
 //! else allocates meanwhile), on pools of 2 and 8 threads.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;

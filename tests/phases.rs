@@ -1,6 +1,8 @@
 //! Phase 3 (the layer-wise stack fine-tuned as a whole) and end-to-end training (the
 //! whole stack from the initialisation): what they train, where they start, how long
 //! they run, and that they learn.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use layerwise::checkpoint;
 use layerwise::model::{Phase, TENSOR_NAMES};

@@ -1,5 +1,7 @@
 //! `threads.rs` on the AVX2 kernels (all a Zen 3 has), whatever this CPU has: the
 //! split of the work must not change the bits on that path either.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 #[path = "support/threads.rs"]
 mod support;

@@ -3,6 +3,8 @@
 //! command is answered (`Event::Handled`, in order), the run state only makes legal
 //! moves, and every parameter snapshot is finite; at the end the worker shuts down and
 //! joins within a second.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

@@ -2,6 +2,8 @@
 //! recipe trained first when the model is untrained, results one by one, the book's
 //! epochs, Cancel before the next step, and what is refused meanwhile. The tests wait
 //! on the event channel (with a timeout), never sleep.
+// Helpers here unwrap as the tests do: a failed unwrap is a failed run, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

@@ -436,7 +436,7 @@ impl LayerwiseApp {
         let shown = shown::pick(&self.session, self.history_pick);
         if let Some(shown) = &shown {
             self.inspection
-                .update(shown, &self.session.data(), self.settings.selection.shown());
+                .update(shown, self.session.data(), self.settings.selection.shown());
             self.recon.update(&ctx, &self.inspection);
             self.codes.update(&ctx, shown, &self.inspection);
             self.features.update(&ctx, shown);

@@ -58,7 +58,7 @@ pub struct Transform {
 }
 
 impl Transform {
-    pub fn to_screen(&self, p: [f32; 2]) -> Pos2 {
+    pub fn to_screen(self, p: [f32; 2]) -> Pos2 {
         let (s, d) = (self.screen, self.data);
         pos2(
             s.left() + (p[0] - d.left()) / d.width() * s.width(),
@@ -66,7 +66,7 @@ impl Transform {
         )
     }
 
-    pub fn to_data(&self, p: Pos2) -> [f32; 2] {
+    pub fn to_data(self, p: Pos2) -> [f32; 2] {
         let (s, d) = (self.screen, self.data);
         [
             d.left() + (p.x - s.left()) / s.width() * d.width(),
