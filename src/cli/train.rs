@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use super::{Failure, HyperArgs, check_output, interrupt, load_data};
 use crate::checkpoint;
-use crate::data::Mnist;
+use crate::data::{Mnist, PIXELS};
 use crate::model::Phase;
+use crate::train::eval::pca_yardstick;
 use crate::train::{CacheInfo, EpochEnd, Hyperparams, Trainer, in_pool};
 
 #[derive(Debug, Args)]
@@ -52,6 +53,11 @@ struct Report {
     settings: Settings,
     phases: Vec<PhaseReport>,
     test_mse: f64,
+    /// The test MSE as squared error per image (x the input width), the scale of
+    /// Hinton & Salakhutdinov 2006.
+    test_per_image: f64,
+    /// PCA through as many components as the code is wide: the yardstick.
+    pca: PcaReport,
     eval_seconds: f64,
     /// Seconds of training (every phase, cache builds included; no evaluation).
     train_seconds: f64,
@@ -80,6 +86,16 @@ struct PhaseReport {
 }
 
 #[derive(Debug, Serialize)]
+struct PcaReport {
+    components: usize,
+    test_mse: f64,
+    per_image: f64,
+    /// The stack's test MSE over PCA's: above 1, PCA reconstructs better.
+    ratio: f64,
+    seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
 struct CacheReport {
     seconds: f64,
     bytes: usize,
@@ -89,6 +105,8 @@ struct CacheReport {
 struct EpochReport {
     epoch: u32,
     train_mse: f32,
+    /// L2 over the phase's weights, the loss's other term, after the epoch.
+    l2_term: f32,
     seconds: f64,
     /// Seconds of training since the first phase of this run began, to this epoch's end.
     elapsed_seconds: f64,
@@ -132,9 +150,21 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     if let Some(path) = &args.save {
         checkpoint::save(path, &trainer.checkpoint()).map_err(Failure::input)?;
     }
+    let pca = pca_report(&data, trainer.params().arch().hidden2, test_mse)?;
+    let per_image = |mse: f64| mse * PIXELS as f64;
     if options.text {
         // f32, as the seed's float32 tensor printed it.
         println!("Test MSE: {}", test_mse as f32);
+        let PcaReport { components, .. } = pca;
+        println!(
+            "  [PCA, {components} components: test MSE {:.6}; the stack's is {:.2}x it]",
+            pca.test_mse, pca.ratio
+        );
+        println!(
+            "  [squared error per test image: stack {:.2}, PCA-{components} {:.2}]",
+            per_image(test_mse),
+            pca.per_image
+        );
         return Ok(());
     }
     let report = Report {
@@ -149,6 +179,8 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         },
         phases,
         test_mse,
+        test_per_image: per_image(test_mse),
+        pca,
         eval_seconds,
         train_seconds: elapsed,
         total_seconds: started.elapsed().as_secs_f64(),
@@ -156,6 +188,20 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     let json = serde_json::to_string(&report).map_err(|e| Failure::Training(e.into()))?;
     println!("{json}");
     Ok(())
+}
+
+/// PCA's test MSE through `components` components beside the stack's `test_mse`.
+fn pca_report(data: &Mnist, components: usize, test_mse: f64) -> Result<PcaReport, Failure> {
+    let t = Instant::now();
+    let yardstick = in_pool(|| pca_yardstick(data)).map_err(|e| Failure::Training(e.into()))?;
+    let pca = yardstick.mse(components);
+    Ok(PcaReport {
+        components,
+        test_mse: pca,
+        per_image: yardstick.per_image(components),
+        ratio: test_mse / pca,
+        seconds: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// A trainer on `data` with the arguments' hyperparameters, or `--load`'s model.
@@ -292,6 +338,7 @@ fn epoch_report(
     });
     if o.text {
         say(format!("{} Train MSE: {}", e.epoch, e.train_mse));
+        say(format!("  [L2 term: {}]", e.l2_term));
         if let Some(m) = test_mse {
             say(format!(
                 "  [test MSE: {}, {elapsed:.3} s trained]",
@@ -302,6 +349,7 @@ fn epoch_report(
     EpochReport {
         epoch: e.epoch,
         train_mse: e.train_mse,
+        l2_term: e.l2_term,
         seconds: e.seconds,
         elapsed_seconds: elapsed,
         test_mse,

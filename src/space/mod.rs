@@ -8,7 +8,8 @@
 //! - [`normalize`]: MNIST's preprocessing of a hand-drawn digit;
 //! - [`walk`](mod@walk): the encoder, the two decoders, and walks between two images;
 //! - [`nearest`](mod@nearest): brute-force nearest rows of a matrix;
-//! - [`agreement`]: how well a 2-D map keeps the classes apart, as one number.
+//! - [`agreement`]: how well a 2-D map keeps the classes apart, as one number;
+//! - [`yardstick`]: PCA's test error at every rank, beside which the stack's is read.
 //!
 //! Like [`crate::model`], nothing here knows about threads (beyond rayon), files or
 //! egui. Matrices are ndarray views with samples in rows.
@@ -19,6 +20,7 @@ pub mod normalize;
 pub mod pca;
 pub mod tsne;
 pub mod walk;
+pub mod yardstick;
 
 pub use agreement::neighbour_agreement;
 pub use nearest::{Neighbour, nearest};
@@ -26,6 +28,7 @@ pub use normalize::normalize_digit;
 pub use pca::{Pca, PcaError, pca};
 pub use tsne::{Outcome, TsneConfig, TsneError, tsne};
 pub use walk::{Encoded, Walks, decode_codes, decode_hidden1, encode, walk, walks};
+pub use yardstick::{Yardstick, YardstickError};
 
 /// A matrix or vector whose width does not fit the one it goes with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

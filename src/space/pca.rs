@@ -21,7 +21,7 @@ use crate::model::linalg::matmul;
 
 /// Rows per block: big enough that the GEMM runs near its peak and the f64 accumulation
 /// of each block's d x d product is a small fraction of the work.
-const BLOCK: usize = 1024;
+pub(super) const BLOCK: usize = 1024;
 /// Rows per parallel task of the element-wise passes (mean, centring, projection).
 const ROWS_PER_TASK: usize = 256;
 
@@ -110,14 +110,14 @@ impl Pca {
 }
 
 /// The data's mean, covariance (unbiased, f64, d x d) and total variance.
-struct Covariance {
-    mean: Vec<f64>,
-    matrix: Mat<f64>,
-    trace: f64,
+pub(super) struct Covariance {
+    pub(super) mean: Vec<f64>,
+    pub(super) matrix: Mat<f64>,
+    pub(super) trace: f64,
 }
 
 impl Covariance {
-    fn of(x: ArrayView2<f32>) -> Self {
+    pub(super) fn of(x: ArrayView2<f32>) -> Self {
         let (n, d) = x.dim();
         let mean = column_means(x);
         let mut matrix = Mat::<f64>::zeros(d, d);
@@ -172,7 +172,7 @@ fn column_means(x: ArrayView2<f32>) -> Vec<f64> {
 }
 
 /// `out = x - mean`, row by row, in parallel. `out` is in standard layout.
-fn centre(x: ArrayView2<f32>, mean: &[f64], mut out: ArrayViewMut2<f32>) {
+pub(super) fn centre(x: ArrayView2<f32>, mean: &[f64], mut out: ArrayViewMut2<f32>) {
     let Some(out) = out.as_slice_mut() else {
         unreachable!("the centring buffer is a block of whole rows of a standard array")
     };
@@ -210,7 +210,7 @@ fn top_two(cov: &Mat<f64>) -> Result<([f64; 2], Array2<f32>), PcaError> {
 
 /// faer's self-adjoint eigensolver, on this thread: a d x d solve is too small to
 /// split, and a serial solve gives the same bits whatever the thread count.
-fn eigen(
+pub(super) fn eigen(
     cov: &Mat<f64>,
     values: &mut Diag<f64>,
     vectors: Option<&mut Mat<f64>>,
@@ -274,7 +274,7 @@ fn dot(a: ArrayView1<f32>, b: ArrayView1<f32>) -> f64 {
 }
 
 /// The first row with a NaN or an infinity, if any.
-fn check_finite(x: ArrayView2<f32>) -> Result<(), PcaError> {
+pub(super) fn check_finite(x: ArrayView2<f32>) -> Result<(), PcaError> {
     let bad = (0..x.nrows())
         .into_par_iter()
         .with_min_len(ROWS_PER_TASK)

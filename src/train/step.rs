@@ -9,8 +9,8 @@ use crate::data::PIXELS;
 use crate::data::batch::gather_pixels;
 use crate::model::Phase;
 use crate::model::grad::{
-    Phase2Input, phase1_backward, phase1_forward, phase1_loss, phase2_backward, phase2_forward,
-    phase2_loss, stack_backward, stack_forward, stack_loss,
+    Phase2Input, l2_penalty, phase1_backward, phase1_forward, phase1_loss, phase2_backward,
+    phase2_forward, phase2_loss, stack_backward, stack_forward, stack_loss,
 };
 
 /// A loss this many times the phase's first one means the run has blown up (at the
@@ -39,6 +39,10 @@ pub struct EpochEnd {
     /// The seed's "Train MSE": the reconstruction loss of the epoch's last batch,
     /// after its update.
     pub train_mse: f32,
+    /// The other term of the loss the phase minimises: L2 over the weights it trains,
+    /// after the same update. At the recipe's end it is as large as the train MSE in
+    /// phase 1 and four times it in phase 2: what holds the stack back.
+    pub l2_term: f32,
     pub seconds: f64,
 }
 
@@ -225,6 +229,7 @@ impl Trainer {
         step.epoch_end = Some(EpochEnd {
             epoch: run.epoch,
             train_mse,
+            l2_term: l2_penalty(&self.params, run.phase, self.hp.l2) as f32,
             seconds: run.epoch_started.elapsed().as_secs_f64(),
         });
         self.epochs_done[run.phase] += 1;
