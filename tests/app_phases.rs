@@ -34,6 +34,17 @@ fn end_to_end_then_phase_3_each_get_a_curve_and_rows_of_their_own() {
     h.get_by_label(END_TO_END).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
+    // Beside the full stack's test MSE, PCA's at the code's width: in the table and
+    // the status bar (measured on its own thread, which may still be at it).
+    assert!(wait(&mut h, |s| s.yardstick().is_some()));
+    let full = h.state().session().results()[0].test.full;
+    let pca = h.state().session().yardstick().as_ref().unwrap().mse(150);
+    assert!((pca - 0.003424).abs() < 5e-7, "{pca}");
+    h.get_by_label("PCA-150");
+    h.get_by_label("0.003424");
+    let ratio = format!("{:.2}x lower", full / pca);
+    h.get_by_label(&ratio);
+    h.get_by_label(&format!("PCA-150 0.003424 ({ratio})"));
     h.key_press(egui::Key::Num3);
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(2)));

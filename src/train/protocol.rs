@@ -219,6 +219,8 @@ pub enum Event {
         phase: Phase,
         epoch: u32,
         train_mse: f32,
+        /// The loss's other term: L2 over the phase's weights (see `EpochEnd`).
+        l2_term: f32,
         seconds: f64,
     },
     CacheBuilt(CacheInfo),
@@ -237,6 +239,12 @@ pub enum Event {
     /// The model was re-initialised.
     Reset,
     DataLoaded(Arc<Mnist>),
+    /// PCA's test MSE at every rank on `data`, measured on a thread of its own after
+    /// the worker starts and after each dataset opened (a second or so).
+    Yardstick {
+        data: Arc<Mnist>,
+        pca: Arc<crate::space::Yardstick>,
+    },
     CheckpointLoaded {
         path: PathBuf,
         /// What could not be taken over (an older file, another training set).

@@ -137,6 +137,10 @@ impl LayerwiseApp {
                         "test MSE: full stack {:.6} · outer autoencoder {:.6}",
                         t.full, t.outer
                     ));
+                    if let Some(line) = self.session.code_yardstick() {
+                        ui.weak(line.against(t.full))
+                            .on_hover_text(super::losses::YARDSTICK_HOVER);
+                    }
                 } else {
                     ui.label(format!("test MSE: outer autoencoder {:.6}", t.outer));
                     ui.weak(format!(

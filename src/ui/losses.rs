@@ -1,11 +1,12 @@
 //! The "Losses" plot: every batch loss of every phase run (faint), a smoothed line per
-//! run, epoch markers and phase boundaries, on a linear or log10 scale.
+//! run, the L2 term at each epoch end (dotted), epoch markers and phase boundaries, and
+//! PCA's test MSE as dashed yardsticks, on a linear or log10 scale.
 
 use egui::Ui;
-use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints, PlotUi, Text, VLine};
+use egui_plot::{HLine, HoverPosition, Legend, Line, Plot, PlotPoints, PlotUi, Text, VLine};
 
 use super::command::UiCommand;
-use super::session::{LossRun, Session};
+use super::session::{LossRun, PcaFigure, Session};
 use super::theme::phase_color;
 use crate::model::Phase;
 
@@ -75,8 +76,56 @@ impl LossesPanel {
                 for (i, run) in session.runs().iter().enumerate() {
                     draw_run(plot, i, run, log);
                 }
+                for line in yardsticks(session) {
+                    draw_yardstick(plot, line, log);
+                }
             });
     }
+}
+
+/// What a PCA figure is, wherever one is shown.
+pub const YARDSTICK_HOVER: &str = "PCA's test MSE through as many principal components \
+    (of the training images) as the layer is wide: the best any linear encoder and decoder \
+    of that width can do. Above 1x, PCA reconstructs the test images better";
+
+/// Phase 1's yardstick (as many components as hidden1 is wide) and the full stack's
+/// (as many as the code), once PCA is measured and a model is known.
+fn yardsticks(session: &Session) -> Vec<(PcaFigure, &'static str, egui::Color32)> {
+    let outer = session.outer_yardstick();
+    let code = session.code_yardstick();
+    let phase1 = outer.map(|f| (f, "phase 1", phase_color(Phase::One)));
+    let stack = code.map(|f| (f, "full stack", super::theme::GOOD));
+    phase1.into_iter().chain(stack).collect()
+}
+
+/// A dashed horizontal at PCA's test MSE, labelled with its value at the left edge.
+fn draw_yardstick(plot: &mut PlotUi<'_>, line: (PcaFigure, &str, egui::Color32), log: bool) {
+    let (pca, of, color) = line;
+    let y = if log {
+        pca.mse.max(1e-30).log10()
+    } else {
+        pca.mse
+    };
+    let name = format!(
+        "PCA, {} components ({}'s yardstick): test MSE {:.6}",
+        pca.components, of, pca.mse
+    );
+    plot.hline(
+        HLine::new(name, y)
+            .color(color.gamma_multiply(0.8))
+            .style(egui_plot::LineStyle::dashed_dense())
+            .width(1.5),
+    );
+    let left = plot.plot_bounds().min()[0];
+    plot.text(
+        Text::new(
+            "",
+            egui_plot::PlotPoint::new(left, y),
+            format!("PCA-{} {:.6}", pca.components, pca.mse),
+        )
+        .anchor(egui::Align2::LEFT_TOP)
+        .color(color),
+    );
 }
 
 /// One phase run: its raw losses (faint), the smoothed line, its start, its epochs.
@@ -110,6 +159,16 @@ fn draw_run<'a>(plot: &mut PlotUi<'a>, i: usize, run: &'a LossRun, log: bool) {
             .width(1.5)
             .allow_hover(false),
     );
+    let l2 = if log { &run.l2_log } else { &run.l2 };
+    if !l2.is_empty() {
+        plot.line(
+            Line::new(format!("{name}: L2 term"), PlotPoints::Borrowed(l2))
+                .color(color)
+                .style(egui_plot::LineStyle::dotted_dense())
+                .width(1.5)
+                .id(("l2", i)),
+        );
+    }
     if let Some(first) = smooth.first() {
         plot.text(
             Text::new("", egui_plot::PlotPoint::new(run.start, first.y), name)

@@ -3,7 +3,7 @@
 //! with it: `session.json` for the record, `history.safetensors` for the snapshots'
 //! parameters, `model.safetensors` for the model with its optimiser. The three are
 //! gathered in a frame (`Keeping::of`: clones and shared snapshots) and encoded and
-//! written as one unit off the UI thread (`ui::keeper`, `keep`).
+//! written as one unit off the UI thread (`ui::disk`, `keep`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -200,13 +200,22 @@ impl RunRecord {
 impl SessionRecord {
     /// The record as the session takes it back, with the kept snapshots.
     pub fn into_parts(self, history: Vec<Snapshot>) -> Restored {
+        let epochs = &self.epochs;
         let runs = self
             .runs
             .into_iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 let mut run = LossRun::new(r.phase, r.cached, r.start);
                 for (i, loss) in r.losses.into_iter().enumerate() {
                     run.push(r.start + 1.0 + i as f64, loss);
+                }
+                // A run's epoch rows are its epoch ends, in order.
+                let ends = epochs.iter().filter(|e| e.run == i);
+                for (&x, l2) in r.epoch_ends.iter().zip(ends.map(|e| e.l2_term)) {
+                    if let Some(l2) = l2 {
+                        run.push_l2(x, l2);
+                    }
                 }
                 run.epoch_ends = r.epoch_ends;
                 run

@@ -9,6 +9,7 @@ use super::experiment_record::ExperimentRecord;
 use super::notes::Note;
 use crate::data::Mnist;
 use crate::model::Phase;
+use crate::space::Yardstick;
 use crate::train::CacheInfo;
 use crate::train::eval::Errors;
 use crate::train::protocol::{Event, Progress, RunState, Snapshot};
@@ -26,6 +27,9 @@ pub struct EpochRow {
     pub phase: Phase,
     pub epoch: u32,
     pub train_mse: f32,
+    /// The loss's L2 term after the epoch (records from before it have none).
+    #[serde(default)]
+    pub l2_term: Option<f32>,
     pub seconds: f64,
 }
 
@@ -43,6 +47,38 @@ pub struct PhaseResult {
     pub inner_untrained: bool,
 }
 
+/// PCA's test MSE through some number of components.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PcaFigure {
+    pub components: usize,
+    pub mse: f64,
+}
+
+impl PcaFigure {
+    fn at(y: &Yardstick, components: usize) -> Self {
+        Self {
+            components,
+            mse: y.mse(components),
+        }
+    }
+
+    /// "PCA-150 0.003424 (2.85x lower)": beside a test MSE of the same width.
+    pub fn against(&self, mse: f64) -> String {
+        let how = self.compared(mse);
+        format!("PCA-{} {:.6} ({how})", self.components, self.mse)
+    }
+
+    /// "2.85x lower" (PCA's error beside `mse`), or "1.20x higher" when `mse` beats it.
+    pub fn compared(&self, mse: f64) -> String {
+        let ratio = mse / self.mse.max(f64::MIN_POSITIVE);
+        if ratio >= 1.0 {
+            format!("{ratio:.2}x lower")
+        } else {
+            format!("{:.2}x higher", 1.0 / ratio.max(f64::MIN_POSITIVE))
+        }
+    }
+}
+
 /// The batch losses of one phase run, ready to plot without copying.
 #[derive(Debug, Clone)]
 pub struct LossRun {
@@ -56,6 +92,9 @@ pub struct LossRun {
     pub smooth_log: Vec<PlotPoint>,
     /// x of each epoch end.
     pub epoch_ends: Vec<f64>,
+    /// The L2 term at each epoch end, beside the reconstruction losses.
+    pub l2: Vec<PlotPoint>,
+    pub l2_log: Vec<PlotPoint>,
 }
 
 impl LossRun {
@@ -69,7 +108,16 @@ impl LossRun {
             raw_log: Vec::new(),
             smooth_log: Vec::new(),
             epoch_ends: Vec::new(),
+            l2: Vec::new(),
+            l2_log: Vec::new(),
         }
+    }
+
+    /// The L2 term at the epoch that ended at `x`.
+    pub(super) fn push_l2(&mut self, x: f64, l2: f32) {
+        let y = l2 as f64;
+        self.l2.push(PlotPoint::new(x, y));
+        self.l2_log.push(PlotPoint::new(x, y.max(1e-30).log10()));
     }
 
     pub(super) fn push(&mut self, x: f64, loss: f32) {
@@ -107,6 +155,8 @@ pub struct Session {
     /// The newest mean code per class, kept across snapshots that do not carry one.
     class_means: Option<Arc<ndarray::Array2<f32>>>,
     test: Option<Errors>,
+    /// PCA's test MSE at every rank on `data`, once measured.
+    yardstick: Option<Arc<Yardstick>>,
     /// The latest classifier experiment and its results.
     experiment: ExperimentRecord,
 }
@@ -159,6 +209,8 @@ getters! {
         class_means: Option<Arc<ndarray::Array2<f32>>>;
         /// The latest classifier experiment and its results.
         experiment: ExperimentRecord;
+        /// PCA's test MSE at every rank on the data, once measured.
+        yardstick: Option<Arc<Yardstick>>;
     }
 }
 
@@ -177,6 +229,7 @@ impl Session {
             history: Vec::new(),
             class_means: None,
             test: None,
+            yardstick: None,
             experiment: ExperimentRecord::default(),
         }
     }
@@ -202,21 +255,23 @@ impl Session {
     /// phase 2 used the cache, the smoothed loss, and the seed's train MSE on the
     /// batches that ended an epoch.
     pub fn losses_csv(&self) -> String {
-        let mut out = String::from("run,phase,cached,batch,loss,smoothed,epoch_train_mse\n");
+        let mut out =
+            String::from("run,phase,cached,batch,loss,smoothed,epoch_train_mse,epoch_l2_term\n");
         for (i, run) in self.runs.iter().enumerate() {
             let mut ends = self.epochs.iter().filter(|e| e.run == i);
             let mut next_end = run.epoch_ends.iter().zip(ends.by_ref());
             let mut pending = next_end.next();
             for (raw, smooth) in run.raw.iter().zip(&run.smooth) {
-                let epoch_mse = match pending {
+                let (epoch_mse, epoch_l2) = match pending {
                     Some((&x, row)) if x == raw.x => {
                         pending = next_end.next();
-                        row.train_mse.to_string()
+                        let l2 = row.l2_term.map(|v| v.to_string()).unwrap_or_default();
+                        (row.train_mse.to_string(), l2)
                     }
-                    _ => String::new(),
+                    _ => Default::default(),
                 };
                 out.push_str(&format!(
-                    "{i},{},{},{},{},{},{epoch_mse}\n",
+                    "{i},{},{},{},{},{},{epoch_mse},{epoch_l2}\n",
                     run.phase.tag(),
                     run.cached as u8,
                     raw.x,
@@ -274,8 +329,16 @@ impl Session {
                 phase,
                 epoch,
                 train_mse,
+                l2_term,
                 seconds,
-            } => self.epoch_done(phase, epoch, train_mse, seconds),
+            } => self.epoch_done(EpochRow {
+                run: self.current_run(),
+                phase,
+                epoch,
+                train_mse,
+                l2_term: Some(l2_term),
+                seconds,
+            }),
             Event::CacheBuilt(info) => self.cache = Some(info),
             Event::PhaseDone {
                 phase,
@@ -306,6 +369,12 @@ impl Session {
                 return notice("model re-initialised from the seed".into());
             }
             Event::DataLoaded(data) => return notice(self.data_loaded(data)),
+            // Measured for data since replaced: not this data's.
+            Event::Yardstick { data, pca } => {
+                if Arc::ptr_eq(&data, &self.data) {
+                    self.yardstick = Some(pca);
+                }
+            }
             Event::CheckpointLoaded { path, note } => {
                 self.clear_record();
                 let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
@@ -318,6 +387,18 @@ impl Session {
             Event::Checkpointed(_) | Event::Handled(_) => {}
         }
         None
+    }
+
+    /// PCA through as many components as the code is wide, once measured.
+    pub fn code_yardstick(&self) -> Option<PcaFigure> {
+        let width = self.snapshot.as_ref()?.params.arch().hidden2;
+        Some(PcaFigure::at(self.yardstick.as_deref()?, width))
+    }
+
+    /// PCA through as many components as hidden1 is wide: phase 1's yardstick.
+    pub fn outer_yardstick(&self) -> Option<PcaFigure> {
+        let width = self.snapshot.as_ref()?.params.arch().hidden1;
+        Some(PcaFigure::at(self.yardstick.as_deref()?, width))
     }
 
     /// Puts a kept record back: curves, epochs, results, history, the experiment. The
@@ -343,6 +424,7 @@ impl Session {
         self.data = data;
         self.cache = None;
         self.class_means = None;
+        self.yardstick = None;
         opened
     }
 
@@ -354,17 +436,15 @@ impl Session {
         }
     }
 
-    fn epoch_done(&mut self, phase: Phase, epoch: u32, train_mse: f32, seconds: f64) {
+    fn epoch_done(&mut self, row: EpochRow) {
+        let x = self.batches as f64;
         if let Some(run) = self.runs.last_mut() {
-            run.epoch_ends.push(self.batches as f64);
+            run.epoch_ends.push(x);
+            if let Some(l2) = row.l2_term {
+                run.push_l2(x, l2);
+            }
         }
-        self.epochs.push(EpochRow {
-            run: self.current_run(),
-            phase,
-            epoch,
-            train_mse,
-            seconds,
-        });
+        self.epochs.push(row);
     }
 
     fn take_snapshot(&mut self, s: Snapshot) {
@@ -386,6 +466,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_yardstick_is_kept_for_its_own_data_only() {
+        let data = Arc::new(Mnist::embedded().unwrap());
+        let mut s = Session::new(data.clone());
+        let x = ndarray::Array2::from_shape_fn((8, 6), |(r, c)| ((r * 7 + c * 3) % 5) as f32);
+        let pca = Arc::new(Yardstick::of(x.view(), x.view()).unwrap());
+        let arch = crate::model::Arch {
+            inputs: 6,
+            hidden1: 4,
+            hidden2: 2,
+        };
+        s.apply(Event::Snapshot(Snapshot {
+            params: Arc::new(crate::model::Params::zeros(arch)),
+            epochs_done: Default::default(),
+            epoch_end: None,
+            class_means: None,
+        }));
+        // Measured for a dataset since replaced (another Arc, even of equal data).
+        let other = Arc::new((*data).clone());
+        s.apply(Event::Yardstick {
+            data: other,
+            pca: pca.clone(),
+        });
+        assert!(s.yardstick().is_none() && s.code_yardstick().is_none());
+        s.apply(Event::Yardstick {
+            data: data.clone(),
+            pca: pca.clone(),
+        });
+        let code = s.code_yardstick().unwrap();
+        assert_eq!((code.components, code.mse), (2, pca.mse(2)));
+        assert_eq!(s.outer_yardstick().unwrap().mse, pca.mse(4));
+        let f = PcaFigure {
+            components: 150,
+            mse: 0.003424,
+        };
+        assert_eq!(f.against(0.009767), "PCA-150 0.003424 (2.85x lower)");
+        assert_eq!(f.compared(0.001712), "2.00x higher");
+        s.apply(Event::DataLoaded(Arc::new((*data).clone())));
+        assert!(s.yardstick().is_none(), "a new dataset waits for its own");
+    }
+
+    #[test]
     fn losses_epochs_and_results_follow_the_events() {
         let data = Arc::new(Mnist::embedded().unwrap());
         let mut s = Session::new(data);
@@ -405,6 +526,7 @@ mod tests {
             phase: Phase::One,
             epoch: 0,
             train_mse: 0.2,
+            l2_term: 0.125,
             seconds: 1.0,
         });
         s.apply(Event::PhaseDone {
@@ -423,16 +545,19 @@ mod tests {
         assert!((run.smooth[1].y - (0.5 - 0.1 * 0.25)).abs() < 1e-12);
         assert!((run.raw_log[1].y - 0.25f64.log10()).abs() < 1e-12);
         assert_eq!(run.epoch_ends, vec![2.0]);
+        assert_eq!((run.l2[0].x, run.l2[0].y), (2.0, 0.125));
+        assert!((run.l2_log[0].y - 0.125f64.log10()).abs() < 1e-12);
         assert_eq!(s.epochs.len(), 1);
+        assert_eq!(s.epochs[0].l2_term, Some(0.125));
         assert_eq!(s.phase2_epoch_seconds(), [None, Some(1.5)]);
         let csv = s.losses_csv();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
             lines[0],
-            "run,phase,cached,batch,loss,smoothed,epoch_train_mse"
+            "run,phase,cached,batch,loss,smoothed,epoch_train_mse,epoch_l2_term"
         );
-        assert_eq!(lines[1], "0,1,0,1,0.5,0.5,");
-        assert_eq!(lines[2], "0,1,0,2,0.25,0.475,0.2");
+        assert_eq!(lines[1], "0,1,0,1,0.5,0.5,,");
+        assert_eq!(lines[2], "0,1,0,2,0.25,0.475,0.2,0.125");
         s.apply(Event::Reset);
         assert!(s.runs.is_empty() && s.epochs.is_empty() && s.batches == 0);
     }

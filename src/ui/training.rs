@@ -4,7 +4,7 @@
 use egui::{RichText, Ui};
 
 use super::command::UiCommand;
-use super::session::{PhaseResult, Session};
+use super::session::{PcaFigure, PhaseResult, Session};
 use super::stack::{StackView, stack_ui};
 use crate::model::Phase;
 use crate::train::Hyperparams;
@@ -294,7 +294,7 @@ fn epochs_ui(ui: &mut Ui, s: &Session) {
                     );
                 }
                 if let Some(r) = s.results().iter().find(|r| r.run == i) {
-                    result_rows(ui, &mut table, r, run.cached);
+                    result_rows(ui, &mut table, r, run.cached, s);
                 }
             }
         });
@@ -303,7 +303,7 @@ fn epochs_ui(ui: &mut Ui, s: &Session) {
 /// A phase's test MSEs under its epochs: the one the phase is judged by first, in the
 /// colour of a result. After phase 1 on fresh inner layers that is the outer
 /// autoencoder's; the full stack's is then the price of random inner layers, and says so.
-fn result_rows(ui: &mut Ui, table: &mut EpochTable, r: &PhaseResult, cached: bool) {
+fn result_rows(ui: &mut Ui, table: &mut EpochTable, r: &PhaseResult, cached: bool, s: &Session) {
     let mono = |t: String| RichText::new(t).monospace();
     let tag = if cached { " (cached)" } else { "" };
     let seconds = mono(format!("{:.2}{tag}", r.seconds));
@@ -331,6 +331,7 @@ fn result_rows(ui: &mut Ui, table: &mut EpochTable, r: &PhaseResult, cached: boo
                 untrained,
             ],
         );
+        pca_row(ui, table, s.outer_yardstick(), r.test.outer);
     } else {
         let good = full.color(super::theme::GOOD).strong();
         table
@@ -340,7 +341,24 @@ fn result_rows(ui: &mut Ui, table: &mut EpochTable, r: &PhaseResult, cached: boo
                  autoencoder alone",
             );
         table.row(ui, [blank(), RichText::new("outer").weak(), outer, blank()]);
+        pca_row(ui, table, s.code_yardstick(), r.test.full);
     }
+}
+
+/// PCA's test MSE at the width of the layer the row above is judged by, beside `mse`.
+fn pca_row(ui: &mut Ui, table: &mut EpochTable, pca: Option<PcaFigure>, mse: f64) {
+    let Some(pca) = pca else { return };
+    table
+        .row(
+            ui,
+            [
+                RichText::new(""),
+                RichText::new(format!("PCA-{}", pca.components)).weak(),
+                RichText::new(format!("{:.6}", pca.mse)).monospace().weak(),
+                RichText::new(pca.compared(mse)).weak(),
+            ],
+        )
+        .on_hover_text(super::losses::YARDSTICK_HOVER);
 }
 
 /// The epoch table, striped, in columns as wide as their widest possible text. Not an

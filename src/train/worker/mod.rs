@@ -68,6 +68,7 @@ impl Worker {
     pub(super) fn run(mut self, commands: Receiver<Command>) {
         self.send(Event::State(RunState::Idle), true);
         self.snapshot(None, true);
+        self.measure_yardstick();
         let mut commands = commands;
         loop {
             // Idle or paused: wait outside rayon's pool, holding none of its threads.
@@ -168,6 +169,34 @@ impl Worker {
         if urgent || self.last_wake.elapsed() >= WAKE_INTERVAL {
             (self.wake)();
             self.last_wake = Instant::now();
+        }
+    }
+
+    /// PCA's yardstick for the current data, off this thread so that commands are
+    /// answered meanwhile. A failure only leaves the yardstick out (and is logged).
+    fn measure_yardstick(&self) {
+        let data = self.trainer.data().clone();
+        let (events, wake) = (self.events.clone(), self.wake.clone());
+        let measure = move || match eval::pca_yardstick_once(&data) {
+            Ok(pca) => {
+                if events.send(Event::Yardstick { data, pca }).is_ok() {
+                    wake();
+                }
+            }
+            Err(e) => log::warn!("no PCA yardstick for {}: {e}", data.source),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("layerwise-yardstick".into())
+            .spawn(move || {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(measure)) {
+                    log::warn!(
+                        "the PCA yardstick panicked: {}",
+                        crate::actor::panic_message(&*p)
+                    );
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("no thread for the PCA yardstick: {e}");
         }
     }
 
@@ -369,6 +398,7 @@ impl Worker {
             Ok(()) => {
                 self.send(Event::DataLoaded(data), true);
                 self.snapshot(None, true);
+                self.measure_yardstick();
             }
             Err(e) => self.error(format!("{}: {e}", dir.display())),
         }

@@ -51,6 +51,7 @@ impl Worker {
                 phase: s.phase,
                 epoch: e.epoch,
                 train_mse: e.train_mse,
+                l2_term: e.l2_term,
                 seconds: e.seconds,
             };
             self.send(done, true);

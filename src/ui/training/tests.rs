@@ -27,6 +27,7 @@ fn a_new_epoch_row_asks_for_no_frame_of_its_own() {
             phase: Phase::One,
             epoch,
             train_mse: 0.01,
+            l2_term: 0.01,
             seconds: 1.0,
         });
         assert!(
