@@ -342,7 +342,11 @@ fn loss_history_exports_as_csv() {
     assert!(lines[55].starts_with("0,1,0,55,"), "{}", lines[55]);
     let row = &h.state().session().epochs()[0];
     let (epoch_mse, l2) = (row.train_mse, row.l2_term.unwrap());
-    assert!(lines[55].ends_with(&format!(",{epoch_mse},{l2}")), "{}", lines[55]);
+    assert!(
+        lines[55].ends_with(&format!(",{epoch_mse},{l2}")),
+        "{}",
+        lines[55]
+    );
 }
 
 #[test]
