@@ -40,10 +40,9 @@ fn end_to_end_then_phase_3_each_get_a_curve_and_rows_of_their_own() {
     let full = h.state().session().results()[0].test.full;
     let pca = h.state().session().yardstick().as_ref().unwrap().mse(150);
     assert!((pca - 0.003424).abs() < 5e-7, "{pca}");
-    h.get_by_label("PCA-150");
     h.get_by_label("0.003424");
     let ratio = format!("{:.2}x lower", full / pca);
-    h.get_by_label(&ratio);
+    h.get_by_label(&format!("150 comps · {ratio}"));
     h.get_by_label(&format!("PCA-150 0.003424 ({ratio})"));
     h.key_press(egui::Key::Num3);
     h.run_steps(2);

@@ -98,7 +98,7 @@ fn yardsticks(session: &Session) -> Vec<(PcaFigure, &'static str, egui::Color32)
     phase1.into_iter().chain(stack).collect()
 }
 
-/// A dashed horizontal at PCA's test MSE, labelled with its value at the left edge.
+/// A dashed horizontal at PCA's test MSE, labelled with its value.
 fn draw_yardstick(plot: &mut PlotUi<'_>, line: (PcaFigure, &str, egui::Color32), log: bool) {
     let (pca, of, color) = line;
     let y = if log {
@@ -116,11 +116,12 @@ fn draw_yardstick(plot: &mut PlotUi<'_>, line: (PcaFigure, &str, egui::Color32),
             .style(egui_plot::LineStyle::dashed_dense())
             .width(1.5),
     );
-    let left = plot.plot_bounds().min()[0];
+    // At the first batch: a label at the plot's edge would widen the bounds it is
+    // placed by, frame after frame.
     plot.text(
         Text::new(
             "",
-            egui_plot::PlotPoint::new(left, y),
+            egui_plot::PlotPoint::new(0.0, y),
             format!("PCA-{} {:.6}", pca.components, pca.mse),
         )
         .anchor(egui::Align2::LEFT_TOP)

@@ -353,9 +353,9 @@ fn pca_row(ui: &mut Ui, table: &mut EpochTable, pca: Option<PcaFigure>, mse: f64
             ui,
             [
                 RichText::new(""),
-                RichText::new(format!("PCA-{}", pca.components)).weak(),
+                RichText::new("PCA").weak(),
                 RichText::new(format!("{:.6}", pca.mse)).monospace().weak(),
-                RichText::new(pca.compared(mse)).weak(),
+                RichText::new(format!("{} comps · {}", pca.components, pca.compared(mse))).weak(),
             ],
         )
         .on_hover_text(super::losses::YARDSTICK_HOVER);
