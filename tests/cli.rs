@@ -78,6 +78,26 @@ fn json_holds_every_figure() {
     assert!((pca_mse - 0.003424).abs() < 5e-7, "{pca_mse}");
     assert!((pca["per_image"].as_f64().unwrap() - 784.0 * pca_mse).abs() < 1e-9);
     assert!((pca["ratio"].as_f64().unwrap() - test_mse / pca_mse).abs() < 1e-9);
+    // Each autoencoder beside PCA of its own target: the images through 300
+    // components (0.000915 in the shared docs' table), hidden1 through 150.
+    let a = v["autoencoders"].as_array().unwrap();
+    assert_eq!(
+        (a[0]["autoencoder"].as_str(), a[0]["components"].as_u64()),
+        (Some("outer"), Some(300))
+    );
+    assert!(
+        (a[0]["pca_test_mse"].as_f64().unwrap() - 0.000915).abs() < 5e-7,
+        "{a:?}"
+    );
+    assert_eq!(
+        (a[1]["autoencoder"].as_str(), a[1]["components"].as_u64()),
+        (Some("inner"), Some(150))
+    );
+    let inner = a[1]["test_mse"].as_f64().unwrap();
+    assert!(
+        inner > a[1]["pca_test_mse"].as_f64().unwrap() && inner < 0.1,
+        "{a:?}"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use super::{Failure, HyperArgs, check_output, interrupt, load_data};
 use crate::checkpoint;
 use crate::data::{Mnist, PIXELS};
 use crate::model::Phase;
-use crate::train::eval::pca_yardstick;
+use crate::train::eval::{hidden1_yardstick, pca_yardstick_once};
 use crate::train::{CacheInfo, EpochEnd, Hyperparams, Trainer, in_pool};
 
 #[derive(Debug, Args)]
@@ -58,6 +58,9 @@ struct Report {
     test_per_image: f64,
     /// PCA through as many components as the code is wide: the yardstick.
     pca: PcaReport,
+    /// Each autoencoder of the stack on its own test target beside PCA at its width:
+    /// the outer one on the images, the inner one on hidden1 (once it has trained).
+    autoencoders: Vec<AutoencoderReport>,
     eval_seconds: f64,
     /// Seconds of training (every phase, cache builds included; no evaluation).
     train_seconds: f64,
@@ -93,6 +96,16 @@ struct PcaReport {
     /// The stack's test MSE over PCA's: above 1, PCA reconstructs better.
     ratio: f64,
     seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct AutoencoderReport {
+    /// `outer` (phase 1's: input to input through hidden1) or `inner` (phase 2's:
+    /// hidden1 to hidden1 through the code).
+    autoencoder: &'static str,
+    components: usize,
+    test_mse: f64,
+    pca_test_mse: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +164,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         checkpoint::save(path, &trainer.checkpoint()).map_err(Failure::input)?;
     }
     let pca = pca_report(&data, trainer.params().arch().hidden2, test_mse)?;
+    let autoencoders = autoencoder_reports(&trainer, &data)?;
     let per_image = |mse: f64| mse * PIXELS as f64;
     if options.text {
         // f32, as the seed's float32 tensor printed it.
@@ -165,6 +179,21 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
             per_image(test_mse),
             pca.per_image
         );
+        for a in &autoencoders {
+            let target = if a.autoencoder == "inner" {
+                "hidden1"
+            } else {
+                "the images"
+            };
+            println!(
+                "  [{} autoencoder on {target}: test MSE {:.6}; PCA-{} {:.6}, {:.2}x lower]",
+                a.autoencoder,
+                a.test_mse,
+                a.components,
+                a.pca_test_mse,
+                a.test_mse / a.pca_test_mse
+            );
+        }
         return Ok(());
     }
     let report = Report {
@@ -181,6 +210,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         test_mse,
         test_per_image: per_image(test_mse),
         pca,
+        autoencoders,
         eval_seconds,
         train_seconds: elapsed,
         total_seconds: started.elapsed().as_secs_f64(),
@@ -193,7 +223,8 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
 /// PCA's test MSE through `components` components beside the stack's `test_mse`.
 fn pca_report(data: &Mnist, components: usize, test_mse: f64) -> Result<PcaReport, Failure> {
     let t = Instant::now();
-    let yardstick = in_pool(|| pca_yardstick(data)).map_err(|e| Failure::Training(e.into()))?;
+    let yardstick =
+        in_pool(|| pca_yardstick_once(data)).map_err(|e| Failure::Training(e.into()))?;
     let pca = yardstick.mse(components);
     Ok(PcaReport {
         components,
@@ -202,6 +233,43 @@ fn pca_report(data: &Mnist, components: usize, test_mse: f64) -> Result<PcaRepor
         ratio: test_mse / pca,
         seconds: t.elapsed().as_secs_f64(),
     })
+}
+
+/// The outer autoencoder on the test images and, once the inner layers have trained,
+/// the inner one on the test images' hidden1, each beside PCA of its own target at
+/// its own width.
+fn autoencoder_reports(trainer: &Trainer, data: &Mnist) -> Result<Vec<AutoencoderReport>, Failure> {
+    let p = trainer.params();
+    let arch = p.arch();
+    let failed = |e: crate::space::YardstickError| Failure::Training(e.into());
+    let (test, images, inner) = in_pool(|| {
+        let test = trainer.test_errors();
+        let images = pca_yardstick_once(data).map_err(failed)?;
+        let epochs = trainer.epochs_done();
+        let trained = [Phase::Two, Phase::Three, Phase::EndToEnd]
+            .iter()
+            .any(|&p| epochs[p] > 0);
+        let inner = trained
+            .then(|| hidden1_yardstick(p, data))
+            .transpose()
+            .map_err(failed)?;
+        Ok::<_, Failure>((test, images, inner))
+    })?;
+    let mut out = vec![AutoencoderReport {
+        autoencoder: "outer",
+        components: arch.hidden1,
+        test_mse: test.outer,
+        pca_test_mse: images.mse(arch.hidden1),
+    }];
+    if let Some(y) = inner {
+        out.push(AutoencoderReport {
+            autoencoder: "inner",
+            components: arch.hidden2,
+            test_mse: test.inner,
+            pca_test_mse: y.mse(arch.hidden2),
+        });
+    }
+    Ok(out)
 }
 
 /// A trainer on `data` with the arguments' hyperparameters, or `--load`'s model.

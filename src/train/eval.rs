@@ -79,26 +79,32 @@ pub fn pca_yardstick(data: &Mnist) -> Result<Yardstick, YardstickError> {
 /// `mean((output - x)^2)` of the full stack over all of `images`, as the seed's
 /// `Test MSE`.
 pub fn reconstruction_mse(p: &Params, images: &Images) -> f64 {
-    squared_errors(p, images, false).1
+    squared_errors(p, images, false)[1]
 }
 
-/// The reconstruction MSE of the outer autoencoder alone (phase 1's, 784-300-784) and
-/// of the full stack, over all of `images`.
+/// The reconstruction MSE of the outer autoencoder alone (phase 1's, 784-300-784), of
+/// the full stack, and of the inner autoencoder on hidden1 (phase 2's), over all of
+/// `images`.
 pub fn reconstruction_errors(p: &Params, images: &Images) -> Errors {
-    let (outer, full) = squared_errors(p, images, true);
-    Errors { outer, full }
+    let [outer, full, inner] = squared_errors(p, images, true);
+    Errors { outer, full, inner }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Errors {
     pub outer: f64,
     pub full: f64,
+    /// Phase 2's loss: hidden3 against hidden1, per hidden1 value (records from before
+    /// it have 0).
+    #[serde(default)]
+    pub inner: f64,
 }
 
-fn squared_errors(p: &Params, images: &Images, outer: bool) -> (f64, f64) {
+/// Mean squared errors `[outer, full, inner]` (`outer` and `inner` 0 unless `all`).
+fn squared_errors(p: &Params, images: &Images, all: bool) -> [f64; 3] {
     let arch = p.arch();
     let blocks = images.len().div_ceil(BLOCK);
-    let (outer_sum, full_sum) = (0..blocks)
+    let sums = (0..blocks)
         .into_par_iter()
         .map_init(
             || (vec![0f32; BLOCK * PIXELS], Inference::new(arch, BLOCK)),
@@ -107,23 +113,38 @@ fn squared_errors(p: &Params, images: &Images, outer: bool) -> (f64, f64) {
                 let x = &mut x[..rows * PIXELS];
                 convert_range(images, b * BLOCK, x);
                 let x = view(x, PIXELS);
-                inf.run(p, x, outer);
+                inf.run(p, x, all);
                 let full = mse(flat(&inf.out.view(), rows), flat(&x, rows));
-                let outer = if outer {
-                    mse(flat(&inf.outer.view(), rows), flat(&x, rows))
-                } else {
-                    0.0
-                };
-                (outer, full)
+                if !all {
+                    return [0.0, full, 0.0];
+                }
+                let outer = mse(flat(&inf.outer.view(), rows), flat(&x, rows));
+                let inner = mse(flat(&inf.h3.view(), rows), flat(&inf.h1.view(), rows));
+                [outer, full, inner]
             },
         )
         .collect::<Vec<_>>()
         .into_iter()
         // Added in block order: a tree that followed work stealing would change the
         // last bits from run to run and with the thread count.
-        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        .fold([0.0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
     let n = (images.len() * PIXELS) as f64;
-    (outer_sum / n, full_sum / n)
+    let h = (images.len() * arch.hidden1).max(1) as f64;
+    [sums[0] / n, sums[1] / n, sums[2] / h]
+}
+
+/// PCA of hidden1 under `p`: the axes of the training images' hidden1, measured on the
+/// test images' (phase 2's yardstick: the best linear inner autoencoder).
+pub fn hidden1_yardstick(p: &Params, data: &Mnist) -> Result<Yardstick, YardstickError> {
+    let h = p.arch().hidden1;
+    let hidden1 = |images: &Images| {
+        let mut out = Array2::<f32>::zeros((images.len(), h));
+        if let Some(o) = out.as_slice_mut() {
+            hidden1_all(p, images, o);
+        }
+        out
+    };
+    Yardstick::of(hidden1(&data.train).view(), hidden1(&data.test).view())
 }
 
 /// The mean code (hidden2) of each class over `images`: `CLASSES` x hidden2, row c
@@ -268,5 +289,32 @@ mod tests {
         let e = reconstruction_errors(&p, &data.test);
         assert_eq!(e.full, reconstruction_mse(&p, &data.test));
         assert!(e.outer > 0.0 && e.outer != e.full);
+        // The inner autoencoder's error, the long way: hidden3 against hidden1, image
+        // by image, in f64.
+        let mut h1 = vec![0f32; data.test.len() * 300];
+        hidden1_all(&p, &data.test, &mut h1);
+        let h1 = Array2::from_shape_vec((data.test.len(), 300), h1).unwrap();
+        let elu = |v: f32| if v > 0.0 { v } else { v.exp_m1() };
+        let h2 = (h1.dot(&p.w2) + &p.b2).mapv(elu);
+        let h3 = (h2.dot(&p.w3) + &p.b3).mapv(elu);
+        let sum: f64 = (&h3 - &h1).iter().map(|&d| (d as f64).powi(2)).sum();
+        let want = sum / h1.len() as f64;
+        assert!(
+            (e.inner - want).abs() < 1e-5 * want,
+            "{} vs {want}",
+            e.inner
+        );
+    }
+
+    #[test]
+    fn pca_of_hidden1_leaves_nothing_at_its_full_width() {
+        let data = Mnist::embedded().unwrap();
+        let p = Params::he_init(Arch::RECIPE, 3);
+        let y = hidden1_yardstick(&p, &data).unwrap();
+        assert_eq!(y.width(), 300);
+        assert!(
+            y.mse(150) < y.mse(10) && y.mse(300) < 1e-6 * y.mse(0),
+            "{y:?}"
+        );
     }
 }

@@ -537,6 +537,7 @@ mod tests {
             test: Errors {
                 outer: 0.008,
                 full: 0.01,
+                inner: 0.002,
             },
         });
         let run = &s.runs[0];
