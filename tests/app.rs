@@ -460,9 +460,10 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
     h.get_by_label_contains("with its loss curves and 1 epoch snapshot(s)");
     h.get_by_label("Restore").click();
     h.run_steps(2);
-    assert!(wait_notes(&mut h, |n| n
-        .latest()
-        .is_some_and(|n| n.starts_with("loaded"))));
+    assert!(wait_notes(&mut h, |n| n.latest()
+        == Some(
+            "restored the last session: 1 phase run(s), 1 epoch(s)"
+        )));
     assert!(wait(&mut h, |s| s
         .snapshot()
         .as_ref()

@@ -18,7 +18,7 @@ use super::features::FeaturesPanel;
 use super::file_dialog::{FileDialog, Purpose};
 use super::layout::{self, Pane};
 use super::losses::LossesPanel;
-use super::notes::Notes;
+use super::notes::{Note, Notes};
 use super::pacing::Pacing;
 use super::recon::ReconPanel;
 use super::record::{Keeping, SessionRecord};
@@ -322,6 +322,10 @@ impl LayerwiseApp {
         }
         if restored && let Some((_, (record, history))) = self.pending_record.take() {
             self.session.restore(record.into_parts(history));
+            // Said as what it is, not as the kept set's inner file.
+            let (runs, epochs) = (self.session.runs().len(), self.session.epochs().len());
+            let what = format!("restored the last session: {runs} phase run(s), {epochs} epoch(s)");
+            self.notes.take(Note::Notice(what));
         }
         if failed {
             self.autostart.clear();
