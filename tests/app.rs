@@ -75,6 +75,11 @@ fn cache_checkbox_then_phase2_reports_the_cache_build() {
     assert!(s.results()[0].cached);
     let shown = format!("hidden1 cache built in {:.2} s", cache.seconds);
     h.get_by_label(&shown);
+    // Phase 2's own test error, on hidden1, under the full stack's.
+    let inner = s.results()[0].test.inner;
+    assert!(inner > 0.0 && inner < 1.0, "{inner}");
+    h.get_by_label(&format!("{inner:.6}"));
+    h.get_by_label("on hidden1");
 }
 
 #[test]

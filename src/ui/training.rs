@@ -341,6 +341,17 @@ fn result_rows(ui: &mut Ui, table: &mut EpochTable, r: &PhaseResult, cached: boo
                  autoencoder alone",
             );
         table.row(ui, [blank(), RichText::new("outer").weak(), outer, blank()]);
+        // Phase 2's own loss on the test set (records from before it have none).
+        if r.phase == Phase::Two && r.test.inner > 0.0 {
+            let inner = mono(format!("{:.6}", r.test.inner)).weak();
+            let on = RichText::new("on hidden1").weak();
+            table
+                .row(ui, [blank(), RichText::new("inner").weak(), inner, on])
+                .on_hover_text(
+                    "Test-set MSE of the inner autoencoder (hidden2 and hidden3), which phase 2 \
+                     trains: hidden3 against hidden1 of the test images",
+                );
+        }
         pca_row(ui, table, s.code_yardstick(), r.test.full);
     }
 }
