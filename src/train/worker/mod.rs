@@ -132,11 +132,7 @@ impl Worker {
         match catch_unwind(AssertUnwindSafe(|| f(self))) {
             Ok(flow) => flow,
             Err(payload) => {
-                let what = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
+                let what = crate::actor::panic_message(&*payload);
                 self.trainer.stop();
                 self.paused = false;
                 self.failed = true;
