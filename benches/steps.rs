@@ -43,7 +43,7 @@ fn steps(c: &mut Criterion) {
     let mut g = c.benchmark_group("step");
     g.throughput(Throughput::Elements(2 * 5 * b * i * h1));
     let mut t = trainer(&data);
-    t.begin_phase(Phase::One, false).unwrap();
+    t.begin_phase(Phase::ONE, false).unwrap();
     g.bench_function("phase1", |bench| {
         bench.iter_custom(|n| {
             pooled(n, &mut || {
@@ -53,7 +53,7 @@ fn steps(c: &mut Criterion) {
     });
     for cached in [true, false] {
         let mut t = trainer(&data);
-        t.begin_phase(Phase::Two, cached).unwrap();
+        t.begin_phase(Phase::TWO, cached).unwrap();
         let inner = 2 * 5 * b * h1 * h2;
         let flops = if cached {
             inner
@@ -76,7 +76,7 @@ fn steps(c: &mut Criterion) {
     }
     // Phase 3 and end-to-end: five products of the big shape, six of the inner.
     let mut t = trainer(&data);
-    t.begin_phase(Phase::Three, false).unwrap();
+    t.begin_phase(Phase::FineTune, false).unwrap();
     g.throughput(Throughput::Elements(2 * (5 * b * i * h1 + 6 * b * h1 * h2)));
     g.bench_function("full_stack", |bench| {
         bench.iter_custom(|n| {

@@ -49,14 +49,14 @@ pub fn reconstruct(p: &Params, images: &Images, indices: &[usize]) -> Vec<Recons
         .map(|(r, &index)| {
             let row = |m: &Array2<f32>| m.slice(s![r, ..]).to_vec();
             let original = row(&x);
-            let outer = row(&inf.outer);
-            let full = row(&inf.out);
+            let outer = row(inf.outer());
+            let full = row(inf.out());
             Reconstruction {
                 index,
                 label: images.labels[index],
                 mse_outer: mse(&original, &outer),
                 mse_full: mse(&original, &full),
-                code: row(&inf.h2),
+                code: row(inf.code()),
                 original,
                 outer,
                 full,
@@ -67,7 +67,7 @@ pub fn reconstruct(p: &Params, images: &Images, indices: &[usize]) -> Vec<Recons
 
 /// The incoming weights of each hidden1 unit (a column of W1), as images.
 pub fn features(p: &Params) -> Vec<Vec<f32>> {
-    p.w1.columns().into_iter().map(|c| c.to_vec()).collect()
+    p.w[0].columns().into_iter().map(|c| c.to_vec()).collect()
 }
 
 #[cfg(test)]
@@ -75,16 +75,16 @@ mod tests {
     use super::*;
     use crate::data::Mnist;
     use crate::model::Arch;
-    use crate::model::grad::{Workspace, phase1_loss};
+    use crate::model::grad::{Workspace, stage_loss};
 
     /// The engine's own passes, written out with ndarray's `dot`, for comparison.
     fn by_hand(p: &Params, x: &Array2<f32>) -> (Array2<f32>, Array2<f32>, Array2<f32>) {
         let elu = |m: Array2<f32>| m.mapv(crate::model::kernels::elu);
-        let h1 = elu(x.dot(&p.w1) + &p.b1);
-        let outer = h1.dot(&p.w4) + &p.b4;
-        let h2 = elu(h1.dot(&p.w2) + &p.b2);
-        let h3 = elu(h2.dot(&p.w3) + &p.b3);
-        (outer, h3.dot(&p.w4) + &p.b4, h2)
+        let h1 = elu(x.dot(&p.w[0]) + &p.b[0]);
+        let outer = h1.dot(&p.w[3]) + &p.b[3];
+        let h2 = elu(h1.dot(&p.w[1]) + &p.b[1]);
+        let h3 = elu(h2.dot(&p.w[2]) + &p.b[2]);
+        (outer, h3.dot(&p.w[3]) + &p.b[3], h2)
     }
 
     #[test]
@@ -111,8 +111,8 @@ mod tests {
         }
         // And with the training code's phase-1 pass: the same loss.
         let mut ws = Workspace::new(Arch::RECIPE, 3);
-        ws.x.assign(&x);
-        let loss = phase1_loss(&p, &mut ws);
+        ws.x().assign(&x);
+        let loss = stage_loss(&p, 1, &mut ws);
         let mean = r.iter().map(|r| r.mse_outer as f64).sum::<f64>() / 3.0;
         assert!((loss as f64 - mean).abs() < 1e-6 * mean);
     }
@@ -123,6 +123,6 @@ mod tests {
         let f = features(&p);
         assert_eq!(f.len(), 300);
         assert_eq!(f[17].len(), 784);
-        assert_eq!(f[17][5], p.w1[[5, 17]]);
+        assert_eq!(f[17][5], p.w[0][[5, 17]]);
     }
 }

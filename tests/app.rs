@@ -360,11 +360,7 @@ fn checkpoints_of_another_network_or_with_nan_are_refused_and_the_model_kept() {
     use layerwise::model::{Arch, Params};
     let mut h = app_with(no_pins());
     let dir = tempfile::tempdir().unwrap();
-    let other = Arch {
-        inputs: 784,
-        hidden1: 8,
-        hidden2: 4,
-    };
+    let other = Arch::two(784, 8, 4);
     let save = |name: &str, params: Params| {
         let path = dir.path().join(name);
         let ck = Checkpoint::bare(params);
@@ -373,7 +369,7 @@ fn checkpoints_of_another_network_or_with_nan_are_refused_and_the_model_kept() {
     };
     let small = save("small.safetensors", Params::he_init(other, 1));
     let mut p = Params::he_init(layerwise::model::Arch::RECIPE, 1);
-    p.w3[[2, 7]] = f32::INFINITY;
+    p.w[2][[2, 7]] = f32::INFINITY;
     let inf = save("inf.safetensors", p);
     let before = h.state().session().snapshot().clone().unwrap().params;
     through_dialog(&mut h, "Load checkpoint…", &small, "Load");
@@ -483,7 +479,7 @@ fn closing_mid_phase_keeps_the_model_and_the_next_launch_offers_it() {
     assert_eq!(s.history().len(), 1);
     assert_eq!(
         s.history()[0].epoch_end,
-        Some((layerwise::model::Phase::One, 0))
+        Some((layerwise::model::Phase::ONE, 0))
     );
 }
 
@@ -696,11 +692,7 @@ fn a_model_given_at_launch_is_opened_with_its_widths() {
     use layerwise::model::{Arch, Params};
     use layerwise::ui::AppOptions;
     let dir = tempfile::tempdir().unwrap();
-    let arch = Arch {
-        inputs: 784,
-        hidden1: 48,
-        hidden2: 24,
-    };
+    let arch = Arch::two(784, 48, 24);
     let params = Params::he_init(arch, 9);
     let path = dir.path().join("other.safetensors");
     checkpoint::save(&path, &Checkpoint::bare(params.clone())).unwrap();
@@ -717,7 +709,7 @@ fn a_model_given_at_launch_is_opened_with_its_widths() {
         .as_ref()
         .is_some_and(|p| *p.params == params)));
     let hp = &h.state().settings().hyperparams;
-    assert_eq!((hp.hidden1, hp.hidden2), (48, 24));
+    assert_eq!(hp.layers.to_vec(), [48, 24]);
     assert!(
         h.state().notes().errors().is_empty(),
         "{:?}",

@@ -26,8 +26,7 @@ use ui_app::{launch, short, wait};
 fn app(choice: ExperimentChoice) -> Harness<'static, LayerwiseApp> {
     let settings = Settings {
         hyperparams: Hyperparams {
-            hidden1: 64,
-            hidden2: 32,
+            layers: layerwise::model::Widths::two(64, 32),
             ..short()
         },
         experiment: choice,
@@ -125,8 +124,7 @@ fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         hyperparams: Hyperparams {
-            hidden1: 64,
-            hidden2: 32,
+            layers: layerwise::model::Widths::two(64, 32),
             ..short()
         },
         experiment: ExperimentChoice {

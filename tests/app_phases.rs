@@ -51,14 +51,14 @@ fn end_to_end_then_phase_3_each_get_a_curve_and_rows_of_their_own() {
     let s = h.state().session();
     let runs: Vec<(Phase, usize)> = s.runs().iter().map(|r| (r.phase, r.raw.len())).collect();
     // End-to-end runs as many epochs as phases 1 and 2 together.
-    assert_eq!(runs, [(Phase::EndToEnd, 110), (Phase::Three, 55)]);
+    assert_eq!(runs, [(Phase::EndToEnd, 110), (Phase::FineTune, 55)]);
     let rows: Vec<(Phase, u32)> = s.epochs().iter().map(|r| (r.phase, r.epoch)).collect();
     assert_eq!(
         rows,
         [
             (Phase::EndToEnd, 0),
             (Phase::EndToEnd, 1),
-            (Phase::Three, 0)
+            (Phase::FineTune, 0)
         ]
     );
     let snapshot = s.snapshot().as_ref().expect("a snapshot");

@@ -106,7 +106,7 @@ fn phase3_and_end_to_end_print_the_test_mse_and_appear_in_json() {
     let o = layerwise(&[&short[..], &["--phases", "1,2,3", "--test-each-epoch"]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("Training phase #3\n0 Train MSE: "), "{out}");
+    assert!(out.contains("Training fine-tune\n0 Train MSE: "), "{out}");
     assert_eq!(out.matches("  [test MSE: ").count(), 3, "{out}");
     assert!(out.contains("\nTest MSE: 0.0"), "{out}");
 
@@ -346,7 +346,7 @@ fn a_loaded_model_of_other_widths_is_saved_with_its_own_widths() {
     assert_eq!(ck.params.arch().to_string(), "784-32-16-32-784");
     let hp: layerwise::train::Hyperparams =
         serde_json::from_str(ck.settings.as_deref().unwrap()).unwrap();
-    assert_eq!((hp.hidden1, hp.hidden2), (32, 16));
+    assert_eq!(hp.layers.to_vec(), [32, 16]);
     assert_eq!(ck.epochs_done, [2, 0, 0, 0]);
 }
 

@@ -18,7 +18,7 @@ use mnist::data;
 fn phase1_trains_only_the_outer_layers_and_phase2_only_the_inner() {
     let mut t = Trainer::new(data(), short()).unwrap();
     let before = t.params().clone();
-    run(&mut t, Phase::One, false);
+    run(&mut t, Phase::ONE, false);
     let after1 = t.params().clone();
     assert_eq!(
         changed(&before, &after1),
@@ -26,7 +26,7 @@ fn phase1_trains_only_the_outer_layers_and_phase2_only_the_inner() {
     );
     for cache in [false, true] {
         let start = t.params().clone();
-        run(&mut t, Phase::Two, cache);
+        run(&mut t, Phase::TWO, cache);
         assert_eq!(
             changed(&start, t.params()),
             ["weights2", "biases2", "weights3", "biases3"],
@@ -40,8 +40,8 @@ fn cached_phase2_ends_with_the_same_weights_as_uncached() {
     let mut results = Vec::new();
     for cache in [false, true] {
         let mut t = Trainer::new(data(), short()).unwrap();
-        run(&mut t, Phase::One, false);
-        let mse = run(&mut t, Phase::Two, cache);
+        run(&mut t, Phase::ONE, false);
+        let mse = run(&mut t, Phase::TWO, cache);
         results.push((t.params().clone(), mse, t.test_mse()));
     }
     // Bit for bit: the cache is computed by the same kernels, row for row.
@@ -59,8 +59,8 @@ fn seed_sampling_differs_but_trains() {
     let mut a = Trainer::new(data(), hp).unwrap();
     let mut b = Trainer::new(data(), short()).unwrap();
     for t in [&mut a, &mut b] {
-        run(t, Phase::One, false);
-        run(t, Phase::Two, true);
+        run(t, Phase::ONE, false);
+        run(t, Phase::TWO, true);
     }
     assert_ne!(a.params(), b.params());
     // It learns as well as the default sampling, give or take.
@@ -72,7 +72,7 @@ fn seed_sampling_differs_but_trains() {
 fn same_seed_same_run_other_seed_other_run() {
     let go = |seed| {
         let mut t = Trainer::new(data(), Hyperparams { seed, ..short() }).unwrap();
-        run(&mut t, Phase::One, false);
+        run(&mut t, Phase::ONE, false);
         t.params().clone()
     };
     let a = go(1);
@@ -83,9 +83,9 @@ fn same_seed_same_run_other_seed_other_run() {
 #[test]
 fn phase2_shares_adams_step_counter_with_phase1_unless_asked() {
     let mut t = Trainer::new(data(), short()).unwrap();
-    run(&mut t, Phase::One, false);
+    run(&mut t, Phase::ONE, false);
     assert_eq!(t.adam_steps(), 55);
-    run(&mut t, Phase::Two, true);
+    run(&mut t, Phase::TWO, true);
     assert_eq!(t.adam_steps(), 110);
 
     let mut f = Trainer::new(
@@ -96,15 +96,15 @@ fn phase2_shares_adams_step_counter_with_phase1_unless_asked() {
         },
     )
     .unwrap();
-    run(&mut f, Phase::One, false);
-    run(&mut f, Phase::Two, true);
+    run(&mut f, Phase::ONE, false);
+    run(&mut f, Phase::TWO, true);
     assert_eq!(f.adam_steps(), 55);
 }
 
 #[test]
 fn checkpoint_round_trip_reproduces_the_test_mse() {
     let mut t = Trainer::new(data(), short()).unwrap();
-    run(&mut t, Phase::One, false);
+    run(&mut t, Phase::ONE, false);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     let ck = t.checkpoint();
@@ -124,7 +124,7 @@ fn divergence_stops_the_phase_and_keeps_the_last_good_parameters() {
         ..short()
     };
     let mut t = Trainer::new(data(), hp).unwrap();
-    t.begin_phase(Phase::One, false).unwrap();
+    t.begin_phase(Phase::ONE, false).unwrap();
     // The parameters before each update; the last update before the blow-up is the
     // one that caused it, so the trainer must go back to before it.
     let mut before_last_update = t.params().clone();
@@ -143,7 +143,7 @@ fn divergence_stops_the_phase_and_keeps_the_last_good_parameters() {
             batches,
             ..
         } => {
-            assert_eq!((*phase, *epoch, *batches), (Phase::One, 0, 55));
+            assert_eq!((*phase, *epoch, *batches), (Phase::ONE, 0, 55));
             assert!(*batch >= 1 && *batch <= 55);
         }
         e => panic!("expected divergence, got {e}"),
@@ -158,7 +158,7 @@ fn divergence_stops_the_phase_and_keeps_the_last_good_parameters() {
     // The trainer is usable again: a sane learning rate trains from here.
     t.reset();
     t.set_hyperparams(short()).unwrap();
-    run(&mut t, Phase::One, false);
+    run(&mut t, Phase::ONE, false);
     assert!(t.params().all_finite());
 }
 
@@ -203,17 +203,17 @@ fn resumed(t: &Trainer) -> Trainer {
 fn stopping_and_resuming_trains_the_same_bits_in_either_phase_cached_or_not() {
     for cache in [false, true] {
         let mut straight = Trainer::new(data(), short()).unwrap();
-        let mut mse = epochs_of(&mut straight, Phase::One, false, 2);
-        mse.extend(epochs_of(&mut straight, Phase::Two, cache, 2));
+        let mut mse = epochs_of(&mut straight, Phase::ONE, false, 2);
+        mse.extend(epochs_of(&mut straight, Phase::TWO, cache, 2));
 
         let mut first = Trainer::new(data(), short()).unwrap();
-        let mut resumed_mse = epochs_of(&mut first, Phase::One, false, 1);
+        let mut resumed_mse = epochs_of(&mut first, Phase::ONE, false, 1);
         let mut second = resumed(&first);
-        resumed_mse.extend(epochs_of(&mut second, Phase::One, false, 1));
+        resumed_mse.extend(epochs_of(&mut second, Phase::ONE, false, 1));
         let mut third = resumed(&second);
-        resumed_mse.extend(epochs_of(&mut third, Phase::Two, cache, 1));
+        resumed_mse.extend(epochs_of(&mut third, Phase::TWO, cache, 1));
         let mut fourth = resumed(&third);
-        resumed_mse.extend(epochs_of(&mut fourth, Phase::Two, cache, 1));
+        resumed_mse.extend(epochs_of(&mut fourth, Phase::TWO, cache, 1));
 
         assert_eq!(resumed_mse, mse, "cache: {cache}");
         assert!(fourth.params() == straight.params(), "cache: {cache}");
@@ -226,7 +226,7 @@ fn stopping_and_resuming_trains_the_same_bits_in_either_phase_cached_or_not() {
 #[test]
 fn an_old_checkpoint_without_moments_loads_with_a_note() {
     let mut t = Trainer::new(data(), short()).unwrap();
-    run(&mut t, Phase::One, false);
+    run(&mut t, Phase::ONE, false);
     let old = checkpoint::Checkpoint {
         optimizer: checkpoint::Optimizer::Counter(t.adam_steps()),
         order: None,
@@ -242,7 +242,7 @@ fn an_old_checkpoint_without_moments_loads_with_a_note() {
 #[test]
 fn a_batch_order_for_another_training_set_restarts_with_a_note() {
     let mut t = Trainer::new(data(), short()).unwrap();
-    run(&mut t, Phase::One, false);
+    run(&mut t, Phase::ONE, false);
     let mut ck = t.checkpoint();
     if let Some(o) = &mut ck.order {
         o.epochs.perm.truncate(100);
@@ -253,15 +253,15 @@ fn a_batch_order_for_another_training_set_restarts_with_a_note() {
         note.contains("it walks 100 images, the training set has 55000"),
         "{note}"
     );
-    run(&mut u, Phase::Two, true);
+    run(&mut u, Phase::TWO, true);
 }
 
 /// The recipe as it is, at its own settings: batch 150 (75-row halves on two threads,
 /// a 100-image remainder carried into the next epoch), 4 + 4 epochs.
 fn recipe(cache: bool) -> (Vec<f32>, Vec<f32>, f64, layerwise::model::Params) {
     let mut t = Trainer::new(data(), Hyperparams::default()).unwrap();
-    let one = run(&mut t, Phase::One, false);
-    let two = run(&mut t, Phase::Two, cache);
+    let one = run(&mut t, Phase::ONE, false);
+    let two = run(&mut t, Phase::TWO, cache);
     (one, two, t.test_mse(), t.params().clone())
 }
 

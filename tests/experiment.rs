@@ -27,7 +27,7 @@ fn encoder() -> Arc<Params> {
                 ..Hyperparams::default()
             };
             let mut t = Trainer::new(data(), hp).unwrap();
-            for phase in [Phase::One, Phase::Two] {
+            for phase in [Phase::ONE, Phase::TWO] {
                 t.begin_phase(phase, true).unwrap();
                 t.run_phase(|_| {}).unwrap();
             }
@@ -210,11 +210,7 @@ fn specs_that_cannot_run_are_refused_with_the_reason() {
         ..ExperimentSpec::default()
     };
     assert!(refused(no_seeds).contains("needs a budget, an arm and a seed"));
-    let wide = Arc::new(Params::zeros(Arch {
-        inputs: 100,
-        hidden1: 3,
-        hidden2: 2,
-    }));
+    let wide = Arc::new(Params::zeros(Arch::two(100, 3, 2)));
     let err = Sweep::new(data(), wide, ExperimentSpec::default()).err();
     assert!(err.is_some_and(|e| e.to_string().contains("28x28")));
     // The default sweep's plan: 4 budgets x 4 arms x 3 seeds of 1,500 steps.

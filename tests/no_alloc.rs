@@ -90,10 +90,10 @@ fn classifier_steps_do_not_allocate(run: &mut ArmRun, threads: usize) {
 
 fn steps_do_not_allocate(t: &mut Trainer, threads: usize) {
     let phases = [
-        (Phase::One, false),
-        (Phase::Two, false),
-        (Phase::Two, true),
-        (Phase::Three, false),
+        (Phase::ONE, false),
+        (Phase::TWO, false),
+        (Phase::TWO, true),
+        (Phase::FineTune, false),
         (Phase::EndToEnd, false),
     ];
     for (phase, cached) in phases {

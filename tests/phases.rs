@@ -18,11 +18,11 @@ use mnist::data;
 #[test]
 fn phase3_trains_every_layer_continues_adam_and_lowers_the_test_mse() {
     let mut t = Trainer::new(data(), short()).unwrap();
-    run(&mut t, Phase::One, true);
-    run(&mut t, Phase::Two, true);
+    run(&mut t, Phase::ONE, true);
+    run(&mut t, Phase::TWO, true);
     let (before, mse2) = (t.params().clone(), t.test_mse());
     assert_eq!(t.adam_steps(), 110);
-    let epochs = run(&mut t, Phase::Three, true);
+    let epochs = run(&mut t, Phase::FineTune, true);
     assert_eq!(epochs.len(), 1);
     assert_eq!(changed(&before, t.params()), TENSOR_NAMES);
     // One optimiser for every phase, as in the seed's single graph: the counter goes on.
@@ -56,8 +56,8 @@ fn end_to_end_starts_from_the_seed_whatever_came_before_and_runs_both_phases_epo
 
     // After a layer-wise run, end-to-end re-initialises: the same bits as from fresh.
     let mut after = Trainer::new(data(), short()).unwrap();
-    run(&mut after, Phase::One, true);
-    run(&mut after, Phase::Two, true);
+    run(&mut after, Phase::ONE, true);
+    run(&mut after, Phase::TWO, true);
     assert_eq!(run(&mut after, Phase::EndToEnd, true), e2e);
     assert!(after.params() == fresh.params());
     assert_eq!(after.epochs_done(), [0, 0, 0, 2]);
@@ -72,7 +72,7 @@ fn end_to_end_starts_from_the_seed_whatever_came_before_and_runs_both_phases_epo
 fn phase3_and_end_to_end_epochs_survive_a_checkpoint() {
     let mut t = Trainer::new(data(), short()).unwrap();
     run(&mut t, Phase::EndToEnd, true);
-    run(&mut t, Phase::Three, true);
+    run(&mut t, Phase::FineTune, true);
     let bytes = checkpoint::to_bytes(&t.checkpoint()).unwrap();
     let ck = checkpoint::from_bytes(&bytes, None).unwrap();
     assert_eq!(ck.epochs_done, [0, 0, 1, 2]);

@@ -245,11 +245,7 @@ proptest! {
 
 // ---- checkpoints ----
 
-const SMALL: Arch = Arch {
-    inputs: 12,
-    hidden1: 6,
-    hidden2: 3,
-};
+const SMALL: Arch = Arch::two(12, 6, 3);
 
 fn real_checkpoint() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -337,7 +333,7 @@ fn trained_checkpoint() -> &'static (Vec<u8>, std::sync::Arc<Mnist>) {
     CK.get_or_init(|| {
         let data = std::sync::Arc::new(Mnist::embedded().unwrap());
         let mut t = Trainer::new(data.clone(), tiny()).unwrap();
-        for phase in [Phase::One, Phase::Two] {
+        for phase in [Phase::ONE, Phase::TWO] {
             t.begin_phase(phase, false).unwrap();
             t.step().unwrap();
             t.stop();
@@ -348,8 +344,7 @@ fn trained_checkpoint() -> &'static (Vec<u8>, std::sync::Arc<Mnist>) {
 
 fn tiny() -> Hyperparams {
     Hyperparams {
-        hidden1: 6,
-        hidden2: 3,
+        layers: layerwise::model::Widths::two(6, 3),
         batch_size: 5000,
         ..Hyperparams::default()
     }
@@ -367,7 +362,7 @@ proptest! {
             if let Ok(ck) = checkpoint::from_bytes(&mutated, None) {
                 let mut t = Trainer::new(data, tiny()).unwrap();
                 if t.restore(ck).is_ok() {
-                    for phase in [Phase::One, Phase::Two] {
+                    for phase in [Phase::ONE, Phase::TWO] {
                         t.begin_phase(phase, true).unwrap();
                         // A blow-up is a result, not a failure; a panic or a hang is.
                         let _ = t.step();

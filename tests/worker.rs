@@ -28,8 +28,7 @@ const ANSWER: Duration = Duration::from_secs(60);
 /// A small network and big batches: 11 cheap steps an epoch.
 fn small() -> Hyperparams {
     Hyperparams {
-        hidden1: 8,
-        hidden2: 4,
+        layers: layerwise::model::Widths::two(8, 4),
         batch_size: 5000,
         epochs: 2,
         ..Hyperparams::default()
@@ -62,7 +61,7 @@ fn files() -> &'static Files {
         save(
             &other,
             Hyperparams {
-                hidden1: 6,
+                layers: layerwise::model::Widths::two(6, 4),
                 ..small()
             },
         );
@@ -112,7 +111,7 @@ impl Pick {
     fn command(self) -> Command {
         let f = files();
         match self {
-            Pick::Start(n) => Command::StartPhase(Phase::ALL[n as usize % 4]),
+            Pick::Start(n) => Command::StartPhase(PHASES[n as usize % 4]),
             Pick::Pause => Command::Pause,
             Pick::Resume => Command::Resume,
             Pick::Stop => Command::Stop,
@@ -256,6 +255,8 @@ fn drive(actions: &[Action]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+const PHASES: [Phase; 4] = [Phase::ONE, Phase::TWO, Phase::FineTune, Phase::EndToEnd];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -286,11 +287,11 @@ fn commands_already_waiting_are_handled_before_the_next_batch() {
         state: RunState::Idle,
         batches: 0,
     };
-    queued_together(&w, [Command::StartPhase(Phase::One), Command::Pause]);
+    queued_together(&w, [Command::StartPhase(Phase::ONE), Command::Pause]);
     watch
         .until(&w, |e, _| matches!(e, Event::Handled(CommandKind::Pause)))
         .unwrap();
-    assert!(matches!(watch.state, RunState::Paused(Phase::One)));
+    assert!(matches!(watch.state, RunState::Paused(Phase::ONE)));
     assert_eq!(watch.batches, 0);
     // Resume and Stop queued together: stopped before another batch.
     queued_together(&w, [Command::Resume, Command::Stop]);

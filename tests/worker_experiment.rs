@@ -98,7 +98,7 @@ fn an_untrained_model_trains_the_recipe_first_then_results_arrive_one_by_one() {
         .collect();
     assert_eq!(
         phases,
-        [Phase::One, Phase::Two],
+        [Phase::ONE, Phase::TWO],
         "the recipe's phases, first"
     );
     let Some(ExperimentEvent::Started {
@@ -168,7 +168,7 @@ fn an_untrained_model_trains_the_recipe_first_then_results_arrive_one_by_one() {
 /// A worker whose model has had a phase (so experiments start at once).
 fn trained_worker() -> WorkerHandle {
     let h = worker();
-    h.send(Command::StartPhase(Phase::One));
+    h.send(Command::StartPhase(Phase::ONE));
     until(&h, |e| matches!(e, Event::PhaseDone { .. }));
     until(&h, |e| matches!(e, Event::State(RunState::Idle)));
     h
@@ -245,7 +245,7 @@ fn the_book_reports_each_epoch_and_other_commands_wait_for_the_end() {
         ..ExperimentSpec::book()
     };
     h.send(Command::RunExperiment(book));
-    h.send(Command::StartPhase(Phase::Two));
+    h.send(Command::StartPhase(Phase::TWO));
     h.send(Command::LoadCheckpoint("/nowhere.safetensors".into()));
     let events = until(&h, |e| {
         matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }))

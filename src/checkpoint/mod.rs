@@ -1,4 +1,4 @@
-//! Checkpoints: all weights and biases as safetensors (`weights1..4`, `biases1..4`,
+//! Checkpoints: all weights and biases as safetensors (`weights1..2K`, `biases1..2K`,
 //! f32, `[in, out]`), Adam's moments (`adam.m.*`, `adam.v.*`) and where the batch
 //! order stood (`order.*`), with counters and the training settings in the metadata.
 //! Readable from Python with `safetensors.numpy.load_file`.
@@ -15,18 +15,21 @@ use std::path::Path;
 use safetensors::tensor::Dtype;
 
 use crate::data::OrderState;
-use crate::model::{AdamState, Arch, Params, PhaseEpochs};
+use crate::model::{AdamState, Arch, MAX_STAGES, Params, PhaseEpochs};
 
 pub use read::from_bytes;
 pub use tensors::{Named, load_tensors, tensors_to_bytes};
 pub use write::to_bytes;
 
 pub const FORMAT: &str = "layerwise";
-/// Version 2 added Adam's moments and the batch order; version 1 files still load.
-pub const FORMAT_VERSION: &str = "2";
+/// Version 2 added Adam's moments and the batch order; version 3 stacks of any depth
+/// (`weights1..2K`, epochs per layer-wise phase, `epochs_fine_tune`). Versions 1 and 2
+/// still load.
+pub const FORMAT_VERSION: &str = "3";
 const OLDEST_VERSION: &str = "1";
 /// Far more than any sane architecture needs (the recipe's is 7 MB with the optimiser);
 /// refuse to read anything bigger into memory.
+const MAX_WEIGHTS: usize = 2 * MAX_STAGES;
 const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Everything a checkpoint holds.
@@ -103,12 +106,17 @@ pub enum CheckpointProblem {
     UnexpectedTensor(String),
     #[error("missing tensor '{0}'")]
     MissingTensor(String),
-    #[error("weights1 and weights2 must be matrices, found shapes {0:?} and {1:?}")]
-    NotMatrices(Vec<usize>, Vec<usize>),
+    #[error("{0} must be a matrix, found shape {1:?}")]
+    NotMatrix(String, Vec<usize>),
+    #[error(
+        "{0} weight tensors: a stack of 1 to {MAX_STAGES} autoencoders has an even number \
+         of them, 2 to {MAX_WEIGHTS}"
+    )]
+    Depth(usize),
     #[error("the checkpoint's network is {found}, the current one is {expected}")]
     OtherNetwork { found: Arch, expected: Arch },
-    #[error("degenerate architecture {0}")]
-    Degenerate(Arch),
+    #[error("not a network layerwise builds: {0}")]
+    Degenerate(String),
     #[error("tensor '{name}' is {dtype:?}, expected {expected:?}")]
     Dtype {
         name: String,

@@ -9,16 +9,28 @@ use super::{
     BatchOrder, Checkpoint, CheckpointProblem, FORMAT, FORMAT_VERSION, OLDEST_VERSION, Optimizer,
 };
 use crate::data::OrderState;
-use crate::model::{AdamState, Arch, Params, PhaseEpochs, TENSOR_NAMES};
+use crate::model::{AdamState, Arch, MAX_STAGES, Params, Phase, PhaseEpochs, Widths};
 
 type Meta = HashMap<String, String>;
+
+/// The metadata key of each layer-wise phase's epochs.
+pub(super) const PHASE_KEYS: [&str; MAX_STAGES] = [
+    "epochs_phase1",
+    "epochs_phase2",
+    "epochs_phase3",
+    "epochs_phase4",
+    "epochs_phase5",
+    "epochs_phase6",
+    "epochs_phase7",
+    "epochs_phase8",
+];
 
 /// Parses checkpoint bytes (see `load`).
 pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, CheckpointProblem> {
     let not_st = |e: safetensors::SafeTensorError| CheckpointProblem::NotSafetensors(e.to_string());
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
     let meta = header.metadata().clone().unwrap_or_default();
-    check_format(&meta)?;
+    let version = check_format(&meta)?;
     let st = SafeTensors::deserialize(bytes).map_err(not_st)?;
     if let Some(name) = st.names().into_iter().find(|n| !known(n)) {
         return Err(CheckpointProblem::UnexpectedTensor(name.to_string()));
@@ -53,18 +65,25 @@ pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, Chec
         true => Some(read_order(&st, &meta)?),
         false => None,
     };
-    let epochs = |key| count(&meta, key).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    let epochs =
+        |key: &'static str| count(&meta, key).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    // A key that is missing (every file from before phase 3) counts 0. Files before
+    // version 3 called fine-tuning phase 3.
+    let mut epochs_done = PhaseEpochs::default();
+    let depth = arch.depth();
+    for k in 1..=depth {
+        epochs_done[Phase::Layer(k as u8)] = epochs(PHASE_KEYS[k - 1])?;
+    }
+    epochs_done[Phase::FineTune] = match version {
+        "3" => epochs("epochs_fine_tune")?,
+        _ => epochs("epochs_phase3")?,
+    };
+    epochs_done[Phase::EndToEnd] = epochs("epochs_end_to_end")?;
     Ok(Checkpoint {
         params,
         optimizer,
         order,
-        // A key that is missing (every file from before phase 3) counts 0.
-        epochs_done: PhaseEpochs::from_counts(&[
-            epochs("epochs_phase1")?,
-            epochs("epochs_phase2")?,
-            epochs("epochs_phase3")?,
-            epochs("epochs_end_to_end")?,
-        ]),
+        epochs_done,
         settings: meta.get("hyperparams").cloned(),
     })
 }
@@ -73,9 +92,15 @@ fn has(st: &SafeTensors<'_>, name: &str) -> bool {
     st.tensor(name).is_ok()
 }
 
-/// The tensor names a checkpoint may hold.
+/// The tensor names a checkpoint may hold: `weights1`.. and `biases1`.. of up to
+/// `2 * MAX_STAGES` layers (whether they make a stack is checked after).
 fn known(name: &str) -> bool {
-    let param = |n: &str| TENSOR_NAMES.contains(&n);
+    let numbered = |n: &str, stem: &str| {
+        n.strip_prefix(stem)
+            .and_then(|j| j.parse::<usize>().ok())
+            .is_some_and(|j| (1..=2 * MAX_STAGES).contains(&j) && n == format!("{stem}{j}"))
+    };
+    let param = |n: &str| numbered(n, "weights") || numbered(n, "biases");
     param(name)
         || name.strip_prefix("adam.m.").is_some_and(param)
         || name.strip_prefix("adam.v.").is_some_and(param)
@@ -96,7 +121,7 @@ fn check_format(meta: &Meta) -> Result<&str, CheckpointProblem> {
     match meta.get("format_version").map(String::as_str) {
         // Files written before versions were recorded are version 1.
         None => Ok(OLDEST_VERSION),
-        Some(v @ (OLDEST_VERSION | FORMAT_VERSION)) => Ok(v),
+        Some(v @ (OLDEST_VERSION | "2" | FORMAT_VERSION)) => Ok(v),
         Some(v) => Err(CheckpointProblem::OtherVersion(v.to_string())),
     }
 }
@@ -131,34 +156,51 @@ fn tensor<'a>(st: &'a SafeTensors<'a>, name: &str) -> Result<TensorView<'a>, Che
         .map_err(|_| CheckpointProblem::MissingTensor(name.to_string()))
 }
 
-/// The network's widths, read off the shapes of weights1 and weights2.
+/// The network's widths, read off the shapes of the encoder's weights (weights1 ..
+/// weightsK of 2K). Everything is checked before anything is allocated: the depth
+/// against `MAX_STAGES`, each width against `MAX_LAYER_WIDTH`.
 fn arch_of(st: &SafeTensors<'_>) -> Result<Arch, CheckpointProblem> {
-    let (w1, w2) = (tensor(st, "weights1")?, tensor(st, "weights2")?);
-    let (&[inputs, hidden1], &[_, hidden2]) = (w1.shape(), w2.shape()) else {
-        return Err(CheckpointProblem::NotMatrices(
-            w1.shape().to_vec(),
-            w2.shape().to_vec(),
-        ));
-    };
-    let arch = Arch {
-        inputs,
-        hidden1,
-        hidden2,
-    };
-    if inputs == 0 || hidden1 == 0 || hidden2 == 0 {
-        return Err(CheckpointProblem::Degenerate(arch));
+    // The deepest layer named (`known` refused names past 2 * MAX_STAGES): a gap below
+    // it is a missing tensor, said by name.
+    let layers = (1..=2 * MAX_STAGES)
+        .filter(|j| has(st, &format!("weights{j}")) || has(st, &format!("biases{j}")))
+        .max()
+        .unwrap_or(0);
+    if layers < 2 || layers % 2 == 1 || layers > 2 * MAX_STAGES {
+        return Err(CheckpointProblem::Depth(layers));
     }
-    Ok(arch)
+    let mut widths = Vec::with_capacity(layers / 2);
+    let mut inputs = 0;
+    for j in 1..=layers / 2 {
+        let w = tensor(st, &format!("weights{j}"))?;
+        let &[i, o] = w.shape() else {
+            return Err(CheckpointProblem::NotMatrix(
+                format!("weights{j}"),
+                w.shape().to_vec(),
+            ));
+        };
+        if j == 1 {
+            inputs = i;
+        }
+        widths.push(o);
+    }
+    if inputs == 0 {
+        return Err(CheckpointProblem::Degenerate(format!("{inputs} inputs")));
+    }
+    let widths = Widths::new(&widths).map_err(|e| CheckpointProblem::Degenerate(e.to_string()))?;
+    // The rest of the shapes (the chain, the mirror) are checked tensor by tensor.
+    Ok(Arch { inputs, widths })
 }
 
-/// The eight tensors named `prefix` + `TENSOR_NAMES`, of `arch`'s shapes, finite.
+/// The tensors named `prefix` + `Arch::tensor_names`, of `arch`'s shapes, finite.
 fn read_params(
     st: &SafeTensors<'_>,
     prefix: &str,
     arch: Arch,
 ) -> Result<Params, CheckpointProblem> {
     let mut params = Params::zeros(arch);
-    for ((&name, shape), dst) in TENSOR_NAMES
+    for ((name, shape), dst) in arch
+        .tensor_names()
         .iter()
         .zip(arch.shapes())
         .zip(params.tensors_mut())

@@ -3,11 +3,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use super::*;
 use crate::model::TENSOR_NAMES;
 
-const SMALL: Arch = Arch {
-    inputs: 6,
-    hidden1: 4,
-    hidden2: 2,
-};
+const SMALL: Arch = Arch::two(6, 4, 2);
 
 fn full() -> Checkpoint {
     let order = |seed: u32, pos| OrderState {
@@ -101,10 +97,7 @@ fn refuses_wrong_shape_missing_tensor_and_other_arch() {
     t.remove(6);
     assert!(refused(&version1(t, &[]), None).contains("missing tensor 'weights4'"));
 
-    let other = Arch {
-        hidden2: 3,
-        ..SMALL
-    };
+    let other = Arch::two(6, 4, 3);
     let msg = refused(&version1(good_tensors(), &[]), Some(other));
     assert!(
         msg.contains("6-4-2-4-6") && msg.contains("6-4-3-4-6"),
@@ -118,8 +111,8 @@ fn refuses_wrong_shape_missing_tensor_and_other_arch() {
 
 #[test]
 fn refuses_other_versions_non_finite_values_and_garbage() {
-    let b = version1(good_tensors(), &[("format_version", "3")]);
-    assert!(refused(&b, None).contains("format version 3"));
+    let b = version1(good_tensors(), &[("format_version", "4")]);
+    assert!(refused(&b, None).contains("format version 4"));
 
     let mut t = good_tensors();
     t[0].2[3] = f32::NAN;
@@ -142,12 +135,33 @@ fn with_meta(key: &str, value: &str) -> Vec<u8> {
     safetensors::serialize(views, Some(meta)).unwrap()
 }
 
-#[test]
-fn a_file_from_before_phase_3_counts_no_epochs_of_it() {
+/// `full()` as version 2 wrote it: fine-tuning's epochs under `epochs_phase3`.
+fn version2_meta() -> (Vec<u8>, std::collections::HashMap<String, String>) {
     let bytes = to_bytes(&full()).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let mut meta = header.metadata().clone().unwrap();
+    assert_eq!(meta["format_version"], "3");
+    let ft = meta.remove("epochs_fine_tune").unwrap();
+    meta.insert("epochs_phase3".into(), ft);
+    meta.insert("format_version".into(), "2".into());
+    (bytes, meta)
+}
+
+#[test]
+fn a_version_2_file_loads_into_two_stages_with_its_fine_tuning() {
+    let (bytes, meta) = version2_meta();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let v2 = safetensors::serialize(st.tensors(), Some(meta)).unwrap();
+    let ck = from_bytes(&v2, None).unwrap();
+    assert_eq!(ck.epochs_done, [4, 2, 1, 0]);
+    assert_eq!(ck.params.arch().depth(), 2);
+    assert_eq!(ck, full());
+}
+
+#[test]
+fn a_file_from_before_phase_3_counts_no_epochs_of_it() {
+    let (bytes, mut meta) = version2_meta();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     assert_eq!(meta["epochs_phase3"], "1");
     meta.remove("epochs_phase3");
     meta.remove("epochs_end_to_end");
@@ -158,6 +172,70 @@ fn a_file_from_before_phase_3_counts_no_epochs_of_it() {
         msg.contains("epochs_end_to_end = 'x' is not a count"),
         "{msg}"
     );
+}
+
+#[test]
+fn stacks_of_any_depth_round_trip_with_the_seeds_names() {
+    for widths in [&[5][..], &[5, 4, 3], &[6, 5, 4, 3, 2]] {
+        let arch = Arch {
+            inputs: 6,
+            widths: crate::model::Widths::new(widths).unwrap(),
+        };
+        let mut ck = Checkpoint::bare(Params::he_init(arch, 3));
+        for k in 1..=widths.len() {
+            ck.epochs_done[crate::model::Phase::Layer(k as u8)] = k as u32;
+        }
+        ck.epochs_done[crate::model::Phase::FineTune] = 7;
+        let bytes = to_bytes(&ck).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut names = st.names();
+        names.sort();
+        let mut want = arch.tensor_names();
+        want.sort();
+        assert_eq!(names, want.iter().collect::<Vec<_>>());
+        assert_eq!(from_bytes(&bytes, None).unwrap(), ck);
+    }
+}
+
+#[test]
+fn absurd_depths_and_broken_chains_are_refused_by_name() {
+    let arch = Arch {
+        inputs: 6,
+        widths: crate::model::Widths::new(&[5, 4, 3]).unwrap(),
+    };
+    let p = Params::he_init(arch, 1);
+    let tensors = |p: &Params| -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        let a = p.arch();
+        a.tensor_names()
+            .into_iter()
+            .zip(a.shapes())
+            .zip(p.tensors())
+            .map(|((n, s), t)| (n, s, t.to_vec()))
+            .collect()
+    };
+    // Weights past the deepest stack: an unexpected tensor, refused before reading.
+    let mut t = tensors(&p);
+    t.push(("weights17".into(), vec![1, 1], vec![0.0]));
+    assert!(refused(&version1(t, &[]), None).contains("unexpected tensor 'weights17'"));
+    // An odd number of layers.
+    let mut t = tensors(&p);
+    t.truncate(10);
+    assert!(refused(&version1(t, &[]), None).contains("5 weight tensors"));
+    // A decoder that does not mirror the encoder.
+    let mut t = tensors(&p);
+    t[6] = ("weights4".into(), vec![3, 5], vec![0.0; 15]);
+    let msg = refused(&version1(t, &[]), None);
+    assert!(
+        msg.contains("'weights4' has shape [3, 5], expected [3, 4]"),
+        "{msg}"
+    );
+    // A width past the limit, said before anything is allocated for it.
+    let t = vec![
+        ("weights1".to_string(), vec![1, 5000], vec![0.0; 5000]),
+        ("weights2".to_string(), vec![5000, 1], vec![0.0; 5000]),
+    ];
+    let msg = refused(&version1(t, &[]), None);
+    assert!(msg.contains("between 1 and 4096 units, not 5000"), "{msg}");
 }
 
 #[test]

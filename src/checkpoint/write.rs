@@ -4,15 +4,22 @@ use std::collections::HashMap;
 
 use safetensors::tensor::{Dtype, TensorView};
 
+use super::read::PHASE_KEYS;
 use super::{Checkpoint, CheckpointProblem, FORMAT, FORMAT_VERSION, Optimizer};
-use crate::model::{Params, Phase, TENSOR_NAMES};
+use crate::model::{Params, Phase};
 
 /// The checkpoint as safetensors bytes.
 pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
     let encode = |e: safetensors::SafeTensorError| CheckpointProblem::Encode(e.to_string());
     let mut tensors: Vec<(String, Dtype, Vec<usize>, &'a [u8])> = Vec::new();
     let mut add_params = |prefix: &str, p: &'a Params| {
-        for ((name, shape), t) in TENSOR_NAMES.iter().zip(p.arch().shapes()).zip(p.tensors()) {
+        let arch = p.arch();
+        for ((name, shape), t) in arch
+            .tensor_names()
+            .into_iter()
+            .zip(arch.shapes())
+            .zip(p.tensors())
+        {
             tensors.push((format!("{prefix}{name}"), Dtype::F32, shape, bytes_of(t)));
         }
     };
@@ -23,22 +30,18 @@ pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
         ("arch".into(), ck.params.arch().to_string()),
         ("adam_steps".into(), ck.optimizer.steps().to_string()),
         (
-            "epochs_phase1".into(),
-            ck.epochs_done[Phase::One].to_string(),
-        ),
-        (
-            "epochs_phase2".into(),
-            ck.epochs_done[Phase::Two].to_string(),
-        ),
-        (
-            "epochs_phase3".into(),
-            ck.epochs_done[Phase::Three].to_string(),
+            "epochs_fine_tune".into(),
+            ck.epochs_done[Phase::FineTune].to_string(),
         ),
         (
             "epochs_end_to_end".into(),
             ck.epochs_done[Phase::EndToEnd].to_string(),
         ),
     ]);
+    for (k, key) in PHASE_KEYS.iter().enumerate().take(ck.params.depth()) {
+        let epochs = ck.epochs_done[Phase::Layer(k as u8 + 1)];
+        meta.insert(key.to_string(), epochs.to_string());
+    }
     if let Optimizer::Full(s) = &ck.optimizer {
         add_params("adam.m.", &s.m);
         add_params("adam.v.", &s.v);

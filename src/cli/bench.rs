@@ -124,15 +124,15 @@ pub fn run(data: Arc<Mnist>, args: BenchArgs) -> Result<(), Failure> {
     let report = in_pool(|| -> Result<Report, Failure> {
         let probe = Trainer::new(data.clone(), Hyperparams::default()).map_err(Failure::input)?;
         let p = probe.params().clone();
-        let mut cache = vec![0f32; data.train.len() * p.arch().hidden1];
+        let mut cache = vec![0f32; data.train.len() * p.arch().hidden1()];
         Ok(Report {
             threads: rayon::current_num_threads(),
             isa: crate::simd::isa().name(),
             gemm_gflops: gemm_gflops(),
-            phase1_step_ms: step_ms(&data, Phase::One, false)?,
-            phase2_cached_step_ms: step_ms(&data, Phase::Two, true)?,
-            phase2_uncached_step_ms: step_ms(&data, Phase::Two, false)?,
-            full_stack_step_ms: step_ms(&data, Phase::Three, false)?,
+            phase1_step_ms: step_ms(&data, Phase::ONE, false)?,
+            phase2_cached_step_ms: step_ms(&data, Phase::TWO, true)?,
+            phase2_uncached_step_ms: step_ms(&data, Phase::TWO, false)?,
+            full_stack_step_ms: step_ms(&data, Phase::FineTune, false)?,
             classifier_step_ms: classifier_step_ms(&data, &p, Arm::FineTuned)?,
             classifier_head_step_ms: classifier_step_ms(&data, &p, Arm::Frozen)?,
             cache_build_ms: 1e3

@@ -196,7 +196,7 @@ fn encoder(data: &Arc<Mnist>, load: Option<&Path>) -> Result<(Params, Encoder), 
     );
     let t = Instant::now();
     let mut trainer = Trainer::new(data.clone(), Hyperparams::RECIPE).map_err(Failure::input)?;
-    for phase in [Phase::One, Phase::Two] {
+    for phase in [Phase::ONE, Phase::TWO] {
         // Cached and uncached phase 2 train the same bits; cached is faster.
         trainer
             .begin_phase(phase, true)

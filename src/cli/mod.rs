@@ -17,7 +17,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::checkpoint;
 use crate::data::Mnist;
-use crate::train::{CachedSampling, Hyperparams, check_inputs};
+use crate::model::Widths;
+use crate::train::{CachedSampling, Hyperparams, Preset, check_inputs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,7 +40,7 @@ pub struct Cli {
     pub data: Option<PathBuf>,
     /// App only: start these phases, one after the other, once the window is up
     /// (e.g. `--autostart 1,2`).
-    #[arg(long, value_delimiter = ',', value_name = "PHASES", value_parser = clap::value_parser!(u8).range(1..=3))]
+    #[arg(long, value_delimiter = ',', value_name = "PHASES", value_parser = clap::value_parser!(u8).range(1..=9))]
     pub autostart: Vec<u8>,
     /// App only: print the UI's frame times (p50, p95) to stderr when the window closes.
     #[arg(long)]
@@ -96,64 +97,93 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// The recipe's settings: the defaults of every flag below.
-const RECIPE: Hyperparams = Hyperparams::RECIPE;
-
-/// Every recipe setting, with the recipe's value as default.
-#[derive(Debug, Clone, Args)]
+/// Every training setting. Each flag left out takes the preset's value (the recipe's
+/// unless `--preset` says otherwise).
+#[derive(Debug, Clone, Default, Args)]
 pub struct HyperArgs {
-    #[arg(long, default_value_t = RECIPE.learning_rate, allow_negative_numbers = true)]
-    pub learning_rate: f32,
-    /// Adam's learning rate in phase 3 (fine-tuning the whole stack).
-    #[arg(long, default_value_t = RECIPE.fine_tune_learning_rate, allow_negative_numbers = true)]
-    pub fine_tune_learning_rate: f32,
-    /// L2 regularisation of the weights (`l2 * sum(w^2) / 2`).
-    #[arg(long, default_value_t = RECIPE.l2, allow_negative_numbers = true)]
-    pub l2: f32,
-    /// Epochs of each phase.
-    #[arg(long, default_value_t = RECIPE.epochs)]
-    pub epochs: u32,
-    #[arg(long, default_value_t = RECIPE.batch_size)]
-    pub batch_size: usize,
-    /// Seeds initialisation and batch order: same seed, same run.
-    #[arg(long, default_value_t = RECIPE.seed)]
-    pub seed: u64,
-    #[arg(long, default_value_t = RECIPE.beta1, allow_negative_numbers = true)]
-    pub beta1: f32,
-    #[arg(long, default_value_t = RECIPE.beta2, allow_negative_numbers = true)]
-    pub beta2: f32,
-    #[arg(long, default_value_t = RECIPE.epsilon, allow_negative_numbers = true)]
-    pub epsilon: f32,
-    #[arg(long, default_value_t = RECIPE.hidden1)]
-    pub hidden1: usize,
-    /// Width of the code layer.
-    #[arg(long, default_value_t = RECIPE.hidden2)]
-    pub hidden2: usize,
+    /// Start from a preset's settings: `recipe` (the default: 784-300-150-300-784,
+    /// Adam 0.01, L2 1e-4, 4 epochs a phase) or `hinton2006` (the 2006 paper's
+    /// 784-1000-500-250-30 stack, its four phases, then fine-tuning).
+    #[arg(long, value_name = "recipe|hinton2006")]
+    pub preset: Option<Preset>,
+    /// The encoder's widths, hidden1 first, 1 to 8 layers of 1 to 4096 units
+    /// (recipe: 300,150); the decoder mirrors them.
+    #[arg(long, value_name = "W1,W2,...")]
+    pub layers: Option<Widths>,
+    /// Adam's learning rate in the layer-wise phases (recipe: 0.01).
+    #[arg(long, allow_negative_numbers = true)]
+    pub learning_rate: Option<f32>,
+    /// Adam's learning rate when fine-tuning the whole stack (recipe: 0.001).
+    #[arg(long, allow_negative_numbers = true)]
+    pub fine_tune_learning_rate: Option<f32>,
+    /// L2 regularisation of the weights, `l2 * sum(w^2) / 2` (recipe: 0.0001).
+    #[arg(long, allow_negative_numbers = true)]
+    pub l2: Option<f32>,
+    /// Epochs of each layer-wise phase (recipe: 4).
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// Epochs of fine-tuning (default: as --epochs).
+    #[arg(long)]
+    pub fine_tune_epochs: Option<u32>,
+    /// Images per batch (recipe: 150).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seeds initialisation and batch order: same seed, same run (recipe: 42).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Adam's beta1 (recipe: 0.9).
+    #[arg(long, allow_negative_numbers = true)]
+    pub beta1: Option<f32>,
+    /// Adam's beta2 (recipe: 0.999).
+    #[arg(long, allow_negative_numbers = true)]
+    pub beta2: Option<f32>,
+    /// Adam's epsilon (recipe: 1e-8).
+    #[arg(long, allow_negative_numbers = true)]
+    pub epsilon: Option<f32>,
+    /// Width of hidden1 in a two-stage stack (the same as --layers H1,H2).
+    #[arg(long, conflicts_with = "layers")]
+    pub hidden1: Option<usize>,
+    /// Width of the code layer of a two-stage stack.
+    #[arg(long, conflicts_with = "layers")]
+    pub hidden2: Option<usize>,
     /// Restart Adam's step counter at each phase (the seed shares one counter).
     #[arg(long)]
     pub fresh_adam_counter: bool,
-    /// Batch order of a cached phase 2: `epoch` (as uncached) or `seed` (the seed's).
-    #[arg(long, default_value_t = RECIPE.cached_sampling, value_name = "epoch|seed")]
-    pub cached_sampling: CachedSampling,
+    /// Batch order of a cached phase: `epoch` (as uncached) or `seed` (the seed's).
+    #[arg(long, value_name = "epoch|seed")]
+    pub cached_sampling: Option<CachedSampling>,
 }
 
 impl HyperArgs {
-    pub fn hyperparams(&self) -> Hyperparams {
-        Hyperparams {
-            learning_rate: self.learning_rate,
-            fine_tune_learning_rate: self.fine_tune_learning_rate,
-            l2: self.l2,
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            seed: self.seed,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            epsilon: self.epsilon,
-            hidden1: self.hidden1,
-            hidden2: self.hidden2,
-            fresh_adam_counter: self.fresh_adam_counter,
-            cached_sampling: self.cached_sampling,
+    /// The preset's settings with every flag given put over them; the two-stage
+    /// `--hidden1`/`--hidden2` widths are checked as `--layers` are.
+    pub fn hyperparams(&self) -> Result<Hyperparams, Failure> {
+        let mut h = self.preset.unwrap_or_default().hyperparams();
+        if let Some(l) = self.layers {
+            h.layers = l;
         }
+        if self.hidden1.is_some() || self.hidden2.is_some() {
+            let two = [
+                self.hidden1.unwrap_or(h.layers.get(0)),
+                self.hidden2
+                    .unwrap_or(h.layers.get(h.layers.depth().min(2) - 1)),
+            ];
+            h.layers = Widths::new(&two).map_err(|e| Failure::input(anyhow::anyhow!("{e}")))?;
+        }
+        let set = |d: &mut f32, v: Option<f32>| *d = v.unwrap_or(*d);
+        set(&mut h.learning_rate, self.learning_rate);
+        set(&mut h.fine_tune_learning_rate, self.fine_tune_learning_rate);
+        set(&mut h.l2, self.l2);
+        set(&mut h.beta1, self.beta1);
+        set(&mut h.beta2, self.beta2);
+        set(&mut h.epsilon, self.epsilon);
+        h.epochs = self.epochs.unwrap_or(h.epochs);
+        h.fine_tune_epochs = self.fine_tune_epochs.or(h.fine_tune_epochs);
+        h.batch_size = self.batch_size.unwrap_or(h.batch_size);
+        h.seed = self.seed.unwrap_or(h.seed);
+        h.fresh_adam_counter |= self.fresh_adam_counter;
+        h.cached_sampling = self.cached_sampling.unwrap_or(h.cached_sampling);
+        Ok(h)
     }
 }
 
@@ -238,12 +268,15 @@ fn app(
         }
         None => (None, load_data(data)?),
     };
+    let depth = load
+        .as_ref()
+        .map_or(Hyperparams::RECIPE.layers.depth(), |(_, a)| a.depth());
     let options = crate::ui::AppOptions {
         settings: None,
         load,
         autostart: autostart
             .iter()
-            .filter_map(|&n| crate::model::Phase::from_number(n))
+            .filter_map(|&n| crate::model::Phase::from_number(n as usize, depth))
             .collect(),
         data_dir: None,
         exit_when_done,
@@ -319,12 +352,12 @@ mod tests {
         let Some(Command::Train(args)) = cli.command else {
             panic!("not a train command");
         };
-        assert_eq!(args.hyper.hyperparams(), Hyperparams::default());
+        assert_eq!(args.hyper.hyperparams().unwrap(), Hyperparams::default());
         let cli = Cli::try_parse_from(["layerwise", "train", "--cached-sampling", "seed"]);
         let Some(Command::Train(args)) = cli.unwrap().command else {
             panic!("not a train command");
         };
-        assert_eq!(args.hyper.cached_sampling, CachedSampling::Seed);
+        assert_eq!(args.hyper.cached_sampling, Some(CachedSampling::Seed));
         assert!(Cli::try_parse_from(["layerwise", "train", "--cached-sampling", "x"]).is_err());
     }
 

@@ -15,27 +15,31 @@ use super::{Failure, HyperArgs, check_output, interrupt, load_data};
 use crate::checkpoint;
 use crate::data::{Mnist, PIXELS};
 use crate::model::Phase;
-use crate::train::eval::{hidden1_yardstick, pca_yardstick_once};
+use crate::train::eval::{level_yardstick, pca_yardstick_once, stage_errors};
 use crate::train::{CacheInfo, EpochEnd, Hyperparams, Trainer, in_pool};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub hyper: HyperArgs,
-    /// Phases to run, in order: 1 and 2 are the recipe's; 3 then fine-tunes every
-    /// layer at once on the full stack's reconstruction error.
-    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = clap::value_parser!(u8).range(1..=3))]
-    pub phases: Vec<u8>,
+    /// Phases to run, in order: the layer-wise ones by number (1 to K; the recipe runs
+    /// 1,2), then `fine-tune` (also K+1, so a two-stage stack's 3), which trains every
+    /// layer at once on the full stack's reconstruction error, or `e2e`. Default: the
+    /// preset's (recipe: 1,2; hinton2006: 1,2,3,4,fine-tune).
+    #[arg(long, value_delimiter = ',', value_name = "PHASES")]
+    pub phases: Option<Vec<String>>,
     /// Instead of the phases: train the whole stack at once from the seed's
-    /// initialisation, for as many epochs as phases 1 and 2 together (2 x --epochs).
+    /// initialisation, for as many epochs as the layer-wise phases together (K x
+    /// --epochs).
     #[arg(long, conflicts_with_all = ["phases", "load"])]
     pub end_to_end: bool,
     /// After every epoch, also measure the full stack's test MSE (not counted in the
     /// seconds), to compare runs at equal epochs and at equal seconds.
     #[arg(long)]
     pub test_each_epoch: bool,
-    /// Phase 2 trains from a cache of hidden1 for the whole training set.
-    #[arg(long)]
+    /// Every layer-wise phase k >= 2 trains from a cache of its input, h(k-1), for the
+    /// whole training set (the recipe's phase 2: hidden1): same numbers, faster.
+    #[arg(long, visible_alias = "cache")]
     pub cache_hidden1: bool,
     /// Start from this checkpoint instead of a fresh initialisation.
     #[arg(long, value_name = "FILE")]
@@ -72,7 +76,7 @@ struct Settings {
     #[serde(flatten)]
     hyperparams: Hyperparams,
     cache_hidden1: bool,
-    phases: Vec<u8>,
+    phases: Vec<String>,
     end_to_end: bool,
     data: String,
     threads: usize,
@@ -81,8 +85,8 @@ struct Settings {
 
 #[derive(Debug, Serialize)]
 struct PhaseReport {
-    /// `1`, `2`, `3` or `e2e`.
-    phase: &'static str,
+    /// `1`, `2`, ..., `ft` or `e2e`.
+    phase: String,
     cache: Option<CacheReport>,
     epochs: Vec<EpochReport>,
     seconds: f64,
@@ -100,9 +104,13 @@ struct PcaReport {
 
 #[derive(Debug, Serialize)]
 struct AutoencoderReport {
-    /// `outer` (phase 1's: input to input through hidden1) or `inner` (phase 2's:
-    /// hidden1 to hidden1 through the code).
-    autoencoder: &'static str,
+    /// `outer` (phase 1's: input to input through hidden1), `inner` (phase K's: its
+    /// input back through the code), or `autoencoder k` between.
+    autoencoder: String,
+    /// Phase k's number.
+    phase: usize,
+    /// What it reconstructs: `the images`, `hidden1`, ...
+    target: String,
     components: usize,
     test_mse: f64,
     pca_test_mse: f64,
@@ -148,7 +156,8 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         test_each_epoch: args.test_each_epoch,
         text: !args.json,
     };
-    let order = phase_order(&args)?;
+    let order = phase_order(&args, trainer.params().depth())?;
+    let order_tags = order.iter().map(|p| p.tag()).collect();
     let mut phases = Vec::new();
     let mut elapsed = 0.0;
     for phase in order {
@@ -163,7 +172,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     if let Some(path) = &args.save {
         checkpoint::save(path, &trainer.checkpoint()).map_err(Failure::input)?;
     }
-    let pca = pca_report(&data, trainer.params().arch().hidden2, test_mse)?;
+    let pca = pca_report(&data, trainer.params().arch().code(), test_mse)?;
     let autoencoders = autoencoder_reports(&trainer, &data)?;
     let per_image = |mse: f64| mse * PIXELS as f64;
     if options.text {
@@ -180,14 +189,10 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
             pca.per_image
         );
         for a in &autoencoders {
-            let target = if a.autoencoder == "inner" {
-                "hidden1"
-            } else {
-                "the images"
-            };
             println!(
-                "  [{} autoencoder on {target}: test MSE {:.6}; PCA-{} {:.6}, {:.2}x lower]",
+                "  [{} autoencoder on {}: test MSE {:.6}; PCA-{} {:.6}, {:.2}x lower]",
                 a.autoencoder,
+                a.target,
                 a.test_mse,
                 a.components,
                 a.pca_test_mse,
@@ -200,7 +205,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         settings: Settings {
             hyperparams: trainer.hyperparams().clone(),
             cache_hidden1: args.cache_hidden1,
-            phases: if args.end_to_end { vec![] } else { args.phases },
+            phases: order_tags,
             end_to_end: args.end_to_end,
             data: data.source.clone(),
             threads: rayon::current_num_threads(),
@@ -235,47 +240,51 @@ fn pca_report(data: &Mnist, components: usize, test_mse: f64) -> Result<PcaRepor
     })
 }
 
-/// The outer autoencoder on the test images and, once the inner layers have trained,
-/// the inner one on the test images' hidden1, each beside PCA of its own target at
-/// its own width.
+/// Each autoencoder k on its own test target, h(k-1) of the test images (the images
+/// for k = 1), beside PCA of that target at its own width; autoencoders k >= 2 only
+/// once they have trained.
 fn autoencoder_reports(trainer: &Trainer, data: &Mnist) -> Result<Vec<AutoencoderReport>, Failure> {
     let p = trainer.params();
     let arch = p.arch();
+    let depth = arch.depth();
     let failed = |e: crate::space::YardstickError| Failure::Training(e.into());
-    let (test, images, inner) = in_pool(|| {
-        let test = trainer.test_errors();
-        let images = pca_yardstick_once(data).map_err(failed)?;
-        let epochs = trainer.epochs_done();
-        let trained = [Phase::Two, Phase::Three, Phase::EndToEnd]
-            .iter()
-            .any(|&p| epochs[p] > 0);
-        let inner = trained
-            .then(|| hidden1_yardstick(p, data))
-            .transpose()
-            .map_err(failed)?;
-        Ok::<_, Failure>((test, images, inner))
-    })?;
-    let mut out = vec![AutoencoderReport {
-        autoencoder: "outer",
-        components: arch.hidden1,
-        test_mse: test.outer,
-        pca_test_mse: images.mse(arch.hidden1),
-    }];
-    if let Some(y) = inner {
-        out.push(AutoencoderReport {
-            autoencoder: "inner",
-            components: arch.hidden2,
-            test_mse: test.inner,
-            pca_test_mse: y.mse(arch.hidden2),
-        });
-    }
-    Ok(out)
+    let epochs = trainer.epochs_done();
+    let whole = epochs[Phase::FineTune] + epochs[Phase::EndToEnd] > 0;
+    let trained = |k: usize| k == 1 || whole || epochs[Phase::Layer(k as u8)] > 0;
+    in_pool(|| {
+        let own = stage_errors(p, &data.test);
+        let mut out = Vec::new();
+        for k in (1..=depth).filter(|&k| trained(k)) {
+            let pca = match k {
+                1 => pca_yardstick_once(data).map_err(failed)?.mse(arch.level(1)),
+                k => level_yardstick(p, data, k - 1)
+                    .map_err(failed)?
+                    .mse(arch.level(k)),
+            };
+            out.push(AutoencoderReport {
+                autoencoder: match k {
+                    1 => "outer".to_string(),
+                    k if k == depth => "inner".to_string(),
+                    k => format!("autoencoder {k}"),
+                },
+                phase: k,
+                target: match k {
+                    1 => "the images".to_string(),
+                    k => format!("hidden{}", k - 1),
+                },
+                components: arch.level(k),
+                test_mse: own[k - 1],
+                pca_test_mse: pca,
+            });
+        }
+        Ok(out)
+    })
 }
 
 /// A trainer on `data` with the arguments' hyperparameters, or `--load`'s model.
 fn trainer_for(data: &Arc<Mnist>, args: &TrainArgs) -> Result<Trainer, Failure> {
     let mut trainer =
-        Trainer::new(data.clone(), args.hyper.hyperparams()).map_err(Failure::input)?;
+        Trainer::new(data.clone(), args.hyper.hyperparams()?).map_err(Failure::input)?;
     if let Some(path) = &args.load {
         let ck = checkpoint::load(path, None).map_err(Failure::input)?;
         let note = trainer
@@ -288,13 +297,25 @@ fn trainer_for(data: &Arc<Mnist>, args: &TrainArgs) -> Result<Trainer, Failure> 
     Ok(trainer)
 }
 
-fn phase_order(args: &TrainArgs) -> Result<Vec<Phase>, Failure> {
+/// The phases to run in a stack of `depth`: `--end-to-end`, `--phases` or the preset's.
+fn phase_order(args: &TrainArgs, depth: usize) -> Result<Vec<Phase>, Failure> {
     if args.end_to_end {
         return Ok(vec![Phase::EndToEnd]);
     }
-    let phase =
-        |&n| Phase::from_number(n).ok_or_else(|| Failure::input(anyhow::anyhow!("no phase {n}")));
-    args.phases.iter().map(phase).collect()
+    let Some(names) = &args.phases else {
+        let preset = args.hyper.preset.unwrap_or_default();
+        return Ok(preset
+            .phases()
+            .into_iter()
+            .filter(|p| p.fits(depth))
+            .collect());
+    };
+    names
+        .iter()
+        .map(|n| {
+            Phase::parse(n, depth).map_err(|e| Failure::input(anyhow::anyhow!("--phases: {e}")))
+        })
+        .collect()
 }
 
 /// Runs one phase to its end, printing the seed's lines when `text`. `elapsed` counts
@@ -307,8 +328,8 @@ fn run_phase(
 ) -> Result<PhaseReport, Failure> {
     if o.text {
         match phase {
-            Phase::EndToEnd => println!("Training end-to-end"),
-            p => println!("Training phase #{}", p.tag()),
+            Phase::Layer(k) => println!("Training phase #{k}"),
+            p => println!("Training {p}"),
         }
     }
     let cache = trainer
@@ -382,9 +403,9 @@ fn keep_last_good(trainer: &Trainer, save: Option<&Path>, failure: Failure) -> F
 
 /// The seconds a phase took, after the seed's lines, bracketed as ours.
 fn print_timings(phase: Phase, cache: Option<&CacheInfo>, seconds: f64) {
-    if let Some(CacheInfo { seconds, bytes, .. }) = cache {
+    if let (Some(CacheInfo { seconds, bytes, .. }), Phase::Layer(k)) = (cache, phase) {
         let mb = *bytes as f64 / 1e6;
-        println!("  [hidden1 cache: {seconds:.3} s, {mb:.1} MB]");
+        println!("  [hidden{} cache: {seconds:.3} s, {mb:.1} MB]", k - 1);
     }
     println!("  [{phase}: {seconds:.3} s]");
 }

@@ -156,6 +156,16 @@ impl<'a> WeightGradient<'a> {
             d,
         }
     }
+
+    /// A placeholder that fills nothing (unused slots of a fixed-size list).
+    pub fn empty() -> Self {
+        Self {
+            gw: ArrayViewMut2::from_shape((0, 0), &mut []).expect("an empty view"),
+            gb: &mut [],
+            a: ArrayView2::from_shape((0, 0), &[]).expect("an empty view"),
+            d: ArrayView2::from_shape((0, 0), &[]).expect("an empty view"),
+        }
+    }
 }
 
 /// Every weight gradient of a step, the threads shared between them.

@@ -1,4 +1,9 @@
 //! The network's shape and parameters, and the recipe's He initialisation.
+//!
+//! A stack of K autoencoders has 2K dense layers: encoder layers 0..K take level j to
+//! level j+1 (level 0 is the input, level K the code), and decoder layer 2K-1-j mirrors
+//! encoder layer j. Tensors keep the seed's names: layer j is `weights{j+1}`,
+//! `biases{j+1}`, so the recipe's two stages are `weights1..4`, `biases1..4`.
 
 use ndarray::{Array1, Array2};
 use rand::SeedableRng;
@@ -6,77 +11,304 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-/// Layer sizes of the symmetric stack `inputs-hidden1-hidden2-hidden1-inputs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The deepest stack layerwise builds: 8 autoencoders, 16 layers. Deeper ones train
+/// no better on MNIST (the 2006 paper's has 4) and would only be a typo.
+pub const MAX_STAGES: usize = 8;
+/// Layers wider than this would only be a typo, and would allocate gigabytes.
+pub const MAX_LAYER_WIDTH: usize = 4096;
+
+/// The encoder's widths, input first left out: `[300, 150]` for the recipe. Between 1
+/// and `MAX_STAGES` of them, each of 1 to `MAX_LAYER_WIDTH` units (`Widths::new`
+/// checks; a `Copy` array so that shapes travel in events and settings for free).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Widths {
+    len: u8,
+    units: [u16; MAX_STAGES],
+}
+
+/// Why a list of widths is not a stack layerwise builds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WidthsError {
+    #[error("a stack needs at least one layer")]
+    Empty,
+    #[error("{0} layers is deeper than the {MAX_STAGES} layerwise builds")]
+    TooDeep(usize),
+    #[error("layer {layer} must have between 1 and {MAX_LAYER_WIDTH} units, not {units}")]
+    Width { layer: usize, units: usize },
+}
+
+impl Widths {
+    /// The recipe's 300, 150.
+    pub const RECIPE: Widths = Widths::two(300, 150);
+
+    /// A two-stage encoder (widths already known to be in range).
+    pub const fn two(hidden1: u16, hidden2: u16) -> Widths {
+        let mut units = [0; MAX_STAGES];
+        units[0] = hidden1;
+        units[1] = hidden2;
+        Widths { len: 2, units }
+    }
+
+    /// A four-stage encoder (widths already known to be in range).
+    pub const fn four(a: u16, b: u16, c: u16, d: u16) -> Widths {
+        let mut units = [0; MAX_STAGES];
+        units[0] = a;
+        units[1] = b;
+        units[2] = c;
+        units[3] = d;
+        Widths { len: 4, units }
+    }
+
+    pub fn new(widths: &[usize]) -> Result<Widths, WidthsError> {
+        if widths.is_empty() {
+            return Err(WidthsError::Empty);
+        }
+        if widths.len() > MAX_STAGES {
+            return Err(WidthsError::TooDeep(widths.len()));
+        }
+        let mut units = [0; MAX_STAGES];
+        for (i, (&w, u)) in widths.iter().zip(&mut units).enumerate() {
+            if !(1..=MAX_LAYER_WIDTH).contains(&w) {
+                return Err(WidthsError::Width {
+                    layer: i + 1,
+                    units: w,
+                });
+            }
+            *u = w as u16;
+        }
+        Ok(Widths {
+            len: widths.len() as u8,
+            units,
+        })
+    }
+
+    /// Number of autoencoders (encoder layers).
+    pub fn depth(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Width of encoder layer `i` (0-based: `get(0)` is hidden1).
+    pub fn get(&self, i: usize) -> usize {
+        self.as_slice()[i] as usize
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.as_slice().iter().map(|&w| w as usize)
+    }
+
+    fn as_slice(&self) -> &[u16] {
+        &self.units[..self.depth()]
+    }
+
+    pub fn to_vec(&self) -> Vec<usize> {
+        self.iter().collect()
+    }
+}
+
+impl std::fmt::Debug for Widths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// "300,150", as `--layers` takes them.
+impl std::fmt::Display for Widths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, w) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{w}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Widths {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let widths = s
+            .split(',')
+            .map(|w| {
+                w.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("'{w}' is not a number of units"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Widths::new(&widths).map_err(|e| e.to_string())
+    }
+}
+
+impl Serialize for Widths {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Widths {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Vec::<usize>::deserialize(d)?;
+        Widths::new(&v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Layer sizes of the symmetric stack `inputs-w1-...-wK-...-w1-inputs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "StoredArch", into = "StoredArch")]
 pub struct Arch {
     pub inputs: usize,
-    pub hidden1: usize,
-    pub hidden2: usize,
+    pub widths: Widths,
+}
+
+/// An `Arch` as settings and records keep it; records from before deeper stacks held
+/// `hidden1` and `hidden2`.
+#[derive(Serialize, Deserialize)]
+struct StoredArch {
+    inputs: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    widths: Option<Widths>,
+    #[serde(default, skip_serializing)]
+    hidden1: Option<usize>,
+    #[serde(default, skip_serializing)]
+    hidden2: Option<usize>,
+}
+
+impl From<StoredArch> for Arch {
+    fn from(s: StoredArch) -> Self {
+        let old = || Widths::new(&[s.hidden1?, s.hidden2?]).ok();
+        Arch {
+            inputs: s.inputs,
+            widths: s.widths.or_else(old).unwrap_or(Widths::RECIPE),
+        }
+    }
+}
+
+impl From<Arch> for StoredArch {
+    fn from(a: Arch) -> Self {
+        StoredArch {
+            inputs: a.inputs,
+            widths: Some(a.widths),
+            hidden1: None,
+            hidden2: None,
+        }
+    }
 }
 
 impl Arch {
     /// 784-300-150-300-784, as in the recipe.
     pub const RECIPE: Arch = Arch {
         inputs: 784,
-        hidden1: 300,
-        hidden2: 150,
+        widths: Widths::RECIPE,
     };
 
-    /// Shapes of the eight tensors in `TENSOR_NAMES` order, `[in, out]` for weights.
-    pub fn shapes(&self) -> [Vec<usize>; 8] {
-        let (i, h1, h2) = (self.inputs, self.hidden1, self.hidden2);
-        [
-            vec![i, h1],
-            vec![h1],
-            vec![h1, h2],
-            vec![h2],
-            vec![h2, h1],
-            vec![h1],
-            vec![h1, i],
-            vec![i],
-        ]
+    /// A two-stage stack `inputs-hidden1-hidden2-hidden1-inputs` (widths in range).
+    pub const fn two(inputs: usize, hidden1: u16, hidden2: u16) -> Arch {
+        Arch {
+            inputs,
+            widths: Widths::two(hidden1, hidden2),
+        }
+    }
+
+    /// Number of autoencoders, K.
+    pub fn depth(&self) -> usize {
+        self.widths.depth()
+    }
+
+    /// Number of dense layers, 2K.
+    pub fn layers(&self) -> usize {
+        2 * self.depth()
+    }
+
+    /// Width of level `l` of the encoder: 0 is the input, K the code.
+    pub fn level(&self, l: usize) -> usize {
+        if l == 0 {
+            self.inputs
+        } else {
+            self.widths.get(l - 1)
+        }
+    }
+
+    /// hidden1's width (the first encoder layer's).
+    pub fn hidden1(&self) -> usize {
+        self.level(1)
+    }
+
+    /// The code's width (the innermost layer's).
+    pub fn code(&self) -> usize {
+        self.level(self.depth())
+    }
+
+    /// Width of activation `j` of the full stack, 0..=2K: the input, the encoder's
+    /// layers, then the decoder's mirror ones, the output last.
+    pub fn activation(&self, j: usize) -> usize {
+        let k = self.depth();
+        self.level(if j <= k { j } else { 2 * k - j })
+    }
+
+    /// `[in, out]` of dense layer `j` (0..2K).
+    pub fn layer_shape(&self, j: usize) -> [usize; 2] {
+        [self.activation(j), self.activation(j + 1)]
+    }
+
+    /// Shapes of the 4K tensors in `tensor_names` order, `[in, out]` for weights.
+    pub fn shapes(&self) -> Vec<Vec<usize>> {
+        (0..self.layers())
+            .flat_map(|j| {
+                let [i, o] = self.layer_shape(j);
+                [vec![i, o], vec![o]]
+            })
+            .collect()
+    }
+
+    /// The tensors' names: the seed's graph's, `weights1`, `biases1`, ... `biases{2K}`.
+    pub fn tensor_names(&self) -> Vec<String> {
+        tensor_names(self.layers())
     }
 
     pub fn parameter_count(&self) -> usize {
-        self.shapes()
-            .iter()
-            .map(|s| s.iter().product::<usize>())
+        (0..self.layers())
+            .map(|j| {
+                let [i, o] = self.layer_shape(j);
+                i * o + o
+            })
             .sum()
     }
 }
 
 impl std::fmt::Display for Arch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Arch {
-            inputs: i,
-            hidden1: h1,
-            hidden2: h2,
-        } = self;
-        write!(f, "{i}-{h1}-{h2}-{h1}-{i}")
+        write!(f, "{}", self.inputs)?;
+        for j in 1..=self.layers() {
+            write!(f, "-{}", self.activation(j))?;
+        }
+        Ok(())
     }
 }
 
-/// The tensor names of the seed's graph, which are also the checkpoint's.
+/// `weights1`, `biases1`, ... for `layers` dense layers.
+pub fn tensor_names(layers: usize) -> Vec<String> {
+    (1..=layers)
+        .flat_map(|j| [format!("weights{j}"), format!("biases{j}")])
+        .collect()
+}
+
+/// The recipe's tensor names.
 pub const TENSOR_NAMES: [&str; 8] = [
     "weights1", "biases1", "weights2", "biases2", "weights3", "biases3", "weights4", "biases4",
 ];
 
-/// Whether the tensor at this index of `TENSOR_NAMES` is a weight matrix (L2 applies).
+/// Whether the tensor at this index of `tensor_names` is a weight matrix (L2 applies).
 pub fn is_weight(index: usize) -> bool {
     index.is_multiple_of(2)
 }
 
-/// All weights (`[in, out]`, row-major) and biases of the stack.
+/// All weights (`[in, out]`, row-major) and biases of the stack: `w[j]`, `b[j]` of dense
+/// layer j, 2K of each.
 #[derive(Clone, PartialEq)]
 pub struct Params {
-    pub w1: Array2<f32>,
-    pub b1: Array1<f32>,
-    pub w2: Array2<f32>,
-    pub b2: Array1<f32>,
-    pub w3: Array2<f32>,
-    pub b3: Array1<f32>,
-    pub w4: Array2<f32>,
-    pub b4: Array1<f32>,
+    pub w: Vec<Array2<f32>>,
+    pub b: Vec<Array1<f32>>,
 }
 
 /// The shape, not the 700,000 numbers: parameters travel in logged events.
@@ -88,83 +320,93 @@ impl std::fmt::Debug for Params {
 
 impl Params {
     pub fn zeros(arch: Arch) -> Self {
-        let Arch {
-            inputs: i,
-            hidden1: h1,
-            hidden2: h2,
-        } = arch;
-        Self {
-            w1: Array2::zeros((i, h1)),
-            b1: Array1::zeros(h1),
-            w2: Array2::zeros((h1, h2)),
-            b2: Array1::zeros(h2),
-            w3: Array2::zeros((h2, h1)),
-            b3: Array1::zeros(h1),
-            w4: Array2::zeros((h1, i)),
-            b4: Array1::zeros(i),
-        }
+        let (w, b) = (0..arch.layers())
+            .map(|j| {
+                let [i, o] = arch.layer_shape(j);
+                (Array2::zeros((i, o)), Array1::zeros(o))
+            })
+            .unzip();
+        Self { w, b }
     }
 
     /// The recipe's initialisation: `variance_scaling_initializer()` with TF's defaults,
     /// a normal truncated at two standard deviations (redrawn beyond), std =
-    /// sqrt(1.3 * 2 / fan_in); biases zero. Deterministic in `seed`.
+    /// sqrt(1.3 * 2 / fan_in); biases zero. Deterministic in `seed`; layers are drawn
+    /// in the seed's order (weights1, weights2, ...).
     pub fn he_init(arch: Arch, seed: u64) -> Self {
         let mut p = Self::zeros(arch);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        for w in [&mut p.w1, &mut p.w2, &mut p.w3, &mut p.w4] {
+        for w in &mut p.w {
             he_fill(w, &mut rng);
         }
         p
     }
 
     pub fn arch(&self) -> Arch {
-        let (inputs, hidden1) = self.w1.dim();
+        // Without a Vec: the trainer asks for the shape inside its step.
+        let k = self.depth();
+        let mut units = [0; MAX_STAGES];
+        for (u, w) in units.iter_mut().zip(&self.w[..k]) {
+            *u = w.ncols() as u16;
+        }
         Arch {
-            inputs,
-            hidden1,
-            hidden2: self.w2.ncols(),
+            inputs: self.w[0].nrows(),
+            widths: Widths {
+                len: k as u8,
+                units,
+            },
         }
     }
 
-    /// The eight tensors in `TENSOR_NAMES` order, as flat slices.
-    pub fn tensors(&self) -> [&[f32]; 8] {
-        [
-            flat(self.w1.as_slice()),
-            flat(self.b1.as_slice()),
-            flat(self.w2.as_slice()),
-            flat(self.b2.as_slice()),
-            flat(self.w3.as_slice()),
-            flat(self.b3.as_slice()),
-            flat(self.w4.as_slice()),
-            flat(self.b4.as_slice()),
-        ]
+    /// Number of autoencoders, K.
+    pub fn depth(&self) -> usize {
+        self.w.len() / 2
     }
 
-    pub fn tensors_mut(&mut self) -> [&mut [f32]; 8] {
-        [
-            flat_mut(self.w1.as_slice_mut()),
-            flat_mut(self.b1.as_slice_mut()),
-            flat_mut(self.w2.as_slice_mut()),
-            flat_mut(self.b2.as_slice_mut()),
-            flat_mut(self.w3.as_slice_mut()),
-            flat_mut(self.b3.as_slice_mut()),
-            flat_mut(self.w4.as_slice_mut()),
-            flat_mut(self.b4.as_slice_mut()),
-        ]
+    /// Number of dense layers, 2K.
+    pub fn layers(&self) -> usize {
+        self.w.len()
     }
 
-    /// Copies the tensors at `indices` (into `TENSOR_NAMES`) from `src`.
+    /// The 4K tensors in `tensor_names` order, as flat slices.
+    pub fn tensors(&self) -> impl Iterator<Item = &[f32]> {
+        self.w
+            .iter()
+            .zip(&self.b)
+            .flat_map(|(w, b)| [flat(w.as_slice()), flat(b.as_slice())])
+    }
+
+    pub fn tensors_mut(&mut self) -> impl Iterator<Item = &mut [f32]> {
+        self.w
+            .iter_mut()
+            .zip(&mut self.b)
+            .flat_map(|(w, b)| [flat_mut(w.as_slice_mut()), flat_mut(b.as_slice_mut())])
+    }
+
+    /// Tensor `i` of `tensor_names`.
+    pub fn tensor(&self, i: usize) -> &[f32] {
+        match i % 2 {
+            0 => flat(self.w[i / 2].as_slice()),
+            _ => flat(self.b[i / 2].as_slice()),
+        }
+    }
+
+    pub fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        match i % 2 {
+            0 => flat_mut(self.w[i / 2].as_slice_mut()),
+            _ => flat_mut(self.b[i / 2].as_slice_mut()),
+        }
+    }
+
+    /// Copies the tensors at `indices` (into `tensor_names`) from `src`.
     pub fn copy_tensors(&mut self, src: &Params, indices: &[usize]) {
-        let (dst, src) = (self.tensors_mut(), src.tensors());
         for &i in indices {
-            dst[i].copy_from_slice(src[i]);
+            self.tensor_mut(i).copy_from_slice(src.tensor(i));
         }
     }
 
     pub fn all_finite(&self) -> bool {
-        self.tensors()
-            .iter()
-            .all(|t| t.iter().all(|x| x.is_finite()))
+        self.tensors().all(|t| t.iter().all(|x| x.is_finite()))
     }
 }
 
@@ -209,7 +451,7 @@ mod tests {
     #[test]
     fn he_init_has_the_recipe_statistics() {
         let p = Params::he_init(Arch::RECIPE, 42);
-        let w = &p.w1;
+        let w = &p.w[0];
         let std = (1.3f64 * 2.0 / 784.0).sqrt();
         let n = w.len() as f64;
         let mean = w.iter().map(|&x| x as f64).sum::<f64>() / n;
@@ -223,9 +465,9 @@ mod tests {
             var.sqrt() / std
         );
         assert!(max <= 2.0 * std + 1e-6);
-        assert!(p.b1.iter().all(|&b| b == 0.0));
+        assert!(p.b[0].iter().all(|&b| b == 0.0));
         assert_eq!(p, Params::he_init(Arch::RECIPE, 42));
-        assert_ne!(p.w1, Params::he_init(Arch::RECIPE, 43).w1);
+        assert_ne!(p.w[0], Params::he_init(Arch::RECIPE, 43).w[0]);
     }
 
     #[test]
@@ -235,7 +477,7 @@ mod tests {
         assert_eq!(Arch::RECIPE.to_string(), "784-300-150-300-784");
         assert_eq!(
             Arch::RECIPE.parameter_count(),
-            p.tensors().iter().map(|t| t.len()).sum::<usize>()
+            p.tensors().map(|t| t.len()).sum::<usize>()
         );
     }
 }

@@ -31,11 +31,11 @@ pub trait TensorSet: Clone + Send + Sync {
 
 impl TensorSet for Params {
     fn slices(&self) -> impl Iterator<Item = &[f32]> {
-        self.tensors().into_iter()
+        self.tensors()
     }
 
     fn slices_mut(&mut self) -> impl Iterator<Item = &mut [f32]> {
-        self.tensors_mut().into_iter()
+        self.tensors_mut()
     }
 
     fn zeros_like(&self) -> Self {

@@ -14,8 +14,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip, s};
 use rayon::prelude::*;
 
 use super::WidthError;
-use crate::model::kernels::{bias_add, bias_elu};
-use crate::model::linalg::matmul_serial;
+use crate::model::inference::{decode_scratch, decode_serial};
 use crate::model::{Inference, Params};
 
 /// Rows per parallel block: the GEMM runs near its peak, and a 10-row walk is one block.
@@ -49,8 +48,8 @@ pub fn encode(p: &Params, x: ArrayView2<f32>) -> Result<Encoded, WidthError> {
     WidthError::check("images", arch.inputs, x.ncols())?;
     let n = x.nrows();
     let mut out = Encoded {
-        hidden1: Array2::zeros((n, arch.hidden1)),
-        code: Array2::zeros((n, arch.hidden2)),
+        hidden1: Array2::zeros((n, arch.hidden1())),
+        code: Array2::zeros((n, arch.code())),
     };
     let h1 = row_blocks(out.hidden1.view_mut());
     let h2 = row_blocks(out.code.view_mut());
@@ -59,47 +58,41 @@ pub fn encode(p: &Params, x: ArrayView2<f32>) -> Result<Encoded, WidthError> {
         |inf, (b, (mut h1, mut h2))| {
             let rows = h1.nrows();
             inf.encode(p, x.slice(s![b * BLOCK..b * BLOCK + rows, ..]));
-            h1.assign(&inf.h1.slice(s![..rows, ..]));
-            h2.assign(&inf.h2.slice(s![..rows, ..]));
+            h1.assign(&inf.h1().slice(s![..rows, ..]));
+            h2.assign(&inf.code().slice(s![..rows, ..]));
         },
     );
     Ok(out)
 }
 
-/// Decodes codes (n x hidden2) through the full stack's decoder: n x inputs.
+/// Decodes codes (n x code width) through the full stack's decoder: n x inputs.
 pub fn decode_codes(p: &Params, codes: ArrayView2<f32>) -> Result<Array2<f32>, WidthError> {
     let arch = p.arch();
-    WidthError::check("codes", arch.hidden2, codes.ncols())?;
-    let mut out = Array2::zeros((codes.nrows(), arch.inputs));
-    let blocks = row_blocks(out.view_mut());
-    blocks.into_par_iter().enumerate().for_each_init(
-        || Array2::<f32>::zeros((BLOCK, arch.hidden1)),
-        |h3, (b, mut out)| {
-            let rows = out.nrows();
-            let mut h3 = h3.slice_mut(s![..rows, ..]);
-            let c = codes.slice(s![b * BLOCK..b * BLOCK + rows, ..]);
-            matmul_serial(h3.view_mut(), c, p.w3.view(), false);
-            bias_elu(flat_mut(h3.view_mut()), flat_vec(p.b3.view()));
-            matmul_serial(out.view_mut(), h3.view(), p.w4.view(), false);
-            bias_add(flat_mut(out), flat_vec(p.b4.view()));
-        },
-    );
-    Ok(out)
+    WidthError::check("codes", arch.code(), codes.ncols())?;
+    Ok(decode_level(p, arch.depth(), codes))
 }
 
 /// Decodes hidden1 vectors (n x hidden1) through phase 1's decoder: n x inputs.
 pub fn decode_hidden1(p: &Params, hidden1: ArrayView2<f32>) -> Result<Array2<f32>, WidthError> {
     let arch = p.arch();
-    WidthError::check("hidden1", arch.hidden1, hidden1.ncols())?;
-    let mut out = Array2::zeros((hidden1.nrows(), arch.inputs));
+    WidthError::check("hidden1", arch.hidden1(), hidden1.ncols())?;
+    Ok(decode_level(p, 1, hidden1))
+}
+
+/// Rows of h(`level`) through the mirror decoder layers, in parallel blocks.
+fn decode_level(p: &Params, level: usize, rows: ArrayView2<f32>) -> Array2<f32> {
+    let arch = p.arch();
+    let mut out = Array2::zeros((rows.nrows(), arch.inputs));
     let blocks = row_blocks(out.view_mut());
-    blocks.into_par_iter().enumerate().for_each(|(b, mut out)| {
-        let rows = out.nrows();
-        let h = hidden1.slice(s![b * BLOCK..b * BLOCK + rows, ..]);
-        matmul_serial(out.view_mut(), h, p.w4.view(), false);
-        bias_add(flat_mut(out), flat_vec(p.b4.view()));
-    });
-    Ok(out)
+    blocks.into_par_iter().enumerate().for_each_init(
+        || decode_scratch(arch, BLOCK),
+        |scratch, (b, out)| {
+            let n = out.nrows();
+            let src = rows.slice(s![b * BLOCK..b * BLOCK + n, ..]);
+            decode_serial(p, level, src, out, scratch);
+        },
+    );
+    out
 }
 
 /// `steps` evenly spaced points from `a` to `b` (rows), both ends included and exact:
@@ -161,33 +154,16 @@ fn row_blocks(mut a: ArrayViewMut2<'_, f32>) -> Vec<ArrayViewMut2<'_, f32>> {
     blocks
 }
 
-// The outputs, their blocks and the parameters are standard-layout arrays of whole
-// rows, so they are contiguous; the kernels take flat slices.
-fn flat_mut(a: ArrayViewMut2<'_, f32>) -> &mut [f32] {
-    a.into_slice().expect("blocks of whole rows are contiguous")
-}
-
-fn flat_vec(a: ArrayView1<'_, f32>) -> &[f32] {
-    a.to_slice().expect("parameters are contiguous")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Arch;
 
-    const SMALL: Arch = Arch {
-        inputs: 20,
-        hidden1: 9,
-        hidden2: 5,
-    };
+    const SMALL: Arch = Arch::two(20, 9, 5);
 
     fn params(arch: Arch) -> Params {
         let mut p = Params::he_init(arch, 11);
-        for (k, b) in [&mut p.b1, &mut p.b2, &mut p.b3, &mut p.b4]
-            .into_iter()
-            .enumerate()
-        {
+        for (k, b) in p.b.iter_mut().enumerate() {
             b.iter_mut()
                 .enumerate()
                 .for_each(|(i, x)| *x = 0.2 * ((i * 3 + k) as f32).cos());
@@ -212,10 +188,10 @@ mod tests {
         for m in [&w.code, &w.hidden1, &w.pixels] {
             assert_eq!(m.dim(), (10, SMALL.inputs));
         }
-        assert_eq!(w.code.row(0), inf.out.row(0));
-        assert_eq!(w.code.row(9), inf.out.row(1));
-        assert_eq!(w.hidden1.row(0), inf.outer.row(0));
-        assert_eq!(w.hidden1.row(9), inf.outer.row(1));
+        assert_eq!(w.code.row(0), inf.out().row(0));
+        assert_eq!(w.code.row(9), inf.out().row(1));
+        assert_eq!(w.hidden1.row(0), inf.outer().row(0));
+        assert_eq!(w.hidden1.row(9), inf.outer().row(1));
         assert_eq!(w.pixels.row(0), x.row(0));
         assert_eq!(w.pixels.row(9), x.row(1));
         // The middle of the code walk is not a crossfade of its ends.
@@ -254,16 +230,16 @@ mod tests {
         let mut inf = Inference::new(Arch::RECIPE, 300);
         let rows = s![800..1100, ..];
         inf.run(&p, x.slice(rows), true);
-        assert_eq!(enc.hidden1.slice(rows), inf.h1);
-        assert_eq!(enc.code.slice(rows), inf.h2);
-        assert_eq!(full.slice(rows), inf.out);
-        assert_eq!(outer.slice(rows), inf.outer);
+        assert_eq!(enc.hidden1.slice(rows), *inf.h1());
+        assert_eq!(enc.code.slice(rows), *inf.code());
+        assert_eq!(full.slice(rows), *inf.out());
+        assert_eq!(outer.slice(rows), *inf.outer());
     }
 
     #[test]
     fn class_means_decode_row_for_row() {
         let p = params(SMALL);
-        let means = images(10, SMALL.hidden2);
+        let means = images(10, SMALL.code());
         let all = decode_codes(&p, means.view()).unwrap();
         assert_eq!(all.dim(), (10, SMALL.inputs));
         let third = decode_codes(&p, means.slice(s![3..4, ..])).unwrap();

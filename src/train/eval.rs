@@ -22,15 +22,28 @@ const BLOCK: usize = 512;
 
 /// hidden1 of every image, into `out` (`images.len()` x hidden1, row-major).
 pub fn hidden1_all(p: &Params, images: &Images, out: &mut [f32]) {
-    let h = p.arch().hidden1;
+    encode_all(p, 1, images, out);
+}
+
+/// Level `level` of the encoder (1 = hidden1, K = the code) of every image, into `out`
+/// (`images.len()` x that level's width, row-major).
+pub fn encode_all(p: &Params, level: usize, images: &Images, out: &mut [f32]) {
+    let arch = p.arch();
+    let h = arch.level(level);
     assert_eq!(out.len(), images.len() * h);
     out.par_chunks_mut(BLOCK * h).enumerate().for_each_init(
-        || vec![0f32; BLOCK * PIXELS],
-        |x, (b, chunk)| {
+        || (vec![0f32; BLOCK * PIXELS], Inference::new(arch, BLOCK)),
+        |(x, inf), (b, chunk)| {
             let rows = chunk.len() / h;
             let x = &mut x[..rows * PIXELS];
             convert_range(images, b * BLOCK, x);
-            hidden1_serial(p, view(x, PIXELS), view_mut(chunk, h));
+            if level == 1 {
+                hidden1_serial(p, view(x, PIXELS), view_mut(chunk, h));
+            } else {
+                inf.encode_to(p, view(x, PIXELS), level);
+                let codes = inf.act[level].slice(ndarray::s![..rows, ..]);
+                view_mut(chunk, h).assign(&codes);
+            }
         },
     );
 }
@@ -114,12 +127,15 @@ fn squared_errors(p: &Params, images: &Images, all: bool) -> [f64; 3] {
                 convert_range(images, b * BLOCK, x);
                 let x = view(x, PIXELS);
                 inf.run(p, x, all);
-                let full = mse(flat(&inf.out.view(), rows), flat(&x, rows));
+                let full = mse(flat(&inf.out().view(), rows), flat(&x, rows));
                 if !all {
                     return [0.0, full, 0.0];
                 }
-                let outer = mse(flat(&inf.outer.view(), rows), flat(&x, rows));
-                let inner = mse(flat(&inf.h3.view(), rows), flat(&inf.h1.view(), rows));
+                let outer = mse(flat(&inf.outer().view(), rows), flat(&x, rows));
+                let inner = match inf.own.first() {
+                    Some(own) => mse(flat(&own.view(), rows), flat(&inf.h1().view(), rows)),
+                    None => 0.0,
+                };
                 [outer, full, inner]
             },
         )
@@ -129,29 +145,73 @@ fn squared_errors(p: &Params, images: &Images, all: bool) -> [f64; 3] {
         // last bits from run to run and with the thread count.
         .fold([0.0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
     let n = (images.len() * PIXELS) as f64;
-    let h = (images.len() * arch.hidden1).max(1) as f64;
+    let h = (images.len() * arch.hidden1()).max(1) as f64;
     [sums[0] / n, sums[1] / n, sums[2] / h]
 }
 
 /// PCA of hidden1 under `p`: the axes of the training images' hidden1, measured on the
 /// test images' (phase 2's yardstick: the best linear inner autoencoder).
 pub fn hidden1_yardstick(p: &Params, data: &Mnist) -> Result<Yardstick, YardstickError> {
-    let h = p.arch().hidden1;
-    let hidden1 = |images: &Images| {
+    level_yardstick(p, data, 1)
+}
+
+/// PCA of h(`level`) under `p`, from the training images' to the test images' (phase
+/// `level + 1`'s yardstick).
+pub fn level_yardstick(
+    p: &Params,
+    data: &Mnist,
+    level: usize,
+) -> Result<Yardstick, YardstickError> {
+    let h = p.arch().level(level);
+    let codes = |images: &Images| {
         let mut out = Array2::<f32>::zeros((images.len(), h));
         if let Some(o) = out.as_slice_mut() {
-            hidden1_all(p, images, o);
+            encode_all(p, level, images, o);
         }
         out
     };
-    Yardstick::of(hidden1(&data.train).view(), hidden1(&data.test).view())
+    Yardstick::of(codes(&data.train).view(), codes(&data.test).view())
+}
+
+/// Each autoencoder k's own test error, 1..=K: its reconstruction of h(k-1) (the
+/// images for k = 1) through h(k) alone, per value, as phase k's loss measures it.
+pub fn stage_errors(p: &Params, images: &Images) -> Vec<f64> {
+    let arch = p.arch();
+    let depth = arch.depth();
+    let blocks = images.len().div_ceil(BLOCK);
+    let sums = (0..blocks)
+        .into_par_iter()
+        .map_init(
+            || (vec![0f32; BLOCK * PIXELS], Inference::new(arch, BLOCK)),
+            |(x, inf), b| {
+                let rows = BLOCK.min(images.len() - b * BLOCK);
+                let x = &mut x[..rows * PIXELS];
+                convert_range(images, b * BLOCK, x);
+                let x = view(x, PIXELS);
+                inf.run(p, x, true);
+                let mut e = vec![mse(flat(&inf.outer().view(), rows), flat(&x, rows))];
+                for k in 2..=depth {
+                    let own = inf.own[k - 2].view();
+                    e.push(mse(flat(&own, rows), flat(&inf.act[k - 1].view(), rows)));
+                }
+                e
+            },
+        )
+        .collect::<Vec<_>>();
+    (0..depth)
+        .map(|k| {
+            // Added in block order, as every whole-set sum here.
+            let sum: f64 = sums.iter().map(|s| s[k]).sum();
+            sum / (images.len() * arch.level(k)).max(1) as f64
+        })
+        .collect()
 }
 
 /// The mean code (hidden2) of each class over `images`: `CLASSES` x hidden2, row c
 /// the mean over the images labelled c (zeros for a class with no images).
 pub fn class_mean_codes(p: &Params, images: &Images) -> Array2<f32> {
     let arch = p.arch();
-    let h2 = arch.hidden2;
+    let h2 = arch.code();
     let blocks = images.len().div_ceil(BLOCK);
     let zero = || (Array2::<f64>::zeros((CLASSES, h2)), [0usize; CLASSES]);
     let (sums, counts) = (0..blocks)
@@ -165,7 +225,7 @@ pub fn class_mean_codes(p: &Params, images: &Images) -> Array2<f32> {
                 convert_range(images, start, x);
                 inf.encode(p, view(x, PIXELS));
                 let (mut sums, mut counts) = zero();
-                for (r, code) in inf.h2.rows().into_iter().take(rows).enumerate() {
+                for (r, code) in inf.code().rows().into_iter().take(rows).enumerate() {
                     let c = images.labels[start + r] as usize;
                     counts[c] += 1;
                     sums.row_mut(c).zip_mut_with(&code, |s, &v| *s += v as f64);
@@ -250,7 +310,7 @@ mod tests {
             let c = data.test.labels[i] as usize;
             counts[c] += 1;
             sums.row_mut(c)
-                .zip_mut_with(&inf.h2.row(0), |s, &v| *s += v as f64);
+                .zip_mut_with(&inf.code().row(0), |s, &v| *s += v as f64);
         }
         for c in 0..CLASSES {
             for u in 0..150 {
@@ -295,8 +355,8 @@ mod tests {
         hidden1_all(&p, &data.test, &mut h1);
         let h1 = Array2::from_shape_vec((data.test.len(), 300), h1).unwrap();
         let elu = |v: f32| if v > 0.0 { v } else { v.exp_m1() };
-        let h2 = (h1.dot(&p.w2) + &p.b2).mapv(elu);
-        let h3 = (h2.dot(&p.w3) + &p.b3).mapv(elu);
+        let h2 = (h1.dot(&p.w[1]) + &p.b[1]).mapv(elu);
+        let h3 = (h2.dot(&p.w[2]) + &p.b[2]).mapv(elu);
         let sum: f64 = (&h3 - &h1).iter().map(|&d| (d as f64).powi(2)).sum();
         let want = sum / h1.len() as f64;
         assert!(

@@ -9,8 +9,7 @@ use crate::data::PIXELS;
 use crate::data::batch::gather_pixels;
 use crate::model::Phase;
 use crate::model::grad::{
-    Phase2Input, l2_penalty, phase1_backward, phase1_forward, phase1_loss, phase2_backward,
-    phase2_forward, phase2_loss, stack_backward, stack_forward, stack_loss,
+    StageInput, l2_penalty, phase_backward, phase_loss, stack_forward, stage_forward,
 };
 
 /// A loss this many times the phase's first one means the run has blown up (at the
@@ -162,17 +161,19 @@ impl Trainer {
             gather_pixels(train, &idx[start..start + out.len() / PIXELS], out);
         };
         match phase {
-            Phase::One => phase1_forward(p, &pixels, &mut self.ws),
-            Phase::Two if cached && self.cache.is_valid(self.w1_version) => {
-                let width = p.arch().hidden1;
+            Phase::Layer(k) if cached && self.cache.is_valid(k as usize, &self.versions) => {
                 let cache = &self.cache;
+                let width = cache.width();
                 let rows = |start: usize, out: &mut [f32]| {
                     cache.gather(&idx[start..start + out.len() / width], out);
                 };
-                phase2_forward(p, Phase2Input::Hidden1(&rows), &mut self.ws)
+                stage_forward(p, k as usize, StageInput::Level(&rows), &mut self.ws)
             }
-            Phase::Two => phase2_forward(p, Phase2Input::Pixels(&pixels), &mut self.ws),
-            Phase::Three | Phase::EndToEnd => stack_forward(p, &pixels, &mut self.ws),
+            Phase::Layer(k) => {
+                let input = StageInput::Pixels(&pixels);
+                stage_forward(p, k as usize, input, &mut self.ws)
+            }
+            Phase::FineTune | Phase::EndToEnd => stack_forward(p, &pixels, &mut self.ws),
         }
     }
 
@@ -180,27 +181,22 @@ impl Trainer {
     /// back to before it (`Workspace::grads` holds them until the next backward pass).
     fn take_back_last_update(&mut self, run: &Run) {
         if run.updates > 0 {
+            let depth = self.params.depth();
             self.params
-                .copy_tensors(&self.ws.grads, run.phase.tensors());
+                .copy_tensors(&self.ws.grads, &run.phase.tensors(depth));
             self.adam.undo_last(run.phase);
-            self.w1_version += 1;
+            self.versions.changed(run.phase.layers(depth));
         }
     }
 
     /// The rest of the backward pass and Adam's update; false if the update would have
     /// made a parameter non-finite (nothing was changed then).
     fn backward_and_update(&mut self, phase: Phase) -> bool {
-        match phase {
-            Phase::One => phase1_backward(&mut self.ws),
-            Phase::Two => phase2_backward(&mut self.ws),
-            Phase::Three | Phase::EndToEnd => stack_backward(&mut self.ws),
-        }
+        phase_backward(phase, &mut self.ws);
         let updated = self
             .adam
             .update(phase, self.hp.l2, &mut self.params, &mut self.ws.grads);
-        if phase.tensors().contains(&0) {
-            self.w1_version += 1;
-        }
+        self.versions.changed(phase.layers(self.params.depth()));
         updated.is_ok()
     }
 
@@ -221,11 +217,7 @@ impl Trainer {
         if run.batch < run.batches {
             return step;
         }
-        let train_mse = match run.phase {
-            Phase::One => phase1_loss(&self.params, &mut self.ws),
-            Phase::Two => phase2_loss(&self.params, &mut self.ws),
-            Phase::Three | Phase::EndToEnd => stack_loss(&self.params, &mut self.ws),
-        };
+        let train_mse = phase_loss(&self.params, run.phase, &mut self.ws);
         step.epoch_end = Some(EpochEnd {
             epoch: run.epoch,
             train_mse,

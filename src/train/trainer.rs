@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::cache::{CacheInfo, Hidden1Cache};
+use super::cache::{CacheInfo, LayerVersions, LevelCache};
 use super::config::{HyperparamError, Hyperparams};
 use super::eval;
 use super::step::Run;
@@ -40,6 +40,19 @@ pub enum TrainError {
     Worker(String),
     #[error("the model is {model} but the data has {inputs} pixels per image")]
     InputMismatch { model: Arch, inputs: usize },
+    #[error("{phase} is not a phase of a stack of {depth}")]
+    NoSuchPhase { phase: Phase, depth: usize },
+    #[error(
+        "the cache of h{level} would take {:.0} MB and only {:.0} MB of memory is free; \
+         train without the cache",
+        *bytes as f64 / 1e6,
+        *available as f64 / 1e6
+    )]
+    CacheTooLarge {
+        level: usize,
+        bytes: usize,
+        available: usize,
+    },
 }
 
 impl From<HyperparamError> for TrainError {
@@ -59,9 +72,9 @@ pub struct Trainer {
     pub(super) subset: SubsetSampler,
     pub(super) ws: Workspace,
     pub(super) idx: Vec<u32>,
-    pub(super) cache: Hidden1Cache,
-    /// Bumped whenever W1 or b1 change, so a stale cache is never used.
-    pub(super) w1_version: u64,
+    pub(super) cache: LevelCache,
+    /// Bumped per encoder layer whenever it changes, so a stale cache is never used.
+    pub(super) versions: LayerVersions,
     pub(super) run: Option<Run>,
     /// Epochs completed per phase (`Phase::index`) since the parameters were
     /// initialised or loaded.
@@ -93,8 +106,8 @@ impl Trainer {
             subset: SubsetSampler::new(n, stream_seed(hp.seed, SUBSET_STREAM)),
             ws: Workspace::new(arch, hp.batch_size),
             idx: vec![0; hp.batch_size],
-            cache: Hidden1Cache::default(),
-            w1_version: 0,
+            cache: LevelCache::default(),
+            versions: LayerVersions::default(),
             run: None,
             epochs_done: PhaseEpochs::default(),
             data,
@@ -128,12 +141,13 @@ impl Trainer {
         self.epochs_done.any()
     }
 
-    /// Epochs a phase runs: the setting, except end-to-end, which runs as many as
-    /// phases 1 and 2 together, so both see every training image equally often.
+    /// Epochs a phase runs: the setting, except end-to-end, which runs as many as the
+    /// layer-wise phases together, so both see every training image equally often.
     pub fn phase_epochs(&self, phase: Phase) -> u32 {
         match phase {
-            Phase::EndToEnd => 2 * self.hp.epochs,
-            _ => self.hp.epochs,
+            Phase::EndToEnd => self.params.depth() as u32 * self.hp.epochs,
+            Phase::FineTune => self.hp.fine_tune_epochs.unwrap_or(self.hp.epochs),
+            Phase::Layer(_) => self.hp.epochs,
         }
     }
 
@@ -150,11 +164,12 @@ impl Trainer {
     /// Re-initialises parameters, optimiser and batch order from the seed.
     pub fn reset(&mut self) {
         let keep = (self.data.clone(), self.hp.clone());
-        let version = self.w1_version + 1;
+        let mut versions = self.versions;
+        versions.all_changed();
         // `new` cannot fail here: these hyperparameters were validated on this data.
         if let Ok(fresh) = Self::new(keep.0, keep.1) {
             *self = fresh;
-            self.w1_version = version;
+            self.versions = versions;
         }
     }
 
@@ -186,7 +201,7 @@ impl Trainer {
         self.sampler = Sampler::new(n, stream_seed(self.hp.seed, BATCH_STREAM));
         self.subset = SubsetSampler::new(n, stream_seed(self.hp.seed, SUBSET_STREAM));
         self.cache.clear();
-        self.w1_version += 1;
+        self.versions.all_changed();
         self.data = data;
         Ok(())
     }
@@ -217,8 +232,7 @@ impl Trainer {
         check_inputs(arch)?;
         if arch != self.params.arch() {
             self.ws = Workspace::new(arch, self.hp.batch_size);
-            self.hp.hidden1 = arch.hidden1;
-            self.hp.hidden2 = arch.hidden2;
+            self.hp.layers = arch.widths;
         }
         self.adam = Adam::new(self.hp.adam(), arch);
         let mut note = None;
@@ -242,7 +256,7 @@ impl Trainer {
         }
         self.params = ck.params;
         self.epochs_done = ck.epochs_done;
-        self.w1_version += 1;
+        self.versions.all_changed();
         if let Some(n) = &note {
             log::info!("{n}");
         }
@@ -267,56 +281,94 @@ impl Trainer {
         }
     }
 
-    /// Starts a phase. For a cached phase 2, builds the hidden1 cache of the training
-    /// set first (or reuses a still valid one) and says what that took. End-to-end
-    /// starts from the seed's initialisation, with a fresh optimiser and batch order:
-    /// the start the layer-wise phase 1 had.
+    /// Starts a phase. For a cached phase k >= 2, builds the cache of h(k-1) over the
+    /// training set first (or reuses a still valid one) and says what that took; one
+    /// that would not fit in free memory is refused. End-to-end starts from the seed's
+    /// initialisation, with a fresh optimiser and batch order: the start the layer-wise
+    /// phase 1 had.
     pub fn begin_phase(
         &mut self,
         phase: Phase,
-        cache_hidden1: bool,
+        cache: bool,
     ) -> Result<Option<CacheInfo>, TrainError> {
         if self.run.is_some() {
             return Err(TrainError::Busy);
         }
+        let depth = self.params.depth();
+        if !phase.fits(depth) {
+            return Err(TrainError::NoSuchPhase { phase, depth });
+        }
+        let cached_level = match phase {
+            Phase::Layer(k) if k >= 2 && cache => Some(k as usize - 1),
+            _ => None,
+        };
+        if let Some(level) = cached_level {
+            self.check_cache_fits(level)?;
+        }
         if phase == Phase::EndToEnd {
             self.reset();
         }
-        // Phase 3 goes on with the one optimiser (its moments and shared counter, as
+        // Fine-tuning goes on with the one optimiser (its moments and shared counter, as
         // a third training op in the seed's graph would) at its own, lower rate.
         self.adam.config = self.hp.adam_for(phase);
-        let cached = phase == Phase::Two && cache_hidden1;
-        let info = cached.then(|| {
+        let info = cached_level.map(|level| {
             self.cache
-                .ensure(&self.params, &self.data.train, self.w1_version)
+                .ensure(&self.params, level, &self.data.train, &self.versions)
         });
-        match info {
-            Some(c) if c.reused => {
-                log::info!("hidden1 cache reused ({:.1} MB)", c.bytes as f64 / 1e6)
+        match (cached_level, info) {
+            (Some(l), Some(c)) if c.reused => {
+                log::info!("hidden{l} cache reused ({:.1} MB)", c.bytes as f64 / 1e6)
             }
-            Some(c) => log::info!(
-                "hidden1 cache built in {:.3} s ({:.1} MB)",
+            (Some(l), Some(c)) => log::info!(
+                "hidden{l} cache built in {:.3} s ({:.1} MB)",
                 c.seconds,
                 c.bytes as f64 / 1e6
             ),
-            None => {}
+            _ => {}
         }
         let epochs = self.phase_epochs(phase);
         log::info!(
             "{phase} started: {epochs} epochs of {} batches of {}{}",
             self.batches_per_epoch(),
             self.hp.batch_size,
-            if cached { ", hidden1 cached" } else { "" }
+            match cached_level {
+                Some(l) => format!(", hidden{l} cached"),
+                None => String::new(),
+            }
         );
         if self.hp.fresh_adam_counter {
             self.adam.restart_counter();
         }
         crate::model::linalg::warm_up();
+        let cached = info.is_some();
         self.run = Some(Run::new(phase, cached, self.batches_per_epoch(), epochs));
         Ok(info)
     }
 
-    /// Drops the hidden1 cache (it can be rebuilt); frees its memory.
+    /// Bytes the cache of phase `k`'s input would take (0 for phase 1, which reads the
+    /// pixels), to be shown before it is built.
+    pub fn cache_bytes(&self, k: usize) -> usize {
+        match k {
+            0 | 1 => 0,
+            k => super::cache::cache_bytes(self.data.train.len(), self.params.arch().level(k - 1)),
+        }
+    }
+
+    /// Refuses a cache of h(`level`) larger than the memory free now (less what an
+    /// older cache, which is dropped first, gives back).
+    fn check_cache_fits(&self, level: usize) -> Result<(), TrainError> {
+        let bytes = self.cache_bytes(level + 1);
+        match super::cache::available_memory() {
+            Some(free) if bytes > free + self.cache.bytes() => Err(TrainError::CacheTooLarge {
+                level,
+                bytes,
+                available: free + self.cache.bytes(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Drops the cache (it can be rebuilt); frees its memory.
     pub fn drop_cache(&mut self) {
         self.cache.clear();
     }

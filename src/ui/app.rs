@@ -98,8 +98,7 @@ impl LayerwiseApp {
         settings.selection.fit(data.test.len());
         if let Some((_, arch)) = &options.load {
             // The worker's model must have the file's shape to take it.
-            settings.hyperparams.hidden1 = arch.hidden1;
-            settings.hyperparams.hidden2 = arch.hidden2;
+            settings.hyperparams.layers = arch.widths;
         }
         let mut layout = cc
             .storage
@@ -348,9 +347,9 @@ impl LayerwiseApp {
     pub fn dispatch(&mut self, ctx: &egui::Context, cmd: UiCommand) {
         let sel = &mut self.settings.selection;
         match cmd {
-            UiCommand::Phase1 => self.start_phase(Phase::One),
-            UiCommand::Phase2 => self.start_phase(Phase::Two),
-            UiCommand::Phase3 => self.start_phase(Phase::Three),
+            UiCommand::Phase1 => self.start_phase(Phase::ONE),
+            UiCommand::Phase2 => self.start_phase(Phase::TWO),
+            UiCommand::Phase3 => self.start_phase(Phase::FineTune),
             UiCommand::EndToEnd => self.start_phase(Phase::EndToEnd),
             UiCommand::PauseResume => match self.session.state() {
                 RunState::Running(_) => self.send(Command::Pause),

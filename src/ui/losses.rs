@@ -93,7 +93,7 @@ pub const YARDSTICK_HOVER: &str = "PCA's test MSE through as many principal comp
 fn yardsticks(session: &Session) -> Vec<(PcaFigure, &'static str, egui::Color32)> {
     let outer = session.outer_yardstick();
     let code = session.code_yardstick();
-    let phase1 = outer.map(|f| (f, "phase 1", phase_color(Phase::One)));
+    let phase1 = outer.map(|f| (f, "phase 1", phase_color(Phase::ONE)));
     let stack = code.map(|f| (f, "full stack", super::theme::GOOD));
     phase1.into_iter().chain(stack).collect()
 }
@@ -133,9 +133,9 @@ fn draw_yardstick(plot: &mut PlotUi<'_>, line: (PcaFigure, &str, egui::Color32),
 fn draw_run<'a>(plot: &mut PlotUi<'a>, i: usize, run: &'a LossRun, log: bool) {
     let color = phase_color(run.phase);
     let name = match (run.phase, run.cached) {
-        (Phase::One, _) => "phase 1".to_string(),
-        (Phase::Two, false) => "phase 2".to_string(),
-        (Phase::Two, true) => "phase 2 (cached)".to_string(),
+        (Phase::ONE, _) => "phase 1".to_string(),
+        (Phase::TWO, false) => "phase 2".to_string(),
+        (Phase::TWO, true) => "phase 2 (cached)".to_string(),
         (p, _) => p.to_string(),
     };
     let (raw, smooth) = if log {

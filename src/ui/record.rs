@@ -166,7 +166,7 @@ fn snapshots(record: &SessionRecord, tensors: Vec<checkpoint::Named>, arch: Arch
         let class_means = by_name
             .remove(&format!("{k}.class_means"))
             .and_then(|(s, v)| Array2::from_shape_vec((s[0], s[1]), v).ok())
-            .filter(|m| m.dim() == (10, arch.hidden2))
+            .filter(|m| m.dim() == (10, arch.code()))
             .map(Arc::new);
         out.push(Snapshot {
             params: Arc::new(p),
@@ -248,11 +248,7 @@ mod tests {
         let json = r#"{"runs":[],"epochs":[],"results":[],"batches":0,"test":null,
             "history":[["Two",3,[4,4]]]}"#;
         let record: SessionRecord = serde_json::from_str(json).unwrap();
-        let arch = Arch {
-            inputs: 6,
-            hidden1: 4,
-            hidden2: 2,
-        };
+        let arch = Arch::two(6, 4, 2);
         let p = Params::he_init(arch, 1);
         let tensors = TENSOR_NAMES
             .iter()
@@ -263,7 +259,7 @@ mod tests {
         let kept = snapshots(&record, tensors, arch);
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].epochs_done, [4, 4, 0, 0]);
-        assert_eq!(kept[0].epoch_end, Some((Phase::Two, 3)));
+        assert_eq!(kept[0].epoch_end, Some((Phase::TWO, 3)));
         assert_eq!(*kept[0].params, p);
     }
 }

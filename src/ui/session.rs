@@ -244,7 +244,7 @@ impl Session {
             self.results
                 .iter()
                 .rev()
-                .find(|r| r.phase == Phase::Two && r.cached == cached)
+                .find(|r| r.phase == Phase::TWO && r.cached == cached)
                 .map(|r| r.seconds / r.epochs.max(1) as f64)
         };
         [last(false), last(true)]
@@ -290,7 +290,7 @@ impl Session {
             .as_ref()
             .map(|s| s.epochs_done)
             .unwrap_or_default();
-        done.iter().any(|(p, e)| p != Phase::One && e > 0)
+        done.iter().any(|(p, e)| p != Phase::ONE && e > 0)
     }
 
     /// Index of the latest phase run in `runs`.
@@ -349,7 +349,7 @@ impl Session {
             } => {
                 self.test = Some(test);
                 let run = self.current_run();
-                let inner_untrained = phase == Phase::One && !self.inner_trained();
+                let inner_untrained = phase == Phase::ONE && !self.inner_trained();
                 self.results.push(PhaseResult {
                     run,
                     phase,
@@ -391,13 +391,13 @@ impl Session {
 
     /// PCA through as many components as the code is wide, once measured.
     pub fn code_yardstick(&self) -> Option<PcaFigure> {
-        let width = self.snapshot.as_ref()?.params.arch().hidden2;
+        let width = self.snapshot.as_ref()?.params.arch().code();
         Some(PcaFigure::at(self.yardstick.as_deref()?, width))
     }
 
     /// PCA through as many components as hidden1 is wide: phase 1's yardstick.
     pub fn outer_yardstick(&self) -> Option<PcaFigure> {
-        let width = self.snapshot.as_ref()?.params.arch().hidden1;
+        let width = self.snapshot.as_ref()?.params.arch().hidden1();
         Some(PcaFigure::at(self.yardstick.as_deref()?, width))
     }
 
@@ -471,11 +471,7 @@ mod tests {
         let mut s = Session::new(data.clone());
         let x = ndarray::Array2::from_shape_fn((8, 6), |(r, c)| ((r * 7 + c * 3) % 5) as f32);
         let pca = Arc::new(Yardstick::of(x.view(), x.view()).unwrap());
-        let arch = crate::model::Arch {
-            inputs: 6,
-            hidden1: 4,
-            hidden2: 2,
-        };
+        let arch = crate::model::Arch::two(6, 4, 2);
         s.apply(Event::Snapshot(Snapshot {
             params: Arc::new(crate::model::Params::zeros(arch)),
             epochs_done: Default::default(),
@@ -511,26 +507,26 @@ mod tests {
         let data = Arc::new(Mnist::embedded().unwrap());
         let mut s = Session::new(data);
         s.apply(Event::PhaseStarted {
-            phase: Phase::One,
+            phase: Phase::ONE,
             cached: false,
             epochs: 1,
             batches: 2,
         });
         for loss in [0.5, 0.25] {
             s.apply(Event::BatchLoss {
-                phase: Phase::One,
+                phase: Phase::ONE,
                 loss,
             });
         }
         s.apply(Event::EpochDone {
-            phase: Phase::One,
+            phase: Phase::ONE,
             epoch: 0,
             train_mse: 0.2,
             l2_term: 0.125,
             seconds: 1.0,
         });
         s.apply(Event::PhaseDone {
-            phase: Phase::Two,
+            phase: Phase::TWO,
             epochs: 2,
             seconds: 3.0,
             cached: true,

@@ -1,5 +1,6 @@
-//! The drawing of the 784-300-150-300-784 stack: which weights the shown phase trains,
-//! which it keeps frozen, and which it bypasses (phase 3 and end-to-end train them all).
+//! The drawing of the stack (784-300-150-300-784, or K stages of any widths): which
+//! weights the shown phase trains, which it keeps frozen, and which it bypasses
+//! (fine-tuning and end-to-end train them all).
 
 use egui::epaint::QuadraticBezierShape;
 use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Sense, Shape, Stroke, Ui, pos2, vec2};
@@ -24,43 +25,66 @@ enum Role {
     Plain,
 }
 
-fn roles(phase: Option<Phase>) -> [Role; 4] {
-    match phase {
-        None => [Role::Plain; 4],
-        // W4 trains too, but on hidden1 directly: drawn as the bypass arc.
-        Some(Phase::One) => [Role::Trains, Role::Bypassed, Role::Bypassed, Role::Bypassed],
-        Some(Phase::Two) => [Role::Frozen, Role::Trains, Role::Trains, Role::Bypassed],
-        Some(Phase::Three | Phase::EndToEnd) => [Role::Trains; 4],
-    }
+/// Each dense layer's role in `phase`, for a stack of `depth` autoencoders.
+fn roles(phase: Option<Phase>, depth: usize) -> Vec<Role> {
+    let layers = 2 * depth;
+    (0..layers)
+        .map(|j| match phase {
+            None => Role::Plain,
+            Some(Phase::FineTune | Phase::EndToEnd) => Role::Trains,
+            Some(Phase::Layer(k)) => {
+                let k = k as usize;
+                let dec = layers - k;
+                match j {
+                    j if j + 1 < k => Role::Frozen,
+                    j if j + 1 == k => Role::Trains,
+                    // The mirror layer reads h(k) directly unless it is next to it:
+                    // then it is drawn as the bypass arc over the middle.
+                    j if j == dec && dec == k => Role::Trains,
+                    _ => Role::Bypassed,
+                }
+            }
+        })
+        .collect()
 }
 
-const NAMES: [&str; 5] = ["input", "hidden1", "code", "hidden3", "output"];
+/// Each bar's name: the input, hidden1 .. hidden(2K-1) with the code in the middle,
+/// the output.
+fn names(depth: usize) -> Vec<String> {
+    (0..=2 * depth)
+        .map(|j| match j {
+            0 => "input".to_string(),
+            j if j == depth => "code".to_string(),
+            j if j == 2 * depth => "output".to_string(),
+            j => format!("hidden{j}"),
+        })
+        .collect()
+}
+
 const MAX_BAR_HEIGHT: f32 = 84.0;
 
-/// Where the five layers are drawn: one bar each, height proportional to width.
+/// Where the layers are drawn: one bar each, height proportional to width.
 struct Layout {
     rect: Rect,
     bars: Vec<Rect>,
-    sizes: [usize; 5],
+    sizes: Vec<usize>,
+    names: Vec<String>,
     mid_y: f32,
 }
 
 impl Layout {
     fn new(rect: Rect, arch: Arch) -> Self {
-        let Arch {
-            inputs,
-            hidden1,
-            hidden2,
-        } = arch;
-        let sizes = [inputs, hidden1, hidden2, hidden1, inputs];
-        let (bar_w, margin) = (16.0, 20.0);
+        let sizes: Vec<usize> = (0..=arch.layers()).map(|j| arch.activation(j)).collect();
+        let widest = sizes.iter().copied().max().unwrap_or(1).max(1);
+        let n = sizes.len() as f32;
+        let (bar_w, margin) = (if n > 7.0 { 12.0 } else { 16.0 }, 20.0);
         let mid_y = rect.top() + 34.0 + MAX_BAR_HEIGHT / 2.0;
-        let gap = (rect.width() - 2.0 * margin - 5.0 * bar_w) / 4.0;
+        let gap = (rect.width() - 2.0 * margin - n * bar_w) / (n - 1.0);
         let bars = sizes
             .iter()
             .enumerate()
-            .map(|(i, &n)| {
-                let h = (MAX_BAR_HEIGHT * n as f32 / inputs.max(1) as f32).max(6.0);
+            .map(|(i, &w)| {
+                let h = (MAX_BAR_HEIGHT * w as f32 / widest as f32).max(6.0);
                 let x = rect.left() + margin + i as f32 * (bar_w + gap);
                 Rect::from_min_size(pos2(x, mid_y - h / 2.0), vec2(bar_w, h))
             })
@@ -69,6 +93,7 @@ impl Layout {
             rect,
             bars,
             sizes,
+            names: names(arch.depth()),
             mid_y,
         }
     }
@@ -89,32 +114,49 @@ pub fn stack_ui(ui: &mut Ui, view: StackView) {
         faint,
         weak,
     );
+    let depth = view.arch.depth();
+    let last = 2 * depth;
     match view.phase {
-        // hidden1 -> output directly, over the bypassed middle: W4 in phase 1.
-        Some(Phase::One) => arc(
-            &painter,
-            &layout,
-            (1, 4),
-            "W4 reads hidden1 directly",
-            Stroke::new(4.0, TRAINS),
-            false,
-            text,
-        ),
-        // hidden3 must reconstruct the frozen hidden1: the phase-2 target.
-        Some(Phase::Two) => arc(
-            &painter,
-            &layout,
-            (3, 1),
-            "target: hidden3 = hidden1",
-            Stroke::new(1.5, text),
-            true,
-            text,
-        ),
+        // h(k) -> the mirror layer's output directly, over the bypassed middle: W4
+        // reading hidden1 in the recipe's phase 1.
+        Some(Phase::Layer(k)) if (k as usize) < depth => {
+            let k = k as usize;
+            let dec = last - k;
+            let caption = format!("W{} reads {} directly", dec + 1, layout.names[k]);
+            let stroke = Stroke::new(4.0, TRAINS);
+            arc(
+                &painter,
+                &layout,
+                (k, dec + 1),
+                &caption,
+                stroke,
+                false,
+                text,
+            );
+        }
+        // The innermost phase: its output must reconstruct the frozen level below (the
+        // recipe's phase 2: hidden3 = hidden1).
+        Some(Phase::Layer(k)) => {
+            let k = k as usize;
+            let out = last - k + 1;
+            let (a, b) = (&layout.names[out], &layout.names[k - 1]);
+            let caption = format!("target: {a} = {b}");
+            let stroke = Stroke::new(1.5, text);
+            arc(
+                &painter,
+                &layout,
+                (out, k - 1),
+                &caption,
+                stroke,
+                true,
+                text,
+            );
+        }
         // Every layer trains; the output must reconstruct the input.
-        Some(Phase::Three | Phase::EndToEnd) => arc(
+        Some(Phase::FineTune | Phase::EndToEnd) => arc(
             &painter,
             &layout,
-            (4, 0),
+            (last, 0),
             "target: output = input",
             Stroke::new(1.5, text),
             true,
@@ -135,7 +177,8 @@ fn bands(
     faint: Color32,
     weak: Color32,
 ) {
-    for (i, role) in roles(phase).into_iter().enumerate() {
+    let depth = (layout.bars.len() - 1) / 2;
+    for (i, role) in roles(phase, depth).into_iter().enumerate() {
         let (a, b) = (layout.bars[i], layout.bars[i + 1]);
         let band = vec![
             a.right_top(),
@@ -191,8 +234,9 @@ fn arc(
 /// The layers as bars with their names and widths below.
 fn layers(painter: &Painter, layout: &Layout, phase: Option<Phase>, text: Color32, weak: Color32) {
     for (i, bar) in layout.bars.iter().enumerate() {
-        let fill = match (phase, i) {
-            (Some(Phase::Two), 1) => FROZEN,
+        // The frozen levels a layer-wise phase k >= 2 reads its input through.
+        let fill = match phase {
+            Some(Phase::Layer(k)) if (1..k as usize).contains(&i) => FROZEN,
             _ => text.gamma_multiply(0.75),
         };
         painter.rect_filled(*bar, 3.0, fill);
@@ -200,7 +244,7 @@ fn layers(painter: &Painter, layout: &Layout, phase: Option<Phase>, text: Color3
         painter.text(
             pos2(bar.center().x, below),
             Align2::CENTER_TOP,
-            NAMES[i],
+            &layout.names[i],
             FontId::proportional(11.0),
             weak,
         );

@@ -15,12 +15,20 @@ pub const FINE_TUNE: Color32 = Color32::from_rgb(175, 95, 200);
 /// End-to-end's curves: the whole stack trained at once from the initialisation.
 pub const END_TO_END: Color32 = Color32::from_rgb(210, 80, 110);
 
+/// Layer-wise phases 3 and deeper, in turn.
+const DEEPER: [Color32; 3] = [
+    Color32::from_rgb(40, 165, 160),
+    Color32::from_rgb(150, 120, 60),
+    Color32::from_rgb(120, 120, 200),
+];
+
 /// The colour of a phase's curves and markers.
 pub fn phase_color(phase: Phase) -> Color32 {
     match phase {
-        Phase::One => TRAINS,
-        Phase::Two => FROZEN,
-        Phase::Three => FINE_TUNE,
+        Phase::Layer(1) => TRAINS,
+        Phase::Layer(2) => FROZEN,
+        Phase::Layer(k) => DEEPER[(k as usize - 3) % DEEPER.len()],
+        Phase::FineTune => FINE_TUNE,
         Phase::EndToEnd => END_TO_END,
     }
 }

@@ -73,9 +73,9 @@ impl TrainingPanel {
         clicked: &mut Vec<UiCommand>,
     ) {
         for (cmd, phase) in [
-            (UiCommand::Phase1, Phase::One),
-            (UiCommand::Phase2, Phase::Two),
-            (UiCommand::Phase3, Phase::Three),
+            (UiCommand::Phase1, Phase::ONE),
+            (UiCommand::Phase2, Phase::TWO),
+            (UiCommand::Phase3, Phase::FineTune),
             (UiCommand::EndToEnd, Phase::EndToEnd),
         ] {
             let b = ui
@@ -161,7 +161,7 @@ impl TrainingPanel {
         cache_hidden1: bool,
         clicked: &mut Vec<UiCommand>,
     ) {
-        let bytes = crate::train::cache_bytes(session.data().train.len(), hp.hidden1);
+        let bytes = crate::train::cache_bytes(session.data().train.len(), hp.layers.get(0));
         ui.horizontal(|ui| {
             let mut on = cache_hidden1;
             if ui
@@ -342,7 +342,7 @@ fn result_rows(ui: &mut Ui, table: &mut EpochTable, r: &PhaseResult, cached: boo
             );
         table.row(ui, [blank(), RichText::new("outer").weak(), outer, blank()]);
         // Phase 2's own loss on the test set (records from before it have none).
-        if r.phase == Phase::Two && r.test.inner > 0.0 {
+        if r.phase == Phase::TWO && r.test.inner > 0.0 {
             let inner = mono(format!("{:.6}", r.test.inner)).weak();
             let on = RichText::new("on hidden1").weak();
             table

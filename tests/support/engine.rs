@@ -1,7 +1,7 @@
 //! What the engine tests share: short runs of the recipe's code paths, and which
 //! tensors a run changed.
 
-use layerwise::model::{Params, Phase, TENSOR_NAMES};
+use layerwise::model::{Params, Phase};
 use layerwise::train::{Hyperparams, Trainer};
 
 /// One epoch of large batches: the same code paths as the recipe, a fraction of the time.
@@ -23,11 +23,12 @@ pub fn run(t: &mut Trainer, phase: Phase, cache: bool) -> Vec<f32> {
 }
 
 /// The names of the tensors that differ between `a` and `b`.
-pub fn changed(a: &Params, b: &Params) -> Vec<&'static str> {
-    TENSOR_NAMES
-        .iter()
-        .zip(a.tensors().iter().zip(b.tensors()))
-        .filter(|(_, (x, y))| *x != y)
-        .map(|(n, _)| *n)
+pub fn changed(a: &Params, b: &Params) -> Vec<String> {
+    a.arch()
+        .tensor_names()
+        .into_iter()
+        .zip(a.tensors().zip(b.tensors()))
+        .filter(|(_, (x, y))| x != y)
+        .map(|(n, _)| n)
         .collect()
 }

@@ -20,10 +20,10 @@ fn train_on(threads: usize, data: &Arc<Mnist>) -> (Vec<Params>, f64, Vec<f32>) {
         let mut losses = Vec::new();
         let mut params = Vec::new();
         let phases = [
-            (Phase::One, false),
-            (Phase::Two, false),
-            (Phase::Two, true),
-            (Phase::Three, false),
+            (Phase::ONE, false),
+            (Phase::TWO, false),
+            (Phase::TWO, true),
+            (Phase::FineTune, false),
             // Re-initialises, then trains every layer: last, so the others count.
             (Phase::EndToEnd, false),
         ];

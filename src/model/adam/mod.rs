@@ -65,7 +65,7 @@ pub struct AdamState {
 /// from a file is set in bounded time.
 const REPLAY_LIMIT: u64 = 1 << 20;
 /// The most tensors one update trains (the stack's eight).
-const MAX_TENSORS: usize = 8;
+const MAX_TENSORS: usize = 4 * super::MAX_STAGES;
 
 /// An update would have made some parameter non-finite; nothing was changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,12 +103,14 @@ impl Adam<Params> {
         params: &mut Params,
         grads: &mut Params,
     ) -> Result<(), NonFinite> {
-        self.update_tensors(phase.tensors(), l2, params, grads)
+        let trained = phase.tensors(params.layers() / 2);
+        self.update_tensors(&trained, l2, params, grads)
     }
 
     /// `undo_tensors` for the tensors of `phase`.
     pub fn undo_last(&mut self, phase: Phase) {
-        self.undo_tensors(phase.tensors());
+        let trained = phase.tensors(self.m.layers() / 2);
+        self.undo_tensors(&trained);
     }
 }
 

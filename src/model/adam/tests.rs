@@ -3,23 +3,19 @@
 use super::*;
 use crate::model::Arch;
 
-const TINY: Arch = Arch {
-    inputs: 3,
-    hidden1: 2,
-    hidden2: 1,
-};
+const TINY: Arch = Arch::two(3, 2, 1);
 
 #[test]
 fn matches_the_tf1_formula_with_l2_and_a_shared_counter() {
     let cfg = AdamConfig::default();
     let mut adam = Adam::new(cfg, TINY);
     let mut p = Params::he_init(TINY, 1);
-    let w0 = p.w1[[1, 1]];
+    let w0 = p.w[0][[1, 1]];
     let g0 = 0.3f32;
     let l2 = 1e-4f32;
     let mut g = Params::zeros(TINY);
-    g.w1[[1, 1]] = g0;
-    adam.update(Phase::One, l2, &mut p, &mut g).unwrap();
+    g.w[0][[1, 1]] = g0;
+    adam.update(Phase::ONE, l2, &mut p, &mut g).unwrap();
     // t = 1
     let grad = g0 + l2 * w0;
     let m = 0.1 * grad;
@@ -27,18 +23,18 @@ fn matches_the_tf1_formula_with_l2_and_a_shared_counter() {
     let lr_t = 0.01 * (1.0f32 - 0.999).sqrt() / (1.0 - 0.9);
     let want = w0 - lr_t * m / (v.sqrt() + 1e-8);
     assert!(
-        (p.w1[[1, 1]] - want).abs() < 1e-7,
+        (p.w[0][[1, 1]] - want).abs() < 1e-7,
         "{} {}",
-        p.w1[[1, 1]],
+        p.w[0][[1, 1]],
         want
     );
     // Phase 2 tensors were not touched, but the counter is shared.
-    assert_eq!(p.w2, Params::he_init(TINY, 1).w2);
+    assert_eq!(p.w[1], Params::he_init(TINY, 1).w[1]);
     assert_eq!(adam.steps(), 1);
     let lr_t2 = 0.01 * (1.0f32 - 0.999 * 0.999).sqrt() / (1.0 - 0.9 * 0.9);
     assert!((adam.lr_t() - lr_t2).abs() < 1e-7);
     // Biases get no L2: a zero gradient on a bias leaves it where it is.
-    assert_eq!(p.b1, Params::zeros(TINY).b1);
+    assert_eq!(p.b[0], Params::zeros(TINY).b[0]);
 }
 
 #[test]
@@ -47,9 +43,9 @@ fn non_finite_update_restores_everything() {
     let mut p = Params::he_init(TINY, 2);
     let before = p.clone();
     let mut g = Params::zeros(TINY);
-    g.w4[[0, 0]] = f32::NAN;
-    g.w1[[0, 0]] = 1.0;
-    assert_eq!(adam.update(Phase::One, 0.0, &mut p, &mut g), Err(NonFinite));
+    g.w[3][[0, 0]] = f32::NAN;
+    g.w[0][[0, 0]] = 1.0;
+    assert_eq!(adam.update(Phase::ONE, 0.0, &mut p, &mut g), Err(NonFinite));
     assert_eq!(p, before);
     assert_eq!(adam.steps(), 0);
 }
@@ -75,19 +71,19 @@ fn l2_is_added_to_the_weights_gradient_before_the_moments_and_never_to_biases() 
     // L2's pull (l2 * w = 0.4) outweighs the data gradient, of the other sign: Adam's
     // normalised step then goes one way with L2 and the other without.
     let (w0, g0, l2) = (0.8f32, -0.3f32, 0.5f32);
-    p.w1[[0, 0]] = w0;
-    p.w1[[1, 1]] = w0; // a zero data gradient: only L2 can move it
-    p.b1[0] = w0; // a bias: nothing may move it
+    p.w[0][[0, 0]] = w0;
+    p.w[0][[1, 1]] = w0; // a zero data gradient: only L2 can move it
+    p.b[0][0] = w0; // a bias: nothing may move it
     for _ in 0..3 {
         let mut g = Params::zeros(TINY);
-        g.w1[[0, 0]] = g0;
-        adam.update(Phase::One, l2, &mut p, &mut g).unwrap();
+        g.w[0][[0, 0]] = g0;
+        adam.update(Phase::ONE, l2, &mut p, &mut g).unwrap();
     }
     let want = reference(w0 as f64, g0 as f64, l2 as f64, 3);
     assert!(
-        (p.w1[[0, 0]] as f64 - want).abs() < 1e-6,
+        (p.w[0][[0, 0]] as f64 - want).abs() < 1e-6,
         "{} vs {want}",
-        p.w1[[0, 0]]
+        p.w[0][[0, 0]]
     );
     // Had L2 been dropped, the weight would have moved by the data gradient alone;
     // had it been applied after the moments (decoupled decay), by another amount.
@@ -100,12 +96,12 @@ fn l2_is_added_to_the_weights_gradient_before_the_moments_and_never_to_biases() 
         );
     }
     let only_l2 = reference(w0 as f64, 0.0, l2 as f64, 3);
-    assert!((p.w1[[1, 1]] as f64 - only_l2).abs() < 1e-6);
+    assert!((p.w[0][[1, 1]] as f64 - only_l2).abs() < 1e-6);
     assert!(
-        p.w1[[1, 1]] < w0,
+        p.w[0][[1, 1]] < w0,
         "L2 pulls a weight with no data gradient towards 0"
     );
-    assert_eq!(p.b1[0], w0, "biases get no L2");
+    assert_eq!(p.b[0][0], w0, "biases get no L2");
 }
 
 #[test]
@@ -128,7 +124,7 @@ fn the_counter_is_the_running_f32_product_to_the_last_bit() {
     let mut b = Adam::new(AdamConfig::default(), TINY);
     let mut p = Params::zeros(TINY);
     for _ in 0..1464 {
-        b.update(Phase::One, 0.0, &mut p, &mut Params::zeros(TINY))
+        b.update(Phase::ONE, 0.0, &mut p, &mut Params::zeros(TINY))
             .unwrap();
     }
     assert_eq!(b.lr_t().to_bits(), a.lr_t().to_bits());
@@ -154,7 +150,7 @@ fn a_restart_is_a_new_optimiser() {
     let mut a = Adam::new(AdamConfig::default(), TINY);
     let mut p = Params::he_init(TINY, 1);
     let mut g = Params::he_init(TINY, 2);
-    a.update(Phase::One, 0.0, &mut p, &mut g).unwrap();
+    a.update(Phase::ONE, 0.0, &mut p, &mut g).unwrap();
     let other = AdamConfig {
         learning_rate: 0.5,
         ..AdamConfig::default()
@@ -172,8 +168,8 @@ fn undo_takes_back_one_step_exactly() {
     let before = a.lr_t();
     let mut p = Params::he_init(TINY, 1);
     let mut g = Params::zeros(TINY);
-    a.update(Phase::One, 0.0, &mut p, &mut g).unwrap();
-    a.undo_last(Phase::One);
+    a.update(Phase::ONE, 0.0, &mut p, &mut g).unwrap();
+    a.undo_last(Phase::ONE);
     assert_eq!(a.steps(), 10);
     assert_eq!(a.lr_t().to_bits(), before.to_bits());
 }

@@ -70,11 +70,7 @@ impl Trains {
 impl Classifier {
     /// Layers of the encoder of `arch` and `classes` outputs, all zeros.
     pub fn zeros(arch: Arch, classes: usize) -> Self {
-        let Arch {
-            inputs: i,
-            hidden1: h1,
-            hidden2: h2,
-        } = arch;
+        let (i, h1, h2) = (arch.inputs, arch.hidden1(), arch.code());
         Self {
             w1: Array2::zeros((i, h1)),
             b1: Array1::zeros(h1),
@@ -98,23 +94,28 @@ impl Classifier {
 
     /// Takes W1, b1, W2, b2 from a trained stack (its encoder); W3, b3 stay.
     pub fn take_encoder(&mut self, stack: &Params) {
-        self.w1.assign(&stack.w1);
-        self.b1.assign(&stack.b1);
-        self.w2.assign(&stack.w2);
-        self.b2.assign(&stack.b2);
+        self.w1.assign(&stack.w[0]);
+        self.b1.assign(&stack.b[0]);
+        self.w2.assign(&stack.w[1]);
+        self.b2.assign(&stack.b[1]);
     }
 
     /// Whether W1, b1, W2, b2 are the stack's, bit for bit.
     pub fn has_encoder_of(&self, stack: &Params) -> bool {
-        self.w1 == stack.w1 && self.b1 == stack.b1 && self.w2 == stack.w2 && self.b2 == stack.b2
+        stack.depth() == 2
+            && self.w1 == stack.w[0]
+            && self.b1 == stack.b[0]
+            && self.w2 == stack.w[1]
+            && self.b2 == stack.b[1]
     }
 
     pub fn arch(&self) -> Arch {
         let (inputs, hidden1) = self.w1.dim();
+        let widths = [hidden1, self.w2.ncols()];
         Arch {
             inputs,
-            hidden1,
-            hidden2: self.w2.ncols(),
+            // Built from an `Arch` by `zeros`, so the widths are in range.
+            widths: crate::model::Widths::new(&widths).unwrap_or(crate::model::Widths::RECIPE),
         }
     }
 

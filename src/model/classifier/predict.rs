@@ -23,8 +23,8 @@ impl Predictor {
         let arch = like.arch();
         let z = |c| Array2::zeros((rows, c));
         Self {
-            h1: z(arch.hidden1),
-            h2: z(arch.hidden2),
+            h1: z(arch.hidden1()),
+            h2: z(arch.code()),
             logits: z(like.classes()),
             predicted: vec![0; rows],
         }

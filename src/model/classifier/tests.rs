@@ -6,11 +6,7 @@ use ndarray::Array2;
 use super::*;
 use crate::model::grad::rows_of;
 
-const SMALL: Arch = Arch {
-    inputs: 12,
-    hidden1: 7,
-    hidden2: 4,
-};
+const SMALL: Arch = Arch::two(12, 7, 4);
 const CLASSES: usize = 3;
 const ROWS: usize = 9;
 const L2: f32 = 0.05;

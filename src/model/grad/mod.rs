@@ -1,38 +1,43 @@
-//! Forward and backward passes of the autoencoder's losses, into preallocated buffers:
-//! phase 1 (the outer autoencoder), phase 2 (the inner one) and the full stack (phase 3
-//! and end-to-end, in `stack`).
+//! Forward and backward passes of the autoencoder's losses at any depth, into
+//! preallocated buffers: layer-wise phase k (encoder layer k and its mirror on h(k-1))
+//! and the full stack (fine-tuning and end-to-end).
 //!
 //! A step runs in three parallel parts, each cut into as many blocks as rayon has
 //! threads (`parallel`):
 //! 1. the batch's rows, each block through everything that is row-local: the forward
 //!    pass, the loss, and the backward pass down to every layer's delta;
-//! 2. the weight gradients (`hᵀ · delta`) and bias gradients (column sums of delta),
+//! 2. the weight gradients (`aᵀ · delta`) and bias gradients (column sums of delta),
 //!    which need all rows, in blocks of columns;
 //! 3. (in `Adam`) the update, in blocks of parameters.
 //!
 //! How the work is cut depends on the thread count; the results do not: a step gives
 //! the same bits on 1 thread or 16.
+//!
+//! Buffers are named by the full stack's activations: `act[0]` is the input, `act[j+1]`
+//! dense layer j's output, `act[2K]` the reconstruction. Layer-wise phase k reads
+//! h(k-1) from `act[k-1]`, writes its code to `act[k]` and its reconstruction of h(k-1)
+//! to `act[2K-k+1]`, where the full stack keeps the same level of the decoder.
 
-mod stack;
-
-use ndarray::{Array2, ArrayViewMut2};
+use ndarray::{Array2, ArrayViewMut2, Axis};
 
 use super::flat::{flat, flat_mut, vec_of};
-use super::inference::{dense_elu, hidden1};
+use super::inference::dense_elu;
 use super::kernels::{bias_elu, biased_mse, biased_mse_grad, elu_backward, mse, mse_grad};
 use super::linalg::{matmul, matmul_serial};
-use super::parallel::{WeightGradient, for_row_blocks, row_block, weight_gradients};
-use super::{Arch, Params};
+use super::parallel::{RowBlock, WeightGradient, for_row_blocks, weight_gradients};
+use super::{Arch, LayerSet, MAX_STAGES, Params, Phase};
 
 pub use super::parallel::FillRows;
-pub use stack::{stack_backward, stack_forward, stack_gradients, stack_loss};
 
-/// What phase 2 gets for a batch.
+/// Activations of the deepest stack: the input, 2K layer outputs.
+const LEVELS: usize = 2 * MAX_STAGES + 1;
+
+/// What layer-wise phase k gets for a batch.
 #[derive(Clone, Copy)]
-pub enum Phase2Input<'a> {
-    /// hidden1 itself (from the cache).
-    Hidden1(FillRows<'a>),
-    /// Pixels, from which hidden1 is recomputed (the frozen W1, b1).
+pub enum StageInput<'a> {
+    /// h(k-1) itself (the pixels for phase 1; the cache for k >= 2).
+    Level(FillRows<'a>),
+    /// Pixels, from which h(k-1) is recomputed through the frozen encoder layers.
     Pixels(FillRows<'a>),
 }
 
@@ -40,17 +45,11 @@ pub enum Phase2Input<'a> {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     batch: usize,
-    /// The batch's pixels (phase 1, and phase 2 without the cache).
-    pub x: Array2<f32>,
-    /// hidden1 of the batch: phase 2's input and target.
-    pub h1: Array2<f32>,
-    out: Array2<f32>,
-    d_out: Array2<f32>,
-    h2: Array2<f32>,
-    h3: Array2<f32>,
-    d_h1: Array2<f32>,
-    d_h2: Array2<f32>,
-    d_h3: Array2<f32>,
+    depth: usize,
+    /// The full stack's activations, `act[0]` (the batch's pixels) to `act[2K]`.
+    pub act: Vec<Array2<f32>>,
+    /// `d[j]`: the loss's gradient at `act[j]` (`d[0]` is never used).
+    d: Vec<Array2<f32>>,
     /// Each row's squared error, added in order for the loss.
     row_loss: Vec<f64>,
     /// Data gradients (without L2) of the last backward pass; the tensors the phase
@@ -60,18 +59,13 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(arch: Arch, batch: usize) -> Self {
-        let z = |c| Array2::zeros((batch, c));
+        let levels = (0..=arch.layers()).map(|j| Array2::zeros((batch, arch.activation(j))));
+        let act: Vec<_> = levels.collect();
         Self {
             batch,
-            x: z(arch.inputs),
-            h1: z(arch.hidden1),
-            out: z(arch.inputs),
-            d_out: z(arch.inputs),
-            h2: z(arch.hidden2),
-            h3: z(arch.hidden1),
-            d_h1: z(arch.hidden1),
-            d_h2: z(arch.hidden2),
-            d_h3: z(arch.hidden1),
+            depth: arch.depth(),
+            d: act.clone(),
+            act,
             row_loss: vec![0.0; batch],
             grads: Params::zeros(arch),
         }
@@ -81,19 +75,21 @@ impl Workspace {
         self.batch
     }
 
-    /// All of the batch's row-local buffers, as one block.
+    /// The batch's pixels.
+    pub fn x(&mut self) -> &mut Array2<f32> {
+        &mut self.act[0]
+    }
+
+    /// All of the batch's row-local buffers, as one block; levels the stack does not
+    /// have are empty.
     fn rows(&mut self) -> Rows<'_> {
+        let batch = self.batch;
+        let mut act = self.act.iter_mut();
+        let mut d = self.d.iter_mut();
         Rows {
             start: 0,
-            x: self.x.view_mut(),
-            h1: self.h1.view_mut(),
-            out: self.out.view_mut(),
-            d_out: self.d_out.view_mut(),
-            h2: self.h2.view_mut(),
-            h3: self.h3.view_mut(),
-            d_h1: self.d_h1.view_mut(),
-            d_h2: self.d_h2.view_mut(),
-            d_h3: self.d_h3.view_mut(),
+            act: std::array::from_fn(|_| act.next().map_or_else(|| empty(batch), |a| a.view_mut())),
+            d: std::array::from_fn(|_| d.next().map_or_else(|| empty(batch), |a| a.view_mut())),
             loss: &mut self.row_loss,
         }
     }
@@ -103,6 +99,10 @@ impl Workspace {
         let sum: f64 = self.row_loss.iter().sum();
         (sum / (self.batch * width) as f64) as f32
     }
+}
+
+fn empty<'a>(rows: usize) -> ArrayViewMut2<'a, f32> {
+    ArrayViewMut2::from_shape((rows, 0), &mut []).expect("an empty view has any number of rows")
 }
 
 /// A `FillRows` that copies from a matrix holding the whole batch (tests, tools).
@@ -118,142 +118,275 @@ pub fn rows_of(m: &Array2<f32>) -> impl Fn(usize, &mut [f32]) + Sync + '_ {
 struct Rows<'a> {
     /// Index of the block's first row in the batch.
     start: usize,
-    x: ArrayViewMut2<'a, f32>,
-    h1: ArrayViewMut2<'a, f32>,
-    out: ArrayViewMut2<'a, f32>,
-    d_out: ArrayViewMut2<'a, f32>,
-    h2: ArrayViewMut2<'a, f32>,
-    h3: ArrayViewMut2<'a, f32>,
-    d_h1: ArrayViewMut2<'a, f32>,
-    d_h2: ArrayViewMut2<'a, f32>,
-    d_h3: ArrayViewMut2<'a, f32>,
+    act: [ArrayViewMut2<'a, f32>; LEVELS],
+    d: [ArrayViewMut2<'a, f32>; LEVELS],
     loss: &'a mut [f64],
 }
 
-row_block!(Rows, len: loss, [x, h1, out, d_out, h2, h3, d_h1, d_h2, d_h3, loss]);
+impl<'a> RowBlock for Rows<'a> {
+    fn len(&self) -> usize {
+        self.loss.len()
+    }
 
-/// Phase 1 (the outer autoencoder, hidden2 and hidden3 bypassed): returns
-/// `mean((hidden1 · W4 + b4 - x)^2)` and leaves the gradients of W1, b1, W4, b4 in
-/// `ws.grads`.
-pub fn phase1_gradients(p: &Params, x: FillRows<'_>, ws: &mut Workspace) -> f32 {
-    let loss = phase1_forward(p, x, ws);
-    phase1_backward(ws);
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let (act, act2) = split_views(self.act, at);
+        let (d, d2) = split_views(self.d, at);
+        let (loss, loss2) = self.loss.split_at_mut(at);
+        let top = Rows {
+            start: self.start,
+            act,
+            d,
+            loss,
+        };
+        let bottom = Rows {
+            start: self.start + at,
+            act: act2,
+            d: d2,
+            loss: loss2,
+        };
+        (top, bottom)
+    }
+}
+
+type Views<'a> = [ArrayViewMut2<'a, f32>; LEVELS];
+
+fn split_views(v: Views<'_>, at: usize) -> (Views<'_>, Views<'_>) {
+    let mut halves = v.map(|m| {
+        let (a, b) = m.split_at(Axis(0), at);
+        (Some(a), Some(b))
+    });
+    let top = std::array::from_fn(|i| halves[i].0.take().expect("each half is taken once"));
+    let bottom = std::array::from_fn(|i| halves[i].1.take().expect("each half is taken once"));
+    (top, bottom)
+}
+
+/// `(&a[i], &mut a[j])` for `i < j`.
+fn below<T>(a: &mut [T], i: usize, j: usize) -> (&T, &mut T) {
+    let (lo, hi) = a.split_at_mut(j);
+    (&lo[i], &mut hi[0])
+}
+
+/// `(&mut a[i], &a[j])` for `i < j`.
+fn above<T>(a: &mut [T], i: usize, j: usize) -> (&mut T, &T) {
+    let (lo, hi) = a.split_at_mut(j);
+    (&mut lo[i], &hi[0])
+}
+
+impl Rows<'_> {
+    /// `act[to] = elu(act[from] · W + b)` for dense layer `layer`.
+    fn dense_elu(&mut self, p: &Params, layer: usize, from: usize, to: usize) {
+        let (a, c) = below(&mut self.act, from, to);
+        dense_elu(a.view(), &p.w[layer], &p.b[layer], c.view_mut());
+    }
+
+    /// `d[to] = elu'(act[to]) ⊙ (d[from] · Wᵀ)` for dense layer `layer` (`to < from`).
+    fn back(&mut self, p: &Params, layer: usize, from: usize, to: usize) {
+        let (dt, df) = above(&mut self.d, to, from);
+        matmul_serial(dt.view_mut(), df.view(), p.w[layer].t(), false);
+        elu_backward(flat_mut(dt.view_mut()), flat(self.act[to].view()));
+    }
+}
+
+/// Phase `k` (layer-wise, 1-based) of `p`'s stack: returns `mean((output - h(k-1))^2)`
+/// and leaves the gradients of its four tensors in `ws.grads`. h(k-1) is the target and
+/// the input, never differentiated.
+pub fn stage_gradients(p: &Params, k: usize, input: StageInput<'_>, ws: &mut Workspace) -> f32 {
+    let loss = stage_forward(p, k, input, ws);
+    stage_backward(k, ws);
     loss
 }
 
-/// Fills the batch, returns the loss, and does everything of the backward pass that is
-/// local to a row (the deltas of every layer). `ws.grads` is not touched.
-pub fn phase1_forward(p: &Params, fill: FillRows<'_>, ws: &mut Workspace) -> f32 {
-    let scale = 2.0 / ws.x.len() as f32;
+/// Fills the batch, returns phase `k`'s loss, and does everything of the backward pass
+/// that is local to a row (both layers' deltas). `ws.grads` is not touched.
+pub fn stage_forward(p: &Params, k: usize, input: StageInput<'_>, ws: &mut Workspace) -> f32 {
+    let width = p.arch().level(k - 1);
+    let scale = 2.0 / (ws.batch * width) as f32;
     let threads = rayon::current_num_threads();
-    for_row_blocks(ws.rows(), threads, &|r| phase1_rows(p, fill, r, scale));
-    ws.mean_loss(p.arch().inputs)
+    for_row_blocks(ws.rows(), threads, &|r| stage_rows(p, k, input, r, scale));
+    ws.mean_loss(width)
 }
 
-fn phase1_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
-    fill(r.start, flat_mut(r.x.view_mut()));
-    dense_elu(r.x.view(), &p.w1, &p.b1, r.h1.view_mut());
-    matmul_serial(r.out.view_mut(), r.h1.view(), p.w4.view(), false);
-    // The output bias is added inside the loss pass: one pass over the batch less.
-    biased_mse_grad(
-        flat(r.out.view()),
-        vec_of(&p.b4),
-        flat(r.x.view()),
-        flat_mut(r.d_out.view_mut()),
-        scale,
-        r.loss,
-    );
-    matmul_serial(r.d_h1.view_mut(), r.d_out.view(), p.w4.t(), false);
-    elu_backward(flat_mut(r.d_h1.view_mut()), flat(r.h1.view()));
-}
-
-/// The rest of the backward pass, after `phase1_forward`: the weight and bias
-/// gradients.
-pub fn phase1_backward(ws: &mut Workspace) {
-    let g = &mut ws.grads;
-    weight_gradients(&mut [
-        WeightGradient::new(&mut g.w4, &mut g.b4, &ws.h1, &ws.d_out),
-        WeightGradient::new(&mut g.w1, &mut g.b1, &ws.x, &ws.d_h1),
-    ]);
-}
-
-/// The phase-1 reconstruction loss of the batch in `ws.x` (the seed's per-epoch
-/// "Train MSE" is this, on the epoch's last batch, after its update).
-pub fn phase1_loss(p: &Params, ws: &mut Workspace) -> f32 {
-    hidden1(p, ws.x.view(), ws.h1.view_mut());
-    matmul(ws.out.view_mut(), ws.h1.view(), p.w4.view(), false);
-    let sum = biased_mse(flat(ws.out.view()), vec_of(&p.b4), flat(ws.x.view()));
-    (sum / ws.x.len() as f64) as f32
-}
-
-/// Phase 2 (the inner autoencoder on frozen hidden1): returns
-/// `mean((hidden3 - hidden1)^2)` and leaves the gradients of W2, b2, W3, b3 in
-/// `ws.grads`. hidden1 is the target and the input, never differentiated.
-pub fn phase2_gradients(p: &Params, input: Phase2Input<'_>, ws: &mut Workspace) -> f32 {
-    let loss = phase2_forward(p, input, ws);
-    phase2_backward(ws);
-    loss
-}
-
-/// The loss and the row-local part of the backward pass, as `phase1_forward`.
-pub fn phase2_forward(p: &Params, input: Phase2Input<'_>, ws: &mut Workspace) -> f32 {
-    let scale = 2.0 / ws.h1.len() as f32;
-    let threads = rayon::current_num_threads();
-    for_row_blocks(ws.rows(), threads, &|r| phase2_rows(p, input, r, scale));
-    ws.mean_loss(p.arch().hidden1)
-}
-
-fn phase2_rows(p: &Params, input: Phase2Input<'_>, mut r: Rows<'_>, scale: f32) {
+fn stage_rows(p: &Params, k: usize, input: StageInput<'_>, mut r: Rows<'_>, scale: f32) {
+    let depth = p.layers() / 2;
+    let (a, enc, dec) = (k - 1, k - 1, 2 * depth - k);
+    let o = dec + 1;
     match input {
-        Phase2Input::Hidden1(fill) => fill(r.start, flat_mut(r.h1.view_mut())),
-        Phase2Input::Pixels(fill) => {
-            fill(r.start, flat_mut(r.x.view_mut()));
-            dense_elu(r.x.view(), &p.w1, &p.b1, r.h1.view_mut());
+        StageInput::Level(fill) => fill(r.start, flat_mut(r.act[a].view_mut())),
+        StageInput::Pixels(fill) => {
+            fill(r.start, flat_mut(r.act[0].view_mut()));
+            for j in 0..a {
+                r.dense_elu(p, j, j, j + 1);
+            }
         }
     }
-    dense_elu(r.h1.view(), &p.w2, &p.b2, r.h2.view_mut());
-    dense_elu(r.h2.view(), &p.w3, &p.b3, r.h3.view_mut());
-    mse_grad(
-        flat(r.h3.view()),
-        flat(r.h1.view()),
-        flat_mut(r.d_h3.view_mut()),
+    r.dense_elu(p, enc, a, k);
+    let width = r.act[a].ncols();
+    if k == 1 {
+        // The output layer is linear; its bias is added inside the loss pass.
+        let (h, out) = below(&mut r.act, k, o);
+        matmul_serial(out.view_mut(), h.view(), p.w[dec].view(), false);
+        biased_mse_grad(
+            flat(r.act[o].view()),
+            vec_of(&p.b[dec]),
+            flat(r.act[a].view()),
+            flat_mut(r.d[o].view_mut()),
+            scale,
+            r.loss,
+        );
+    } else {
+        r.dense_elu(p, dec, k, o);
+        mse_grad(
+            flat(r.act[o].view()),
+            flat(r.act[a].view()),
+            flat_mut(r.d[o].view_mut()),
+            scale,
+            width,
+            r.loss,
+        );
+        elu_backward(flat_mut(r.d[o].view_mut()), flat(r.act[o].view()));
+    }
+    r.back(p, dec, o, k);
+}
+
+/// The rest of phase `k`'s backward pass, after `stage_forward`: the weight and bias
+/// gradients of its two layers. (The decoder layer's input is the code, `act[k]`.)
+pub fn stage_backward(k: usize, ws: &mut Workspace) {
+    let depth = ws.depth;
+    let layers = Phase::Layer(k as u8).layers(depth);
+    gradients(ws, layers, &|j| if j < depth { j } else { k });
+}
+
+/// Phase `k`'s reconstruction loss of the batch whose h(k-1) is in `ws.act[k-1]` (the
+/// seed's per-epoch "Train MSE" is this, on the epoch's last batch, after its update).
+pub fn stage_loss(p: &Params, k: usize, ws: &mut Workspace) -> f32 {
+    let depth = ws.depth;
+    let (a, enc, dec) = (k - 1, k - 1, 2 * depth - k);
+    let o = dec + 1;
+    let act = &mut ws.act;
+    {
+        let (h, c) = below(act, a, k);
+        matmul(c.view_mut(), h.view(), p.w[enc].view(), false);
+        bias_elu(flat_mut(c.view_mut()), vec_of(&p.b[enc]));
+    }
+    {
+        let (h, out) = below(act, k, o);
+        matmul(out.view_mut(), h.view(), p.w[dec].view(), false);
+    }
+    let sum = if k == 1 {
+        biased_mse(flat(act[o].view()), vec_of(&p.b[dec]), flat(act[a].view()))
+    } else {
+        bias_elu(flat_mut(act[o].view_mut()), vec_of(&p.b[dec]));
+        mse(flat(act[o].view()), flat(act[a].view()))
+    };
+    (sum / act[a].len() as f64) as f32
+}
+
+/// Returns `mean((output - x)^2)` of the full stack and leaves the gradients of all
+/// its tensors in `ws.grads`.
+pub fn stack_gradients(p: &Params, x: FillRows<'_>, ws: &mut Workspace) -> f32 {
+    let loss = stack_forward(p, x, ws);
+    stack_backward(ws);
+    loss
+}
+
+/// Fills the batch, returns the full stack's loss, and runs the backward pass down to
+/// hidden1's delta, row block by row block. `ws.grads` is not touched.
+pub fn stack_forward(p: &Params, fill: FillRows<'_>, ws: &mut Workspace) -> f32 {
+    let inputs = p.arch().inputs;
+    let scale = 2.0 / (ws.batch * inputs) as f32;
+    let threads = rayon::current_num_threads();
+    for_row_blocks(ws.rows(), threads, &|r| stack_rows(p, fill, r, scale));
+    ws.mean_loss(inputs)
+}
+
+fn stack_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
+    let last = p.layers() - 1;
+    fill(r.start, flat_mut(r.act[0].view_mut()));
+    for j in 0..last {
+        r.dense_elu(p, j, j, j + 1);
+    }
+    {
+        let (h, out) = below(&mut r.act, last, last + 1);
+        matmul_serial(out.view_mut(), h.view(), p.w[last].view(), false);
+    }
+    biased_mse_grad(
+        flat(r.act[last + 1].view()),
+        vec_of(&p.b[last]),
+        flat(r.act[0].view()),
+        flat_mut(r.d[last + 1].view_mut()),
         scale,
-        p.arch().hidden1,
         r.loss,
     );
-    elu_backward(flat_mut(r.d_h3.view_mut()), flat(r.h3.view()));
-    matmul_serial(r.d_h2.view_mut(), r.d_h3.view(), p.w3.t(), false);
-    elu_backward(flat_mut(r.d_h2.view_mut()), flat(r.h2.view()));
+    for j in (1..=last).rev() {
+        r.back(p, j, j + 1, j);
+    }
 }
 
-/// The rest of the backward pass, after `phase2_forward`. (Phase 2 never
-/// differentiates hidden1: it is the target.)
-pub fn phase2_backward(ws: &mut Workspace) {
+/// Every weight gradient, after `stack_forward`. With two threads the outer half of the
+/// layers and the inner half run side by side: about equal work.
+pub fn stack_backward(ws: &mut Workspace) {
+    let layers = LayerSet::all(2 * ws.depth);
+    gradients(ws, layers, &|j| j);
+}
+
+/// `gw = input · d`, `gb = column sums of d` for each layer in `layers`, where layer j's
+/// input is `act[input(j)]` and its delta `d[j + 1]`; the output layer first.
+fn gradients(ws: &mut Workspace, layers: LayerSet, input: &dyn Fn(usize) -> usize) {
+    let mut items: [WeightGradient<'_>; 2 * MAX_STAGES] =
+        std::array::from_fn(|_| WeightGradient::empty());
+    let mut n = 0;
     let g = &mut ws.grads;
-    weight_gradients(&mut [
-        WeightGradient::new(&mut g.w3, &mut g.b3, &ws.h2, &ws.d_h3),
-        WeightGradient::new(&mut g.w2, &mut g.b2, &ws.h1, &ws.d_h2),
-    ]);
+    for (j, (gw, gb)) in g.w.iter_mut().zip(g.b.iter_mut()).enumerate().rev() {
+        if layers.contains(j) {
+            items[n] = WeightGradient::new(gw, gb, &ws.act[input(j)], &ws.d[j + 1]);
+            n += 1;
+        }
+    }
+    weight_gradients(&mut items[..n]);
 }
 
-/// The phase-2 reconstruction loss of the batch in `ws.h1`.
-pub fn phase2_loss(p: &Params, ws: &mut Workspace) -> f32 {
-    matmul(ws.h2.view_mut(), ws.h1.view(), p.w2.view(), false);
-    bias_elu(flat_mut(ws.h2.view_mut()), vec_of(&p.b2));
-    matmul(ws.h3.view_mut(), ws.h2.view(), p.w3.view(), false);
-    bias_elu(flat_mut(ws.h3.view_mut()), vec_of(&p.b3));
-    let sum = mse(flat(ws.h3.view()), flat(ws.h1.view()));
-    (sum / ws.h1.len() as f64) as f32
+/// The full stack's reconstruction loss of the batch in `ws.act[0]` (the per-epoch
+/// "Train MSE" of fine-tuning and end-to-end), by the same kernels as the test MSE.
+pub fn stack_loss(p: &Params, ws: &mut Workspace) -> f32 {
+    let last = p.layers() - 1;
+    let act = &mut ws.act;
+    for j in 0..=last {
+        let (h, c) = below(act, j, j + 1);
+        matmul(c.view_mut(), h.view(), p.w[j].view(), false);
+        if j < last {
+            bias_elu(flat_mut(c.view_mut()), vec_of(&p.b[j]));
+        }
+    }
+    let sum = biased_mse(
+        flat(act[last + 1].view()),
+        vec_of(&p.b[last]),
+        flat(act[0].view()),
+    );
+    (sum / act[0].len() as f64) as f32
+}
+
+/// The loss of `phase` on the batch the last forward pass filled (see `stage_loss`).
+pub fn phase_loss(p: &Params, phase: Phase, ws: &mut Workspace) -> f32 {
+    match phase {
+        Phase::Layer(k) => stage_loss(p, k as usize, ws),
+        Phase::FineTune | Phase::EndToEnd => stack_loss(p, ws),
+    }
+}
+
+/// The rest of `phase`'s backward pass (see `stage_backward`, `stack_backward`).
+pub fn phase_backward(phase: Phase, ws: &mut Workspace) {
+    match phase {
+        Phase::Layer(k) => stage_backward(k as usize, ws),
+        Phase::FineTune | Phase::EndToEnd => stack_backward(ws),
+    }
 }
 
 /// `l2 * sum(w^2) / 2` over the weights a phase trains (TF's `l2_regularizer`).
-pub fn l2_penalty(p: &Params, phase: super::Phase, l2: f32) -> f64 {
-    let t = p.tensors();
+pub fn l2_penalty(p: &Params, phase: Phase, l2: f32) -> f64 {
     phase
-        .tensors()
+        .layers(p.layers() / 2)
         .iter()
-        .filter(|&&i| super::params::is_weight(i))
-        .map(|&i| t[i].iter().map(|&w| (w as f64) * (w as f64)).sum::<f64>())
+        .map(|j| p.w[j].iter().map(|&w| (w as f64) * (w as f64)).sum::<f64>())
         .sum::<f64>()
         * l2 as f64
         / 2.0

@@ -40,8 +40,8 @@ impl Worker {
             return self.begin_sweep(spec);
         }
         self.tell(ExperimentEvent::TrainingAutoencoder, true);
-        self.experiment = Some(Stage::Pending(spec, vec![Phase::Two]));
-        self.start(Phase::One);
+        self.experiment = Some(Stage::Pending(spec, vec![Phase::TWO]));
+        self.start(Phase::ONE);
         if self.trainer.running().is_none() {
             // `start` refused (and said why).
             self.end_experiment(ExperimentEnd::Failed);

@@ -8,7 +8,7 @@ use crate::train::protocol::Event;
 fn a_new_epoch_row_asks_for_no_frame_of_its_own() {
     let mut s = Session::new(Arc::new(Mnist::embedded().unwrap()));
     s.apply(Event::PhaseStarted {
-        phase: Phase::One,
+        phase: Phase::ONE,
         cached: false,
         epochs: 4,
         batches: 10,
@@ -24,7 +24,7 @@ fn a_new_epoch_row_asks_for_no_frame_of_its_own() {
     }
     for epoch in 0..4 {
         s.apply(Event::EpochDone {
-            phase: Phase::One,
+            phase: Phase::ONE,
             epoch,
             train_mse: 0.01,
             l2_term: 0.01,
