@@ -547,3 +547,59 @@ fn ctrl_c_stops_the_run_and_keeps_the_model_so_far() {
     let e = layerwise(&["eval", "--load", p]);
     assert!(e.status.success(), "{}", stderr(&e));
 }
+
+#[test]
+fn a_deeper_stack_trains_phase_by_phase_saves_as_format_3_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("deep.safetensors");
+    let model_arg = model.to_str().unwrap();
+    let o = layerwise(&[
+        "train",
+        "--layers",
+        "64,32,16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1000",
+        "--phases",
+        "1,2,3,fine-tune",
+        "--cache",
+        "--json",
+        "--save",
+        model_arg,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let tags: Vec<&str> = v["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["1", "2", "3", "ft"]);
+    // Phases 2 and 3 read their input from the cache of hidden1 and hidden2.
+    assert!(v["phases"][1]["cache"]["bytes"].as_u64() == Some(55_000 * 64 * 4));
+    assert!(v["phases"][2]["cache"]["bytes"].as_u64() == Some(55_000 * 32 * 4));
+    assert_eq!(v["pca"]["components"], 16);
+    assert_eq!(v["settings"]["layers"], serde_json::json!([64, 32, 16]));
+    let o = layerwise(&["eval", "--load", model_arg, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(e["arch"], "784-64-32-16-32-64-784");
+    assert_eq!(e["test_mse"], v["test_mse"]);
+    assert_eq!(e["epochs_done"], serde_json::json!([1, 1, 1, 0, 1]));
+}
+
+#[test]
+fn widths_depth_and_phases_are_refused_up_front() {
+    let o = layerwise(&["train", "--layers", "300,0"]);
+    assert_fails(&o, 2, "layer 2 must have between 1 and 4096 units, not 0");
+    let o = layerwise(&["train", "--layers", "9,9,9,9,9,9,9,9,9"]);
+    assert_fails(&o, 2, "9 layers is deeper than the 8 layerwise builds");
+    let o = layerwise(&["train", "--layers", "300,x"]);
+    assert_fails(&o, 2, "'x' is not a number of units");
+    let o = layerwise(&["train", "--phases", "1,4"]);
+    assert_fails(&o, 2, "--phases: no phase 4 in a stack of 2");
+    let o = layerwise(&["train", "--preset", "hinton"]);
+    assert_fails(&o, 2, "not one of: recipe, hinton2006");
+}

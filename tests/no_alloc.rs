@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use layerwise::data::Mnist;
-use layerwise::model::Phase;
+use layerwise::model::{Phase, Widths};
 use layerwise::train::classify::{Arm, ArmRun, RunSpec, Sampling};
 use layerwise::train::{Hyperparams, Trainer, in_pool};
 
@@ -49,7 +49,18 @@ fn training_steps_do_not_allocate_on_any_number_of_threads() {
             .unwrap();
         let mut t = Trainer::new(data.clone(), hp.clone()).unwrap();
         // As `Trainer::run_phase` and the app's worker drive it: from inside the pool.
-        pool.install(|| in_pool(|| steps_do_not_allocate(&mut t, threads)));
+        pool.install(|| in_pool(|| steps_do_not_allocate(&mut t, &RECIPE_PHASES, threads)));
+        // A deeper stack: every layer-wise phase, cached and not, and fine-tuning.
+        let deep = Hyperparams {
+            layers: Widths::new(&[96, 64, 48, 32]).unwrap(),
+            ..hp.clone()
+        };
+        let mut d = Trainer::new(data.clone(), deep).unwrap();
+        let phases: Vec<(Phase, bool)> = (1..=4)
+            .flat_map(|k| [(Phase::Layer(k), false), (Phase::Layer(k), true)])
+            .chain([(Phase::FineTune, false)])
+            .collect();
+        pool.install(|| in_pool(|| steps_do_not_allocate(&mut d, &phases, threads)));
         let encoder = t.params().clone();
         for (arm, sampling) in Arm::ALL
             .map(|a| (a, Sampling::Epochs))
@@ -88,15 +99,16 @@ fn classifier_steps_do_not_allocate(run: &mut ArmRun, threads: usize) {
     );
 }
 
-fn steps_do_not_allocate(t: &mut Trainer, threads: usize) {
-    let phases = [
-        (Phase::ONE, false),
-        (Phase::TWO, false),
-        (Phase::TWO, true),
-        (Phase::FineTune, false),
-        (Phase::EndToEnd, false),
-    ];
-    for (phase, cached) in phases {
+const RECIPE_PHASES: [(Phase, bool); 5] = [
+    (Phase::ONE, false),
+    (Phase::TWO, false),
+    (Phase::TWO, true),
+    (Phase::FineTune, false),
+    (Phase::EndToEnd, false),
+];
+
+fn steps_do_not_allocate(t: &mut Trainer, phases: &[(Phase, bool)], threads: usize) {
+    for &(phase, cached) in phases {
         t.begin_phase(phase, cached).unwrap();
         // Warm-up: thread pools and per-thread GEMM scratch are created lazily once.
         for _ in 0..20 {

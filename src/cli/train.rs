@@ -105,7 +105,8 @@ struct PcaReport {
 #[derive(Debug, Serialize)]
 struct AutoencoderReport {
     /// `outer` (phase 1's: input to input through hidden1), `inner` (phase K's: its
-    /// input back through the code), or `autoencoder k` between.
+    /// input back through the code), or k between. Only while no phase has trained the
+    /// whole stack: after that a decoder layer no longer decodes its own autoencoder.
     autoencoder: String,
     /// Phase k's number.
     phase: usize,
@@ -189,9 +190,20 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
             pca.per_image
         );
         for a in &autoencoders {
+            let name = match a.autoencoder.as_str() {
+                k @ ("outer" | "inner") => format!("{k} autoencoder"),
+                k => format!("autoencoder {k}"),
+            };
+            // PCA through as many components as its target is wide is exact.
+            if a.pca_test_mse <= f64::EPSILON * a.test_mse {
+                println!(
+                    "  [{name} on {}: test MSE {:.6}; PCA-{} is exact]",
+                    a.target, a.test_mse, a.components
+                );
+                continue;
+            }
             println!(
-                "  [{} autoencoder on {}: test MSE {:.6}; PCA-{} {:.6}, {:.2}x lower]",
-                a.autoencoder,
+                "  [{name} on {}: test MSE {:.6}; PCA-{} {:.6}, {:.2}x lower]",
                 a.target,
                 a.test_mse,
                 a.components,
@@ -249,14 +261,20 @@ fn autoencoder_reports(trainer: &Trainer, data: &Mnist) -> Result<Vec<Autoencode
     let depth = arch.depth();
     let failed = |e: crate::space::YardstickError| Failure::Training(e.into());
     let epochs = trainer.epochs_done();
-    let whole = epochs[Phase::FineTune] + epochs[Phase::EndToEnd] > 0;
-    let trained = |k: usize| k == 1 || whole || epochs[Phase::Layer(k as u8)] > 0;
+    // Once the whole stack has trained, a decoder layer reads the level below it, not
+    // its own autoencoder's code: the autoencoders no longer exist one by one.
+    if epochs[Phase::FineTune] + epochs[Phase::EndToEnd] > 0 {
+        return Ok(Vec::new());
+    }
+    let trained = |k: usize| k == 1 || epochs[Phase::Layer(k as u8)] > 0;
     in_pool(|| {
         let own = stage_errors(p, &data.test);
         let mut out = Vec::new();
         for k in (1..=depth).filter(|&k| trained(k)) {
             let pca = match k {
-                1 => pca_yardstick_once(data).map_err(failed)?.mse(arch.level(1)),
+                1 => pca_yardstick_once(data)
+                    .map_err(failed)?
+                    .mse(arch.level(1).min(arch.inputs)),
                 k => level_yardstick(p, data, k - 1)
                     .map_err(failed)?
                     .mse(arch.level(k)),
@@ -265,14 +283,14 @@ fn autoencoder_reports(trainer: &Trainer, data: &Mnist) -> Result<Vec<Autoencode
                 autoencoder: match k {
                     1 => "outer".to_string(),
                     k if k == depth => "inner".to_string(),
-                    k => format!("autoencoder {k}"),
+                    k => k.to_string(),
                 },
                 phase: k,
                 target: match k {
                     1 => "the images".to_string(),
                     k => format!("hidden{}", k - 1),
                 },
-                components: arch.level(k),
+                components: arch.level(k).min(arch.level(k - 1)),
                 test_mse: own[k - 1],
                 pca_test_mse: pca,
             });

@@ -59,14 +59,24 @@ pub fn matmul_serial(
 }
 
 /// Gives every thread of rayon's pool its GEMM packing buffers (the kernels allocate
-/// them once per thread, on first use), so that no training step allocates.
+/// them on first use, and again when a larger product needs larger ones), so that no
+/// training step allocates: one product on every thread, larger than the kernels'
+/// blocks in every dimension, sizes each thread's buffers for any shape after it.
 pub fn warm_up() {
+    thread_local!(static WARM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
     rayon::broadcast(|_| {
-        let a = ndarray::Array2::<f32>::zeros((2, 24));
-        let mut c = ndarray::Array2::<f32>::zeros((2, 2));
+        if WARM.replace(true) {
+            return;
+        }
+        let a = ndarray::Array2::<f32>::zeros((WARM_UP, WARM_UP));
+        let mut c = ndarray::Array2::<f32>::zeros((WARM_UP, WARM_UP));
         serial(c.view_mut(), a.view(), a.t(), false);
+        serial(c.view_mut(), a.t(), a.view(), false);
     });
 }
+
+/// Rows, columns and depth of the warm-up product (past faer's largest blocks).
+const WARM_UP: usize = 1024;
 
 fn check_shapes(c: &ArrayViewMut2<f32>, a: &ArrayView2<f32>, b: &ArrayView2<f32>) {
     assert!(
