@@ -247,9 +247,26 @@ proptest! {
 
 const SMALL: Arch = Arch::two(12, 6, 3);
 
+/// A format-3 stack of four autoencoders: its header claims eight layers' shapes.
+fn deep() -> Arch {
+    Arch {
+        inputs: 12,
+        widths: layerwise::model::Widths::new(&[6, 5, 4, 3]).unwrap(),
+    }
+}
+
 fn real_checkpoint() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
+    BYTES.get_or_init(|| checkpoint_bytes(SMALL))
+}
+
+fn deep_checkpoint() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| checkpoint_bytes(deep()))
+}
+
+fn checkpoint_bytes(arch: Arch) -> Vec<u8> {
+    {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
         let order = |seed: u32, pos| OrderState {
@@ -259,12 +276,12 @@ fn real_checkpoint() -> &'static [u8] {
             rng: [5, 6, 7, 8],
         };
         let ck = Checkpoint {
-            params: Params::he_init(SMALL, 4),
+            params: Params::he_init(arch, 4),
             optimizer: Optimizer::Full(Box::new(AdamState {
                 steps: 12,
                 powers: [0.28242955, 0.98806],
-                m: Params::he_init(SMALL, 5),
-                v: Params::zeros(SMALL),
+                m: Params::he_init(arch, 5),
+                v: Params::zeros(arch),
             })),
             order: Some(BatchOrder {
                 epochs: order(1, 13),
@@ -275,7 +292,7 @@ fn real_checkpoint() -> &'static [u8] {
         };
         checkpoint::save(&path, &ck).unwrap();
         std::fs::read(&path).unwrap()
-    })
+    }
 }
 
 /// Runs `f` on another thread and fails if it takes longer than a few seconds: a
@@ -290,12 +307,16 @@ fn in_bounded_time<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) ->
 }
 
 fn check_checkpoint(bytes: &[u8]) -> Result<(), TestCaseError> {
+    check_checkpoint_of(bytes, SMALL)
+}
+
+fn check_checkpoint_of(bytes: &[u8], arch: Arch) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("case.safetensors");
     std::fs::write(&path, bytes).unwrap();
     let p = path.clone();
     let (result, largest) =
-        in_bounded_time(move || largest_allocation(|| checkpoint::load(&p, Some(SMALL))));
+        in_bounded_time(move || largest_allocation(|| checkpoint::load(&p, Some(arch))));
     prop_assert!(
         largest <= 2 * bytes.len() + (256 << 10),
         "allocated {largest} bytes for a {}-byte checkpoint",
@@ -303,7 +324,7 @@ fn check_checkpoint(bytes: &[u8]) -> Result<(), TestCaseError> {
     );
     match result {
         Ok(ck) => {
-            prop_assert!(ck.params.all_finite() && ck.params.arch() == SMALL);
+            prop_assert!(ck.params.all_finite() && ck.params.arch() == arch);
             Ok(())
         }
         Err(e) => names_file_and_problem(&e.to_string(), &path.display().to_string()),
@@ -316,6 +337,11 @@ proptest! {
     #[test]
     fn checkpoint_loader_survives_mutated_real_checkpoints(m in checkpoint_mutation()) {
         check_checkpoint(&apply(&m, real_checkpoint()))?;
+    }
+
+    #[test]
+    fn checkpoint_loader_survives_mutated_deep_checkpoints(m in checkpoint_mutation()) {
+        check_checkpoint_of(&apply(&m, deep_checkpoint()), deep())?;
     }
 
     #[test]
@@ -381,6 +407,7 @@ fn the_real_files_are_valid_to_start_with() {
         assert!(idx::parse(name, bytes).is_ok(), "{name}");
     }
     assert!(checkpoint::from_bytes(real_checkpoint(), Some(SMALL)).is_ok());
+    assert!(checkpoint::from_bytes(deep_checkpoint(), Some(deep())).is_ok());
     let ck = checkpoint::from_bytes(&trained_checkpoint().0, None).unwrap();
     assert!(matches!(ck.optimizer, Optimizer::Full(_)) && ck.order.is_some());
 }
