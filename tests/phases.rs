@@ -81,3 +81,17 @@ fn phase3_and_end_to_end_epochs_survive_a_checkpoint() {
     assert!(u.trained());
     assert_eq!(u.test_mse().to_bits(), t.test_mse().to_bits());
 }
+
+#[test]
+fn fine_tuning_can_start_adam_afresh() {
+    let hp = layerwise::train::Hyperparams {
+        fine_tune_fresh_adam: true,
+        ..short()
+    };
+    let mut t = Trainer::new(data(), hp).unwrap();
+    run(&mut t, Phase::ONE, true);
+    assert_eq!(t.adam_steps(), 55);
+    t.begin_phase(Phase::FineTune, false).unwrap();
+    assert_eq!(t.adam_steps(), 0, "a fresh optimiser: its counter restarts");
+    t.stop();
+}

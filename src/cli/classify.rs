@@ -181,6 +181,8 @@ fn encoder(data: &Arc<Mnist>, load: Option<&Path>) -> Result<(Params, Encoder), 
         let ck = checkpoint::load(path, None).map_err(Failure::input)?;
         check_inputs(ck.params.arch())
             .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
+        crate::train::experiment::check_encoder(&ck.params)
+            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
         let test_mse = crate::train::eval::reconstruction_mse(&ck.params, &data.test);
         let source = path.display().to_string();
         let e = Encoder {

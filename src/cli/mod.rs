@@ -149,6 +149,10 @@ pub struct HyperArgs {
     /// Restart Adam's step counter at each phase (the seed shares one counter).
     #[arg(long)]
     pub fresh_adam_counter: bool,
+    /// Fine-tuning starts Adam afresh (zero moments) instead of going on with the
+    /// layer-wise phases' (hinton2006 does).
+    #[arg(long)]
+    pub fine_tune_fresh_adam: bool,
     /// Batch order of a cached phase: `epoch` (as uncached) or `seed` (the seed's).
     #[arg(long, value_name = "epoch|seed")]
     pub cached_sampling: Option<CachedSampling>,
@@ -182,6 +186,7 @@ impl HyperArgs {
         h.batch_size = self.batch_size.unwrap_or(h.batch_size);
         h.seed = self.seed.unwrap_or(h.seed);
         h.fresh_adam_counter |= self.fresh_adam_counter;
+        h.fine_tune_fresh_adam |= self.fine_tune_fresh_adam;
         h.cached_sampling = self.cached_sampling.unwrap_or(h.cached_sampling);
         Ok(h)
     }

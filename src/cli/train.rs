@@ -180,10 +180,18 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
         // f32, as the seed's float32 tensor printed it.
         println!("Test MSE: {}", test_mse as f32);
         let PcaReport { components, .. } = pca;
-        println!(
-            "  [PCA, {components} components: test MSE {:.6}; the stack's is {:.2}x it]",
-            pca.test_mse, pca.ratio
-        );
+        if pca.ratio < 1.0 {
+            println!(
+                "  [PCA, {components} components: test MSE {:.6}; the stack beats it, {:.2}x lower]",
+                pca.test_mse,
+                1.0 / pca.ratio
+            );
+        } else {
+            println!(
+                "  [PCA, {components} components: test MSE {:.6}; the stack's is {:.2}x it]",
+                pca.test_mse, pca.ratio
+            );
+        }
         println!(
             "  [squared error per test image: stack {:.2}, PCA-{components} {:.2}]",
             per_image(test_mse),

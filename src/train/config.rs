@@ -63,6 +63,12 @@ pub struct Hyperparams {
     pub layers: Widths,
     /// Restart Adam's step counter at each phase (the seed shares one counter).
     pub fresh_adam_counter: bool,
+    /// Fine-tuning starts Adam afresh (zero moments, counter 0) instead of going on
+    /// with the layer-wise phases' moments. In a deep stack the old second moments,
+    /// small where a layer had settled, make the first full-stack steps many times the
+    /// learning rate: measured on 784-1000-500-250-30, fine-tuning then raised the test
+    /// MSE from 0.0345 to 0.068 in its first epoch.
+    pub fine_tune_fresh_adam: bool,
     pub cached_sampling: CachedSampling,
 }
 
@@ -82,6 +88,7 @@ impl Hyperparams {
         epsilon: AdamConfig::RECIPE.epsilon,
         layers: Widths::RECIPE,
         fresh_adam_counter: false,
+        fine_tune_fresh_adam: false,
         cached_sampling: CachedSampling::Epoch,
     };
 }
@@ -140,6 +147,7 @@ const HINTON2006: Hyperparams = Hyperparams {
     l2: 0.0,
     epochs: 4,
     fine_tune_epochs: Some(8),
+    fine_tune_fresh_adam: true,
     layers: Widths::four(1000, 500, 250, 30),
     ..Hyperparams::RECIPE
 };
@@ -271,6 +279,23 @@ mod tests {
             assert_eq!(c.to_string().parse::<CachedSampling>(), Ok(c));
         }
         assert!("often".parse::<CachedSampling>().is_err());
+    }
+
+    #[test]
+    fn presets_are_named_and_valid() {
+        for p in Preset::ALL {
+            assert_eq!(p.to_string().parse::<Preset>(), Ok(p));
+            assert!(p.hyperparams().validate(55_000).is_ok());
+        }
+        assert_eq!(Preset::default().hyperparams(), Hyperparams::RECIPE);
+        let deep = Preset::Hinton2006;
+        assert_eq!(
+            deep.hyperparams().arch(784).to_string(),
+            "784-1000-500-250-30-250-500-1000-784"
+        );
+        assert_eq!(deep.phases().len(), 5);
+        assert_eq!(deep.phases()[4], Phase::FineTune);
+        assert!("pca".parse::<Preset>().is_err());
     }
 
     #[test]

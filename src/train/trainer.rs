@@ -311,6 +311,9 @@ impl Trainer {
         // Fine-tuning goes on with the one optimiser (its moments and shared counter, as
         // a third training op in the seed's graph would) at its own, lower rate.
         self.adam.config = self.hp.adam_for(phase);
+        if phase == Phase::FineTune && self.hp.fine_tune_fresh_adam {
+            self.adam.restart(self.hp.adam_for(phase));
+        }
         let info = cached_level.map(|level| {
             self.cache
                 .ensure(&self.params, level, &self.data.train, &self.versions)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::experiment_record::{ExperimentRecord, ExperimentState};
 use super::session::{EpochRow, LossRun, PhaseResult, Restored, Session};
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
-use crate::model::{Arch, Params, Phase, PhaseEpochs, TENSOR_NAMES};
+use crate::model::{Arch, Params, Phase, PhaseEpochs};
 use crate::train::eval::Errors;
 use crate::train::protocol::{ExperimentEnd, Snapshot};
 
@@ -102,8 +102,9 @@ impl Keeping {
             .map_err(|p| CheckpointError::new(Path::new(MODEL), p))?;
         let mut tensors = Vec::new();
         for (k, s) in self.history.iter().enumerate() {
-            let shapes = s.params.arch().shapes();
-            for ((name, shape), t) in TENSOR_NAMES.iter().zip(shapes).zip(s.params.tensors()) {
+            let arch = s.params.arch();
+            let names = arch.tensor_names();
+            for ((name, shape), t) in names.iter().zip(arch.shapes()).zip(s.params.tensors()) {
                 tensors.push((format!("{k}.{name}"), shape, t));
             }
             if let Some(m) = s.class_means.as_deref().and_then(|m| m.as_slice()) {
@@ -147,7 +148,8 @@ fn snapshots(record: &SessionRecord, tensors: Vec<checkpoint::Named>, arch: Arch
     for (k, (phase, epoch, counts)) in record.history.iter().enumerate() {
         let (phase, epoch, epochs_done) = (*phase, *epoch, *counts);
         let mut p = Params::zeros(arch);
-        let complete = TENSOR_NAMES
+        let complete = arch
+            .tensor_names()
             .iter()
             .zip(arch.shapes())
             .zip(p.tensors_mut())
@@ -241,6 +243,7 @@ impl SessionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TENSOR_NAMES;
 
     #[test]
     fn a_record_from_before_phase_3_still_restores_its_snapshots() {

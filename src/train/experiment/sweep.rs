@@ -41,6 +41,7 @@ impl Sweep {
         spec: ExperimentSpec,
     ) -> Result<Self, SpecError> {
         spec.validate(data.train.len())?;
+        super::check_encoder(&encoder)?;
         if encoder.arch().inputs != PIXELS {
             let arch = encoder.arch();
             return Err(SpecError(format!(
