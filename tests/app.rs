@@ -719,3 +719,49 @@ fn a_model_given_at_launch_is_opened_with_its_widths() {
     h.run_steps(2);
     assert!(wait(&mut h, |s| s.batches() > 0));
 }
+
+#[test]
+fn a_deeper_model_opens_and_starts_training() {
+    use layerwise::checkpoint::{self, Checkpoint};
+    use layerwise::model::{Arch, Params, Widths};
+    use layerwise::ui::AppOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let arch = Arch {
+        inputs: 784,
+        widths: Widths::new(&[32, 24, 16]).unwrap(),
+    };
+    let params = Params::he_init(arch, 9);
+    let path = dir.path().join("deep.safetensors");
+    checkpoint::save(&path, &Checkpoint::bare(params.clone())).unwrap();
+    let options = AppOptions {
+        settings: Some(no_pins()),
+        load: Some((path, arch)),
+        ..AppOptions::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| LayerwiseApp::new(cc, data(), options));
+    assert!(wait(&mut h, |s| s
+        .snapshot()
+        .as_ref()
+        .is_some_and(|p| *p.params == params)));
+    assert_eq!(
+        h.state().settings().hyperparams.layers.to_vec(),
+        [32, 24, 16]
+    );
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.batches() > 0));
+    let shown = h
+        .state()
+        .session()
+        .snapshot()
+        .as_ref()
+        .map(|s| s.params.arch());
+    assert_eq!(shown, Some(arch));
+    assert!(
+        h.state().notes().errors().is_empty(),
+        "{:?}",
+        h.state().notes().errors()
+    );
+}

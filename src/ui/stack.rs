@@ -273,3 +273,26 @@ fn legend_ui(ui: &mut Ui, view: StackView, faint: Color32, weak: Color32) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Role::{Bypassed as B, Frozen as F, Trains as T};
+
+    #[test]
+    fn each_phase_trains_freezes_and_bypasses_its_layers_at_any_depth() {
+        // The recipe's drawing: phase 1 trains W1 (W4 is the arc), phase 2 W2 and W3.
+        assert_eq!(roles(Some(Phase::ONE), 2), [T, B, B, B]);
+        assert_eq!(roles(Some(Phase::TWO), 2), [F, T, T, B]);
+        // Three stages: phase 2's mirror W5 reads hidden2 over the bypassed middle.
+        assert_eq!(roles(Some(Phase::Layer(2)), 3), [F, T, B, B, B, B]);
+        assert_eq!(roles(Some(Phase::Layer(3)), 3), [F, F, T, T, B, B]);
+        assert_eq!(roles(Some(Phase::FineTune), 3), [T; 6]);
+        assert_eq!(
+            names(3),
+            [
+                "input", "hidden1", "hidden2", "code", "hidden4", "hidden5", "output"
+            ]
+        );
+    }
+}

@@ -288,7 +288,7 @@ impl Worker {
         if self.failed {
             return self.error("the worker failed earlier; press Reset or load a checkpoint first");
         }
-        let cached = phase == Phase::TWO && self.cache_hidden1;
+        let cached = matches!(phase, Phase::Layer(k) if k >= 2) && self.cache_hidden1;
         match self.trainer.begin_phase(phase, cached) {
             Ok(cache) => {
                 if let Some(info) = cache {
