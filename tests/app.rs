@@ -688,26 +688,8 @@ fn the_history_choice_drives_the_map() {
 /// widths taken from the file, and does not offer the kept session over it.
 #[test]
 fn a_model_given_at_launch_is_opened_with_its_widths() {
-    use layerwise::checkpoint::{self, Checkpoint};
-    use layerwise::model::{Arch, Params};
-    use layerwise::ui::AppOptions;
-    let dir = tempfile::tempdir().unwrap();
-    let arch = Arch::two(784, 48, 24);
-    let params = Params::he_init(arch, 9);
-    let path = dir.path().join("other.safetensors");
-    checkpoint::save(&path, &Checkpoint::bare(params.clone())).unwrap();
-    let options = AppOptions {
-        settings: Some(no_pins()),
-        load: Some((path, arch)),
-        ..AppOptions::default()
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| LayerwiseApp::new(cc, data(), options));
-    assert!(wait(&mut h, |s| s
-        .snapshot()
-        .as_ref()
-        .is_some_and(|p| *p.params == params)));
+    let arch = layerwise::model::Arch::two(784, 48, 24);
+    let (mut h, _dir) = launch_with_model(arch);
     let hp = &h.state().settings().hyperparams;
     assert_eq!(hp.layers.to_vec(), [48, 24]);
     assert!(
@@ -722,29 +704,11 @@ fn a_model_given_at_launch_is_opened_with_its_widths() {
 
 #[test]
 fn a_deeper_model_opens_and_starts_training() {
-    use layerwise::checkpoint::{self, Checkpoint};
-    use layerwise::model::{Arch, Params, Widths};
-    use layerwise::ui::AppOptions;
-    let dir = tempfile::tempdir().unwrap();
-    let arch = Arch {
+    let arch = layerwise::model::Arch {
         inputs: 784,
-        widths: Widths::new(&[32, 24, 16]).unwrap(),
+        widths: layerwise::model::Widths::new(&[32, 24, 16]).unwrap(),
     };
-    let params = Params::he_init(arch, 9);
-    let path = dir.path().join("deep.safetensors");
-    checkpoint::save(&path, &Checkpoint::bare(params.clone())).unwrap();
-    let options = AppOptions {
-        settings: Some(no_pins()),
-        load: Some((path, arch)),
-        ..AppOptions::default()
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| LayerwiseApp::new(cc, data(), options));
-    assert!(wait(&mut h, |s| s
-        .snapshot()
-        .as_ref()
-        .is_some_and(|p| *p.params == params)));
+    let (mut h, _dir) = launch_with_model(arch);
     assert_eq!(
         h.state().settings().hyperparams.layers.to_vec(),
         [32, 24, 16]
@@ -764,4 +728,31 @@ fn a_deeper_model_opens_and_starts_training() {
         "{:?}",
         h.state().notes().errors()
     );
+}
+
+/// The app launched with a fresh model of `arch` given on the command line, once it
+/// shows that model (the folder holding the file is kept alive beside it).
+fn launch_with_model(
+    arch: layerwise::model::Arch,
+) -> (Harness<'static, LayerwiseApp>, tempfile::TempDir) {
+    use layerwise::checkpoint::{self, Checkpoint};
+    use layerwise::model::Params;
+    use layerwise::ui::AppOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let params = Params::he_init(arch, 9);
+    let path = dir.path().join("model.safetensors");
+    checkpoint::save(&path, &Checkpoint::bare(params.clone())).unwrap();
+    let options = AppOptions {
+        settings: Some(no_pins()),
+        load: Some((path, arch)),
+        ..AppOptions::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| LayerwiseApp::new(cc, data(), options));
+    assert!(wait(&mut h, |s| s
+        .snapshot()
+        .as_ref()
+        .is_some_and(|p| *p.params == params)));
+    (h, dir)
 }
