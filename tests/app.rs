@@ -703,7 +703,7 @@ fn a_model_given_at_launch_is_opened_with_its_widths() {
 }
 
 #[test]
-fn a_deeper_model_opens_and_starts_training() {
+fn a_deeper_model_opens_and_trains_its_first_phase() {
     let arch = layerwise::model::Arch {
         inputs: 784,
         widths: layerwise::model::Widths::new(&[32, 24, 16]).unwrap(),
@@ -716,6 +716,8 @@ fn a_deeper_model_opens_and_starts_training() {
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, |s| s.batches() > 0));
+    // Phase 1 ends with its result (its test errors through all three stages).
+    assert!(wait(&mut h, |s| !s.results().is_empty()));
     let shown = h
         .state()
         .session()
