@@ -92,15 +92,25 @@ pub fn pca_yardstick(data: &Mnist) -> Result<Yardstick, YardstickError> {
 /// `mean((output - x)^2)` of the full stack over all of `images`, as the seed's
 /// `Test MSE`.
 pub fn reconstruction_mse(p: &Params, images: &Images) -> f64 {
-    squared_errors(p, images, false)[1]
+    squared_errors(p, images, false).0
 }
 
 /// The reconstruction MSE of the outer autoencoder alone (phase 1's, 784-300-784), of
 /// the full stack, and of the inner autoencoder on hidden1 (phase 2's), over all of
 /// `images`.
 pub fn reconstruction_errors(p: &Params, images: &Images) -> Errors {
-    let [outer, full, inner] = squared_errors(p, images, true);
-    Errors { outer, full, inner }
+    let (full, own) = squared_errors(p, images, true);
+    Errors {
+        outer: own[0],
+        full,
+        inner: own.get(1).copied().unwrap_or(0.0),
+    }
+}
+
+/// Each autoencoder k's own test error, 1..=K: its reconstruction of h(k-1) (the
+/// images for k = 1) through h(k) alone, per value, as phase k's loss measures it.
+pub fn stage_errors(p: &Params, images: &Images) -> Vec<f64> {
+    squared_errors(p, images, true).1
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -113,9 +123,11 @@ pub struct Errors {
     pub inner: f64,
 }
 
-/// Mean squared errors `[outer, full, inner]` (`outer` and `inner` 0 unless `all`).
-fn squared_errors(p: &Params, images: &Images, all: bool) -> [f64; 3] {
+/// The full stack's mean squared error and, with `own`, each autoencoder's own
+/// (`stage_errors`), in one pass over `images`.
+fn squared_errors(p: &Params, images: &Images, own: bool) -> (f64, Vec<f64>) {
     let arch = p.arch();
+    let depth = arch.depth();
     let blocks = images.len().div_ceil(BLOCK);
     let sums = (0..blocks)
         .into_par_iter()
@@ -126,27 +138,30 @@ fn squared_errors(p: &Params, images: &Images, all: bool) -> [f64; 3] {
                 let x = &mut x[..rows * PIXELS];
                 convert_range(images, b * BLOCK, x);
                 let x = view(x, PIXELS);
-                inf.run(p, x, all);
-                let full = mse(flat(&inf.out().view(), rows), flat(&x, rows));
-                if !all {
-                    return [0.0, full, 0.0];
+                inf.run(p, x, own);
+                let mut e = vec![mse(flat(&inf.out().view(), rows), flat(&x, rows))];
+                if own {
+                    e.push(mse(flat(&inf.outer().view(), rows), flat(&x, rows)));
+                    for k in 2..=depth {
+                        let own = inf.own[k - 2].view();
+                        e.push(mse(flat(&own, rows), flat(&inf.act[k - 1].view(), rows)));
+                    }
                 }
-                let outer = mse(flat(&inf.outer().view(), rows), flat(&x, rows));
-                let inner = match inf.own.first() {
-                    Some(own) => mse(flat(&own.view(), rows), flat(&inf.h1().view(), rows)),
-                    None => 0.0,
-                };
-                [outer, full, inner]
+                e
             },
         )
-        .collect::<Vec<_>>()
-        .into_iter()
-        // Added in block order: a tree that followed work stealing would change the
-        // last bits from run to run and with the thread count.
-        .fold([0.0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
-    let n = (images.len() * PIXELS) as f64;
-    let h = (images.len() * arch.hidden1()).max(1) as f64;
-    [sums[0] / n, sums[1] / n, sums[2] / h]
+        .collect::<Vec<_>>();
+    // Added in block order: a tree that followed work stealing would change the last
+    // bits from run to run and with the thread count.
+    let total = |i: usize| sums.iter().map(|s| s[i]).sum::<f64>();
+    let full = total(0) / (images.len() * PIXELS) as f64;
+    let stages = match own {
+        false => Vec::new(),
+        true => (0..depth)
+            .map(|k| total(k + 1) / (images.len() * arch.level(k)).max(1) as f64)
+            .collect(),
+    };
+    (full, stages)
 }
 
 /// PCA of hidden1 under `p`: the axes of the training images' hidden1, measured on the
@@ -171,40 +186,6 @@ pub fn level_yardstick(
         out
     };
     Yardstick::of(codes(&data.train).view(), codes(&data.test).view())
-}
-
-/// Each autoencoder k's own test error, 1..=K: its reconstruction of h(k-1) (the
-/// images for k = 1) through h(k) alone, per value, as phase k's loss measures it.
-pub fn stage_errors(p: &Params, images: &Images) -> Vec<f64> {
-    let arch = p.arch();
-    let depth = arch.depth();
-    let blocks = images.len().div_ceil(BLOCK);
-    let sums = (0..blocks)
-        .into_par_iter()
-        .map_init(
-            || (vec![0f32; BLOCK * PIXELS], Inference::new(arch, BLOCK)),
-            |(x, inf), b| {
-                let rows = BLOCK.min(images.len() - b * BLOCK);
-                let x = &mut x[..rows * PIXELS];
-                convert_range(images, b * BLOCK, x);
-                let x = view(x, PIXELS);
-                inf.run(p, x, true);
-                let mut e = vec![mse(flat(&inf.outer().view(), rows), flat(&x, rows))];
-                for k in 2..=depth {
-                    let own = inf.own[k - 2].view();
-                    e.push(mse(flat(&own, rows), flat(&inf.act[k - 1].view(), rows)));
-                }
-                e
-            },
-        )
-        .collect::<Vec<_>>();
-    (0..depth)
-        .map(|k| {
-            // Added in block order, as every whole-set sum here.
-            let sum: f64 = sums.iter().map(|s| s[k]).sum();
-            sum / (images.len() * arch.level(k)).max(1) as f64
-        })
-        .collect()
 }
 
 /// The mean code (hidden2) of each class over `images`: `CLASSES` x hidden2, row c
