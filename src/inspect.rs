@@ -8,7 +8,8 @@ use crate::data::batch::gather_pixels;
 use crate::data::{Images, PIXELS};
 use crate::model::{Inference, Params};
 
-/// One test image through both autoencoders.
+/// One test image through the stack: reconstructed through autoencoders 1..k for every
+/// k (k = 1 is phase 1's outer autoencoder, k = K the full stack), with its code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reconstruction {
     /// Index in the test set.
@@ -16,14 +17,33 @@ pub struct Reconstruction {
     pub label: u8,
     /// Pixels in [0, 1], 784 of them.
     pub original: Vec<f32>,
-    /// Phase 1's reconstruction: the outer autoencoder alone (784 -> 300 -> 784).
-    pub outer: Vec<f32>,
-    /// The full stack's (784 -> 300 -> 150 -> 300 -> 784).
-    pub full: Vec<f32>,
-    /// The code (hidden2).
+    /// `through[k-1]`: the image through autoencoders 1..k (h(k) decoded by the mirror
+    /// layers); the last is the full stack's.
+    pub through: Vec<Vec<f32>>,
+    /// Each of those against the original.
+    pub mse: Vec<f32>,
+    /// The innermost code, h(K).
     pub code: Vec<f32>,
-    pub mse_outer: f32,
-    pub mse_full: f32,
+}
+
+impl Reconstruction {
+    /// Phase 1's reconstruction: the outer autoencoder alone (784 -> 300 -> 784).
+    pub fn outer(&self) -> &[f32] {
+        &self.through[0]
+    }
+
+    /// The full stack's.
+    pub fn full(&self) -> &[f32] {
+        &self.through[self.through.len() - 1]
+    }
+
+    pub fn mse_outer(&self) -> f32 {
+        self.mse[0]
+    }
+
+    pub fn mse_full(&self) -> f32 {
+        self.mse[self.mse.len() - 1]
+    }
 }
 
 /// Runs the images at `indices` (into `images`, all in range) through the stack.
@@ -49,17 +69,19 @@ pub fn reconstruct(p: &Params, images: &Images, indices: &[usize]) -> Vec<Recons
         .map(|(r, &index)| {
             let row = |m: &Array2<f32>| m.slice(s![r, ..]).to_vec();
             let original = row(&x);
-            let outer = row(inf.outer());
-            let full = row(inf.out());
+            let through: Vec<Vec<f32>> = inf
+                .through
+                .iter()
+                .chain(std::iter::once(inf.out()))
+                .map(row)
+                .collect();
             Reconstruction {
                 index,
                 label: images.labels[index],
-                mse_outer: mse(&original, &outer),
-                mse_full: mse(&original, &full),
+                mse: through.iter().map(|t| mse(&original, t)).collect(),
                 code: row(inf.code()),
                 original,
-                outer,
-                full,
+                through,
             }
         })
         .collect()
@@ -105,15 +127,15 @@ mod tests {
                     .zip(b)
                     .all(|(&a, &b)| (a - b).abs() <= 1e-4 * (1.0 + b.abs()))
             };
-            assert!(close(&rec.outer, outer.row(k)));
-            assert!(close(&rec.full, full.row(k)));
+            assert!(close(rec.outer(), outer.row(k)));
+            assert!(close(rec.full(), full.row(k)));
             assert!(close(&rec.code, code.row(k)));
         }
         // And with the training code's phase-1 pass: the same loss.
         let mut ws = Workspace::new(Arch::RECIPE, 3);
         ws.x().assign(&x);
         let loss = stage_loss(&p, 1, &mut ws);
-        let mean = r.iter().map(|r| r.mse_outer as f64).sum::<f64>() / 3.0;
+        let mean = r.iter().map(|r| r.mse_outer() as f64).sum::<f64>() / 3.0;
         assert!((loss as f64 - mean).abs() < 1e-6 * mean);
     }
 

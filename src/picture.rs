@@ -207,26 +207,25 @@ pub fn heatmap(rows: &[&[f32]], scale: f32) -> Raster {
     })
 }
 
-/// The reconstruction grid: one row per image with the original, phase 1's
-/// reconstruction, the full stack's and the full stack's error map, each `scale`x.
+/// The reconstruction grid: one row per image with the original, its reconstructions
+/// through autoencoders 1..k for each k (phase 1's first, the full stack's last) and the
+/// full stack's error map, each `scale`x.
 pub fn reconstruction_grid(recons: &[Reconstruction], scale: usize) -> Raster {
     let cell = SIDE * scale;
     let gap = 2 * scale;
+    let columns = recons.first().map_or(4, |r| r.through.len() + 2);
     let mut r = Raster::new(
-        4 * cell + 5 * gap,
+        columns * cell + (columns + 1) * gap,
         recons.len() * (cell + gap) + gap,
         BACKGROUND,
     );
     for (k, rec) in recons.iter().enumerate() {
         let y = gap + k * (cell + gap);
-        let tiles = [
-            digit(&rec.original),
-            digit(&rec.outer),
-            digit(&rec.full),
-            error_map(&rec.original, &rec.full),
-        ];
-        for (i, t) in tiles.iter().enumerate() {
-            r.blit(t, gap + i * (cell + gap), y, scale);
+        let tiles = std::iter::once(digit(&rec.original))
+            .chain(rec.through.iter().map(|t| digit(t)))
+            .chain(std::iter::once(error_map(&rec.original, rec.full())));
+        for (i, t) in tiles.enumerate() {
+            r.blit(&t, gap + i * (cell + gap), y, scale);
         }
     }
     r

@@ -205,7 +205,7 @@ fn every_image_error_shows_without_scrolling_in_the_default_window() {
     let header = h.get_by_label("full MSE").rect();
     assert!(header.bottom() <= status_top, "{header:?} vs {status_top}");
     for r in &seen {
-        let value = h.get_by_label(&format!("{:.5}", r.mse_full)).rect();
+        let value = h.get_by_label(&format!("{:.5}", r.mse_full())).rect();
         assert!(value.bottom() <= status_top, "{value:?} vs {status_top}");
         assert!(
             value.left() >= header.right(),
@@ -757,4 +757,58 @@ fn launch_with_model(
         .as_ref()
         .is_some_and(|p| *p.params == params)));
     (h, dir)
+}
+
+/// New widths build the new stack at once while nothing is trained: a button and a key
+/// per phase, the cache's memory per phase, each phase's own error in the epoch table, a
+/// reconstruction row per autoencoder. Once trained, a preset's widths wait for Reset.
+#[test]
+fn new_widths_offer_a_phase_per_autoencoder_and_wait_for_reset_once_trained() {
+    use layerwise::model::{Arch, Phase, Widths};
+    let mut h = app(short(), false);
+    h.get_by_label("Layers")
+        .set_text_value_accesskit("32,24,16");
+    h.run_steps(2);
+    let arch = Arch {
+        inputs: 784,
+        widths: Widths::new(&[32, 24, 16]).unwrap(),
+    };
+    assert!(wait(&mut h, |s| s.arch() == Some(arch)));
+    for label in [
+        PHASE1,
+        "Phase 2 — 32-24-32",
+        "Phase 3 — 24-16-24",
+        "Fine-tune all",
+    ] {
+        h.get_by_label(label);
+    }
+    h.get_by_label_contains("phase 2: 7 MB · phase 3: 5 MB");
+    h.get_by_label("through\nAEs 1-2");
+    // Key 3 is phase 3 here (on the recipe it fine-tunes).
+    h.key_press(egui::Key::Num3);
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    let r = &h.state().session().results()[0];
+    assert_eq!(r.phase, Phase::Layer(3));
+    assert!(r.test.own[2] > 0.0);
+    h.get_by_label("AE 3");
+    h.get_by_label("on hidden2");
+    h.get_by_label(&format!("{:.6}", r.test.own[2]));
+    // Trained now: the preset's deep stack waits for Reset, and says so.
+    h.get_by_label("Preset").click();
+    h.run_steps(2);
+    h.get_by_label("hinton2006").click();
+    h.run_steps(3);
+    assert_eq!(h.state().session().arch(), Some(arch));
+    h.get_by_label_contains("Reset builds 784-1000-500-250-30-250-500-1000-784");
+    h.get_by_label("Reset").click();
+    h.run_steps(2);
+    let deep = layerwise::train::Preset::Hinton2006.hyperparams().arch(784);
+    assert!(wait(&mut h, |s| s.arch() == Some(deep)));
+    h.get_by_label("Phase 4 — 250-30-250");
+    assert!(
+        h.state().notes().errors().is_empty(),
+        "{:?}",
+        h.state().notes().errors()
+    );
 }

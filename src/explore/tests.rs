@@ -260,8 +260,8 @@ fn a_drawing_is_reconstructed_and_finds_itself_among_the_test_images() {
     let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
     assert_eq!(d.input, seven);
     assert!(close(&d.code, &rec.code));
-    assert!(close(&d.full, &rec.full));
-    assert!(close(&d.outer, &rec.outer));
+    assert!(close(&d.full, rec.full()));
+    assert!(close(&d.outer, rec.outer()));
     for layer in Layer::ALL {
         let first = d.neighbours[layer.index()][0];
         assert_eq!(first.index, 0, "{layer}");
@@ -289,8 +289,8 @@ fn a_walk_ends_at_the_two_reconstructions_and_means_are_ten_digits() {
     let rec = crate::inspect::reconstruct(&params(7), &data.test, &[3, 5]);
     assert_eq!(walk.ends, [3, 5]);
     assert_eq!(walk.walks.code.nrows(), WALK_STEPS);
-    assert_eq!(walk.walks.code.row(0).to_vec(), rec[0].full);
-    assert_eq!(walk.walks.code.row(WALK_STEPS - 1).to_vec(), rec[1].full);
-    assert_eq!(walk.walks.hidden1.row(0).to_vec(), rec[0].outer);
+    assert_eq!(walk.walks.code.row(0).to_vec(), rec[0].full());
+    assert_eq!(walk.walks.code.row(WALK_STEPS - 1).to_vec(), rec[1].full());
+    assert_eq!(walk.walks.hidden1.row(0).to_vec(), rec[0].outer());
     assert_eq!(means.dim(), (10, PIXELS));
 }

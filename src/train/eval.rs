@@ -100,10 +100,13 @@ pub fn reconstruction_mse(p: &Params, images: &Images) -> f64 {
 /// `images`.
 pub fn reconstruction_errors(p: &Params, images: &Images) -> Errors {
     let (full, own) = squared_errors(p, images, true);
+    let mut each = [0.0; crate::model::MAX_STAGES];
+    each[..own.len()].copy_from_slice(&own);
     Errors {
         outer: own[0],
         full,
         inner: own.get(1).copied().unwrap_or(0.0),
+        own: each,
     }
 }
 
@@ -121,6 +124,10 @@ pub struct Errors {
     /// it have 0).
     #[serde(default)]
     pub inner: f64,
+    /// `own[k-1]`: autoencoder k's own error, phase k's loss (`stage_errors`); zeros
+    /// past the depth, and in records from before it.
+    #[serde(default)]
+    pub own: [f64; crate::model::MAX_STAGES],
 }
 
 /// The full stack's mean squared error and, with `own`, each autoencoder's own

@@ -347,10 +347,26 @@ impl LayerwiseApp {
     pub fn dispatch(&mut self, ctx: &egui::Context, cmd: UiCommand) {
         let sel = &mut self.settings.selection;
         match cmd {
-            UiCommand::Phase1 => self.start_phase(Phase::ONE),
-            UiCommand::Phase2 => self.start_phase(Phase::TWO),
-            UiCommand::Phase3 => self.start_phase(Phase::FineTune),
-            UiCommand::EndToEnd => self.start_phase(Phase::EndToEnd),
+            UiCommand::Phase1
+            | UiCommand::Phase2
+            | UiCommand::Phase3
+            | UiCommand::Phase4
+            | UiCommand::Phase5
+            | UiCommand::Phase6
+            | UiCommand::Phase7
+            | UiCommand::Phase8
+            | UiCommand::FineTune
+            | UiCommand::EndToEnd => {
+                let depth = self.model_arch().depth();
+                match super::phases::phase_of(cmd, depth) {
+                    Some(phase) => self.start_phase(phase),
+                    None => self.notes.notice(format!(
+                        "the model has {depth} autoencoder(s): keys 1 to {depth} train them, \
+                         {} fine-tunes",
+                        depth + 1
+                    )),
+                }
+            }
             UiCommand::PauseResume => match self.session.state() {
                 RunState::Running(_) => self.send(Command::Pause),
                 RunState::Paused(_) => self.send(Command::Resume),
@@ -387,6 +403,13 @@ impl LayerwiseApp {
             UiCommand::ClearDrawing => self.explore.clear_drawing(),
             UiCommand::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
+    }
+
+    /// The worker's model's shape (the settings' until it has shown it).
+    pub(super) fn model_arch(&self) -> crate::model::Arch {
+        self.session
+            .arch()
+            .unwrap_or_else(|| self.settings.hyperparams.arch(crate::data::PIXELS))
     }
 
     fn start_phase(&mut self, phase: Phase) {

@@ -86,12 +86,19 @@ impl LayerwiseApp {
                 ];
                 menu_items(ui, &items, &mut clicked);
             });
+            let offered = super::phases::offered(self.model_arch());
             ui.menu_button("Training", |ui| {
-                menu_items(
-                    ui,
-                    &[Phase1, Phase2, Phase3, EndToEnd, PauseResume, Stop, Reset],
-                    &mut clicked,
-                );
+                for o in &offered {
+                    if ui
+                        .button(o.label.as_str())
+                        .on_hover_text(o.hover_text(ui.ctx()))
+                        .clicked()
+                    {
+                        clicked.push(o.cmd);
+                        ui.close();
+                    }
+                }
+                menu_items(ui, &[PauseResume, Stop, Reset], &mut clicked);
             });
             ui.menu_button("Experiment", |ui| {
                 let items = [RunExperiment, RunBook, CancelExperiment, ExportExperiment];

@@ -45,23 +45,27 @@ const fn ctrl(k: Key) -> Option<KeyboardShortcut> {
 }
 
 commands! {
-    Phase1 => "Phase 1 — outer autoencoder",
-        "Train hidden1 and the output layer to reconstruct the input, bypassing the middle",
-        key(Key::Num1);
-    Phase2 => "Phase 2 — inner autoencoder",
-        "Freeze hidden1 and train hidden2 and hidden3 to reconstruct it",
-        key(Key::Num2);
-    Phase3 => "Phase 3 — fine-tune all",
-        "After phases 1 and 2: train every layer at once on the full stack's reconstruction error",
-        key(Key::Num3);
+    // The phase commands' labels and tooltips at the model's depth are `phases`'; these
+    // are what the shortcut list and the tests name them by.
+    Phase1 => "Phase 1", "Train autoencoder 1 (hidden1 and the output layer)", key(Key::Num1);
+    Phase2 => "Phase 2", "Train autoencoder 2 on hidden1", key(Key::Num2);
+    Phase3 => "Phase 3", "Train autoencoder 3 (or fine-tune a two-stage stack)", key(Key::Num3);
+    Phase4 => "Phase 4", "Train autoencoder 4 (or fine-tune a three-stage stack)", key(Key::Num4);
+    Phase5 => "Phase 5", "Train autoencoder 5", key(Key::Num5);
+    Phase6 => "Phase 6", "Train autoencoder 6", key(Key::Num6);
+    Phase7 => "Phase 7", "Train autoencoder 7", key(Key::Num7);
+    Phase8 => "Phase 8", "Train autoencoder 8", key(Key::Num8);
+    FineTune => "Fine-tune all",
+        "After the layer-wise phases: train every layer at once on the full stack's reconstruction error",
+        key(Key::F);
     EndToEnd => "End-to-end",
-        "Re-initialise from the seed and train the whole stack at once, for as many epochs as phases 1 and 2 together: the race against layer-wise training",
+        "Re-initialise from the seed and train the whole stack at once, for as many epochs as the layer-wise phases together: the race against layer-wise training",
         key(Key::E);
     PauseResume => "Pause / Resume", "Pause the running phase, or resume it", key(Key::Space);
     Stop => "Stop", "End the running phase now; the parameters stay as they are", None;
     Reset => "Reset", "Re-initialise every parameter from the seed", None;
     ToggleCache => "Cache hidden1",
-        "Phase 2 computes hidden1 once for the whole training set instead of for every batch: same numbers, faster",
+        "Every phase k >= 2 computes its input, h(k-1) (phase 2: hidden1), once for the whole training set instead of for every batch: same numbers, faster",
         key(Key::C);
     ScrubPrevious => "<", "Show the previous test image", key(Key::ArrowLeft);
     ScrubNext => ">", "Show the next test image", key(Key::ArrowRight);

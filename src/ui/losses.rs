@@ -31,12 +31,13 @@ impl LossesPanel {
             if let Some(last) = session.runs().last().and_then(|r| r.raw.last()) {
                 ui.weak(format!("batch {} · loss {:.6}", last.x, last.y));
             } else if session.runs().is_empty() {
-                let cmd = UiCommand::Phase1;
-                let key = cmd.shortcut().map(|s| ui.ctx().format_shortcut(&s));
+                let arch = session.arch().unwrap_or(crate::model::Arch::RECIPE);
+                let first = &super::phases::offered(arch)[0];
+                let key = first.cmd.shortcut().map(|s| ui.ctx().format_shortcut(&s));
                 let key = key.map(|k| format!(" (or {k})")).unwrap_or_default();
                 ui.weak(format!(
                     "No losses yet: \"{}\"{key} starts training; each batch's loss appears here",
-                    cmd.label()
+                    first.label
                 ));
             }
         });
@@ -133,9 +134,7 @@ fn draw_yardstick(plot: &mut PlotUi<'_>, line: (PcaFigure, &str, egui::Color32),
 fn draw_run<'a>(plot: &mut PlotUi<'a>, i: usize, run: &'a LossRun, log: bool) {
     let color = phase_color(run.phase);
     let name = match (run.phase, run.cached) {
-        (Phase::ONE, _) => "phase 1".to_string(),
-        (Phase::TWO, false) => "phase 2".to_string(),
-        (Phase::TWO, true) => "phase 2 (cached)".to_string(),
+        (p @ Phase::Layer(_), true) => format!("{p} (cached)"),
         (p, _) => p.to_string(),
     };
     let (raw, smooth) = if log {

@@ -19,6 +19,7 @@ mod layout;
 mod losses;
 mod notes;
 mod pacing;
+mod phases;
 mod recon;
 mod record;
 mod seen;

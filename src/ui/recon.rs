@@ -1,5 +1,6 @@
 //! "Reconstructions": pick test images (scrubber, digit filter, pins) and see each one
-//! as the outer autoencoder and the full stack rebuild it, with its error.
+//! rebuilt through autoencoders 1..k for every k (phase 1's outer autoencoder first, the
+//! full stack last), with its error.
 
 use egui::{RichText, Ui, vec2};
 
@@ -78,7 +79,8 @@ impl Selection {
 #[derive(Default)]
 pub struct ReconPanel {
     generation: Option<u64>,
-    textures: Vec<[Texture; 4]>,
+    /// Per image: the original, each reconstruction, the full stack's error map.
+    textures: Vec<Vec<Texture>>,
 }
 
 impl ReconPanel {
@@ -89,12 +91,11 @@ impl ReconPanel {
         self.textures
             .resize_with(seen.recons.len(), Default::default);
         for (k, (r, tex)) in seen.recons.iter().zip(&mut self.textures).enumerate() {
-            let rasters = [
-                picture::digit(&r.original),
-                picture::digit(&r.outer),
-                picture::digit(&r.full),
-                picture::error_map(&r.original, &r.full),
-            ];
+            let rasters: Vec<_> = std::iter::once(picture::digit(&r.original))
+                .chain(r.through.iter().map(|t| picture::digit(t)))
+                .chain(std::iter::once(picture::error_map(&r.original, r.full())))
+                .collect();
+            tex.resize_with(rasters.len(), Default::default);
             for (j, (t, raster)) in tex.iter_mut().zip(&rasters).enumerate() {
                 t.set(ctx, &format!("recon-{k}-{j}"), raster);
             }
@@ -112,7 +113,8 @@ impl ReconPanel {
         sel: &mut Selection,
     ) -> Vec<UiCommand> {
         let clicked = ui.horizontal(|ui| scrubber_ui(ui, test, sel)).inner;
-        let side = image_side(ui);
+        let depth = seen.recons.first().map_or(2, |r| r.through.len());
+        let side = image_side(ui, depth);
         egui::ScrollArea::both()
             .id_salt("recon-scroll")
             .show(ui, |ui| {
@@ -142,15 +144,15 @@ impl ReconPanel {
             });
         }
         ui.end_row();
-        let rows = ["original", "phase 1\n(outer)", "full stack", "error"];
-        for (j, name) in rows.iter().enumerate() {
-            ui.label(*name);
+        let depth = seen.recons.first().map_or(2, |r| r.through.len());
+        let names = row_names(depth);
+        for (j, name) in names.iter().enumerate() {
+            ui.label(name.as_str());
             for (r, tex) in seen.recons.iter().zip(&self.textures) {
-                if let Some(t) = tex[j].get() {
+                if let Some(t) = tex.get(j).and_then(|t| t.get()) {
                     let hover = match j {
-                        1 => format!("MSE {:.5}", r.mse_outer),
-                        2 | 3 => format!("MSE {:.5}", r.mse_full),
-                        _ => format!("test image {} (digit {})", r.index, r.label),
+                        0 => format!("test image {} (digit {})", r.index, r.label),
+                        j => format!("MSE {:.5}", r.mse[(j - 1).min(depth - 1)]),
                     };
                     ui.add(egui::Image::new((t.id(), vec2(side, side))))
                         .on_hover_text(hover);
@@ -159,11 +161,10 @@ impl ReconPanel {
             ui.end_row();
         }
         // A row each, so that a value fits under its picture, however narrow.
-        for (name, outer) in [("outer MSE", true), ("full MSE", false)] {
-            ui.label(name);
+        for (k, name) in mse_names(depth).iter().enumerate() {
+            ui.label(name.as_str());
             for r in &seen.recons {
-                let mse = if outer { r.mse_outer } else { r.mse_full };
-                let value = RichText::new(format!("{mse:.5}")).monospace();
+                let value = RichText::new(format!("{:.5}", r.mse[k])).monospace();
                 ui.vertical_centered(|ui| ui.add(egui::Label::new(value).extend()));
             }
             ui.end_row();
@@ -171,14 +172,41 @@ impl ReconPanel {
     }
 }
 
-/// The side of a picture for which the title row, four rows of pictures and the two
-/// rows of MSE fit the height left in the panel (within `IMAGE_SIZE`).
-fn image_side(ui: &Ui) -> f32 {
+/// The picture rows' names at `depth`: the recipe's four, and for a deeper stack a row
+/// per autoencoder added ("AEs 1-2" reconstructs through hidden2).
+fn row_names(depth: usize) -> Vec<String> {
+    let through = (1..=depth).map(|k| match k {
+        1 => "phase 1\n(outer)".to_string(),
+        k if k == depth => "full stack".to_string(),
+        k => format!("through\nAEs 1-{k}"),
+    });
+    std::iter::once("original".to_string())
+        .chain(through)
+        .chain(std::iter::once("error".to_string()))
+        .collect()
+}
+
+/// The MSE rows' names, one per reconstruction.
+fn mse_names(depth: usize) -> Vec<String> {
+    (1..=depth)
+        .map(|k| match k {
+            1 => "outer MSE".to_string(),
+            k if k == depth => "full MSE".to_string(),
+            k => format!("AEs 1-{k} MSE"),
+        })
+        .collect()
+}
+
+/// The side of a picture for which the title row, the depth + 2 rows of pictures and
+/// the depth rows of MSE fit the height left in the panel (within `IMAGE_SIZE`; a deep
+/// stack's panel scrolls below the smallest).
+fn image_side(ui: &Ui, depth: usize) -> f32 {
     let title = ui.spacing().interact_size.y;
-    let mse = 2.0 * ui.text_style_height(&egui::TextStyle::Body);
-    // Six gaps between seven rows, and the scroll area's own margin.
-    let gaps = 6.0 * SPACING.y + 2.0 * ui.spacing().item_spacing.y + 8.0;
-    let side = ((ui.available_height() - title - mse - gaps) / 4.0).floor();
+    let mse = depth as f32 * ui.text_style_height(&egui::TextStyle::Body);
+    let pictures = (depth + 2) as f32;
+    // The gaps between the rows, and the scroll area's own margin.
+    let gaps = (2 * depth + 2) as f32 * SPACING.y + 2.0 * ui.spacing().item_spacing.y + 8.0;
+    let side = ((ui.available_height() - title - mse - gaps) / pictures).floor();
     side.clamp(*IMAGE_SIZE.start(), *IMAGE_SIZE.end())
 }
 

@@ -293,6 +293,20 @@ impl Session {
         done.iter().any(|(p, e)| p != Phase::ONE && e > 0)
     }
 
+    /// The shape of the worker's model, once it has shown it.
+    pub fn arch(&self) -> Option<crate::model::Arch> {
+        self.snapshot.as_ref().map(|s| s.params.arch())
+    }
+
+    /// Whether the worker's model has never trained an epoch (fresh from the seed): new
+    /// widths may then replace it without losing anything.
+    pub fn untrained(&self) -> bool {
+        self.snapshot
+            .as_ref()
+            .is_some_and(|s| s.epochs_done.iter().all(|(_, e)| e == 0))
+            && self.batches == 0
+    }
+
     /// Index of the latest phase run in `runs`.
     fn current_run(&self) -> usize {
         self.runs.len().saturating_sub(1)
@@ -534,6 +548,7 @@ mod tests {
                 outer: 0.008,
                 full: 0.01,
                 inner: 0.002,
+                own: [0.008, 0.002, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             },
         });
         let run = &s.runs[0];

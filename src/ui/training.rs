@@ -4,11 +4,12 @@
 use egui::{RichText, Ui};
 
 use super::command::UiCommand;
+use super::phases;
 use super::session::{PcaFigure, PhaseResult, Session};
 use super::stack::{StackView, stack_ui};
-use crate::model::Phase;
-use crate::train::Hyperparams;
+use crate::model::{Arch, Phase, Widths};
 use crate::train::protocol::RunState;
+use crate::train::{Hyperparams, Preset};
 
 /// Text being edited in the float fields, so that "0." or "1e-" can be typed.
 #[derive(Debug, Default)]
@@ -16,6 +17,8 @@ pub struct TrainingPanel {
     lr_text: Option<String>,
     l2_text: Option<String>,
     fine_tune_text: Option<String>,
+    /// The encoder widths being typed ("1000,500,250,30"), taken on Enter or leaving.
+    layers_text: Option<String>,
     /// Phase previewed in the drawing while a phase button is hovered.
     preview: Option<Phase>,
 }
@@ -36,26 +39,45 @@ impl TrainingPanel {
             RunState::Idle | RunState::Experimenting => session.results().last().map(|r| r.phase),
         });
         ui.heading("Training");
+        // What the buttons train: the worker's model, which new widths replace at Reset.
+        let arch = session
+            .arch()
+            .unwrap_or_else(|| hp.arch(crate::data::PIXELS));
         stack_ui(
             ui,
             StackView {
-                arch: hp.arch(crate::data::PIXELS),
+                arch,
                 phase: shown,
                 running: !session.is_idle(),
             },
         );
         ui.add_space(6.0);
         let idle = session.is_idle();
+        let widths = hp.layers;
         let problem = ui
             .add_enabled_ui(idle, |ui| self.hyperparams_ui(ui, session, hp))
             .inner;
         if let Some(msg) = &problem {
             ui.colored_label(ui.visuals().error_fg_color, msg.as_str());
         }
+        if hp.layers != arch.widths {
+            if hp.layers != widths && idle && session.untrained() {
+                // Nothing trained yet: nothing is lost by building the new stack now.
+                clicked.push(UiCommand::Reset);
+            } else {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!(
+                        "The model is {arch}; Reset builds {} (save the trained one first)",
+                        hp.arch(arch.inputs)
+                    ),
+                );
+            }
+        }
         ui.add_space(6.0);
-        self.buttons_ui(ui, session, idle && problem.is_none(), &mut clicked);
+        self.buttons_ui(ui, session, arch, idle && problem.is_none(), &mut clicked);
         ui.add_space(4.0);
-        self.cache_ui(ui, session, hp, cache_hidden1, &mut clicked);
+        self.cache_ui(ui, session, arch, cache_hidden1, &mut clicked);
         ui.separator();
         progress_ui(ui, session);
         ui.separator();
@@ -69,26 +91,23 @@ impl TrainingPanel {
         &mut self,
         ui: &mut Ui,
         session: &Session,
+        arch: Arch,
         can_start: bool,
         clicked: &mut Vec<UiCommand>,
     ) {
-        for (cmd, phase) in [
-            (UiCommand::Phase1, Phase::ONE),
-            (UiCommand::Phase2, Phase::TWO),
-            (UiCommand::Phase3, Phase::FineTune),
-            (UiCommand::EndToEnd, Phase::EndToEnd),
-        ] {
+        for o in phases::offered(arch) {
             let b = ui
                 .add_enabled(
                     can_start,
-                    egui::Button::new(cmd.label()).min_size(egui::vec2(ui.available_width(), 0.0)),
+                    egui::Button::new(o.label.as_str())
+                        .min_size(egui::vec2(ui.available_width(), 0.0)),
                 )
-                .on_hover_text(cmd.hover_text(ui.ctx()));
+                .on_hover_text(o.hover_text(ui.ctx()));
             if b.hovered() {
-                self.preview = Some(phase);
+                self.preview = Some(o.phase);
             }
             if b.clicked() {
-                clicked.push(cmd);
+                clicked.push(o.cmd);
             }
         }
         let running = !session.is_idle();
@@ -123,6 +142,8 @@ impl TrainingPanel {
             .num_columns(2)
             .spacing([12.0, 4.0])
             .show(ui, |ui| {
+                preset_field(ui, hp);
+                let layers = self.layers_field(ui, hp);
                 let lr = float_field(
                     ui,
                     "Learning rate",
@@ -132,12 +153,30 @@ impl TrainingPanel {
                 let l2 = float_field(ui, "L2", &mut self.l2_text, &mut hp.l2);
                 let ft = float_field(
                     ui,
-                    "Phase 3 learning rate",
+                    "Fine-tune learning rate",
                     &mut self.fine_tune_text,
                     &mut hp.fine_tune_learning_rate,
                 );
-                problem = lr.or(l2).or(ft);
+                problem = layers.or(lr).or(l2).or(ft);
                 int_field(ui, "Epochs per phase", None, &mut hp.epochs);
+                let mut ft_epochs = hp.fine_tune_epochs.unwrap_or(hp.epochs);
+                int_field(
+                    ui,
+                    "Fine-tune epochs",
+                    Some("Epochs of fine-tuning all layers (the recipe: as many as a phase)"),
+                    &mut ft_epochs,
+                );
+                if ft_epochs != hp.fine_tune_epochs.unwrap_or(hp.epochs) {
+                    hp.fine_tune_epochs = Some(ft_epochs);
+                }
+                ui.label("Fine-tune Adam");
+                ui.checkbox(&mut hp.fine_tune_fresh_adam, "fresh")
+                    .on_hover_text(
+                        "Fine-tuning starts Adam with zero moments instead of going on with \
+                         the layer-wise phases' (the deep stack needs it: going on doubles \
+                         its error)",
+                    );
+                ui.end_row();
                 int_field(ui, "Batch size", None, &mut hp.batch_size);
                 int_field(
                     ui,
@@ -157,29 +196,56 @@ impl TrainingPanel {
         &mut self,
         ui: &mut Ui,
         session: &Session,
-        hp: &Hyperparams,
+        arch: Arch,
         cache_hidden1: bool,
         clicked: &mut Vec<UiCommand>,
     ) {
-        let bytes = crate::train::cache_bytes(session.data().train.len(), hp.layers.get(0));
+        if arch.depth() < 2 {
+            return;
+        }
+        let mb = |level: usize| {
+            let bytes = crate::train::cache_bytes(session.data().train.len(), arch.level(level));
+            format!("{:.0} MB", bytes as f64 / 1e6)
+        };
+        let label = match arch.depth() {
+            2 => UiCommand::ToggleCache.label(),
+            _ => "Cache each phase's input",
+        };
         ui.horizontal(|ui| {
             let mut on = cache_hidden1;
             if ui
-                .checkbox(&mut on, UiCommand::ToggleCache.label())
+                .checkbox(&mut on, label)
                 .on_hover_text(UiCommand::ToggleCache.hover_text(ui.ctx()))
                 .changed()
             {
                 clicked.push(UiCommand::ToggleCache);
             }
-            ui.weak(format!("{:.0} MB", bytes as f64 / 1e6));
+            if arch.depth() == 2 {
+                ui.weak(mb(1));
+            }
         });
+        if arch.depth() > 2 {
+            // Each phase k >= 2 caches h(k-1) over the training set, built when it starts.
+            let sizes: Vec<String> = (2..=arch.depth())
+                .map(|k| format!("phase {k}: {}", mb(k - 1)))
+                .collect();
+            ui.weak(sizes.join(" · "));
+        }
         if let Some(c) = session.cache() {
             let how = if c.reused {
                 "reused".to_string()
             } else {
                 format!("built in {:.2} s", c.seconds)
             };
-            ui.weak(format!("hidden1 cache {how}"));
+            let of = match session.state() {
+                RunState::Running(Phase::Layer(k)) | RunState::Paused(Phase::Layer(k))
+                    if k >= 2 =>
+                {
+                    format!("hidden{}", k - 1)
+                }
+                _ => "last".to_string(),
+            };
+            ui.weak(format!("{of} cache {how} ({:.0} MB)", c.bytes as f64 / 1e6));
         }
         if let [Some(uncached), Some(cached)] = session.phase2_epoch_seconds() {
             ui.label(format!(
@@ -188,6 +254,66 @@ impl TrainingPanel {
             ));
         }
     }
+}
+
+impl TrainingPanel {
+    /// The encoder widths as text; the widths change when the text is left or Enter is
+    /// pressed, so that typing "1000" does not build a 1-, 10- and 100-unit stack first.
+    fn layers_field(&mut self, ui: &mut Ui, hp: &mut Hyperparams) -> Option<String> {
+        let label = "Layers";
+        let label_id = ui
+            .label(label)
+            .on_hover_text(
+                "The encoder's widths, hidden1 first, e.g. 1000,500,250,30 (1 to 8 layers of \
+                 1 to 4096 units); the decoder mirrors them. A new stack is built at Reset \
+                 (at once while nothing is trained)",
+            )
+            .id;
+        let t = self
+            .layers_text
+            .get_or_insert_with(|| hp.layers.to_string());
+        let resp = ui
+            .add(egui::TextEdit::singleline(t).desired_width(130.0))
+            .labelled_by(label_id);
+        let parsed = t.trim().parse::<Widths>();
+        // (Set without focus, as by a screen reader: taken at once.)
+        if resp.lost_focus() || (resp.changed() && !resp.has_focus()) {
+            if let Ok(w) = &parsed {
+                hp.layers = *w;
+            }
+        } else if !resp.has_focus() && parsed.as_ref().is_ok_and(|w| *w != hp.layers) {
+            *t = hp.layers.to_string();
+        }
+        ui.end_row();
+        match parsed {
+            Ok(_) => None,
+            Err(e) => Some(format!("{label}: {e}")),
+        }
+    }
+}
+
+/// The presets as a choice; "custom" once any setting differs from every preset.
+fn preset_field(ui: &mut Ui, hp: &mut Hyperparams) {
+    let label = ui
+        .label("Preset")
+        .on_hover_text(
+            "recipe: the book's 784-300-150-300-784; hinton2006: the 2006 paper's \
+             784-1000-500-250-30, four phases, then fine-tuning (as `--preset`)",
+        )
+        .id;
+    let current = Preset::ALL.into_iter().find(|p| p.hyperparams() == *hp);
+    egui::ComboBox::from_id_salt("preset")
+        .selected_text(current.map_or("custom", |p| p.name()))
+        .show_ui(ui, |ui| {
+            for p in Preset::ALL {
+                if ui.selectable_label(current == Some(p), p.name()).clicked() {
+                    *hp = p.hyperparams();
+                }
+            }
+        })
+        .response
+        .labelled_by(label);
+    ui.end_row();
 }
 
 /// A text field for a float: `value` follows the text while it parses; outside changes
@@ -341,16 +467,29 @@ fn result_rows(ui: &mut Ui, table: &mut EpochTable, r: &PhaseResult, cached: boo
                  autoencoder alone",
             );
         table.row(ui, [blank(), RichText::new("outer").weak(), outer, blank()]);
-        // Phase 2's own loss on the test set (records from before it have none).
-        if r.phase == Phase::TWO && r.test.inner > 0.0 {
-            let inner = mono(format!("{:.6}", r.test.inner)).weak();
-            let on = RichText::new("on hidden1").weak();
-            table
-                .row(ui, [blank(), RichText::new("inner").weak(), inner, on])
-                .on_hover_text(
-                    "Test-set MSE of the inner autoencoder (hidden2 and hidden3), which phase 2 \
-                     trains: hidden3 against hidden1 of the test images",
-                );
+        // Phase k's own loss on the test set (records from before it have none).
+        if let Phase::Layer(k @ 2..) = r.phase {
+            let k = k as usize;
+            let own = match r.test.own[k - 1] {
+                0.0 if k == 2 => r.test.inner,
+                v => v,
+            };
+            if own > 0.0 {
+                let name = if s.arch().map(|a| a.depth()) == Some(2) {
+                    "inner".to_string()
+                } else {
+                    format!("AE {k}")
+                };
+                let value = mono(format!("{own:.6}")).weak();
+                let on = RichText::new(format!("on hidden{}", k - 1)).weak();
+                table
+                    .row(ui, [blank(), RichText::new(name).weak(), value, on])
+                    .on_hover_text(format!(
+                        "Test-set MSE of autoencoder {k} (hidden{k} and its mirror), which \
+                         phase {k} trains: its reconstruction of hidden{} of the test images",
+                        k - 1
+                    ));
+            }
         }
         pca_row(ui, table, s.code_yardstick(), r.test.full);
     }
