@@ -49,6 +49,10 @@ pub struct Cli {
     /// phase's seconds and the frame times while training to stderr (for scripts).
     #[arg(long, requires = "autostart")]
     pub exit_when_done: bool,
+    /// App only: start from a preset's settings instead of the last session's: `recipe`
+    /// or `hinton2006` (the 2006 paper's 784-1000-500-250-30 stack).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["model", "load"])]
+    pub preset: Option<crate::train::Preset>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -248,6 +252,7 @@ pub fn run(cli: Cli) -> ExitCode {
             cli.data.as_deref(),
             cli.model.or(cli.load).as_deref(),
             &cli.autostart,
+            cli.preset,
             cli.frame_stats,
             cli.exit_when_done,
         ),
@@ -262,6 +267,7 @@ fn app(
     data: Option<&Path>,
     model: Option<&Path>,
     autostart: &[u8],
+    preset: Option<crate::train::Preset>,
     frame_stats: bool,
     exit_when_done: bool,
 ) -> Result<(), Failure> {
@@ -273,16 +279,11 @@ fn app(
         }
         None => (None, load_data(data)?),
     };
-    let depth = load
-        .as_ref()
-        .map_or(Hyperparams::RECIPE.layers.depth(), |(_, a)| a.depth());
     let options = crate::ui::AppOptions {
         settings: None,
         load,
-        autostart: autostart
-            .iter()
-            .filter_map(|&n| crate::model::Phase::from_number(n as usize, depth))
-            .collect(),
+        preset,
+        autostart: autostart.to_vec(),
         data_dir: None,
         exit_when_done,
     };

@@ -96,6 +96,9 @@ impl LayerwiseApp {
                 .unwrap_or_default()
         });
         settings.selection.fit(data.test.len());
+        if let Some(p) = options.preset {
+            settings.hyperparams = p.hyperparams();
+        }
         if let Some((_, arch)) = &options.load {
             // The worker's model must have the file's shape to take it.
             settings.hyperparams.layers = arch.widths;
@@ -109,6 +112,12 @@ impl LayerwiseApp {
         let wake: Waker = pacing.waker(cc.egui_ctx.clone());
         let explore = Explore::new(data.clone(), wake.clone());
         let disk = Disk::new(wake.clone());
+        let depth = settings.hyperparams.layers.depth();
+        let (autostart, beyond): (Vec<_>, Vec<_>) = options
+            .autostart
+            .iter()
+            .map(|&n| (n, Phase::from_number(n as usize, depth)))
+            .partition(|(_, p)| p.is_some());
         let mut app = Self {
             settings,
             session: Session::new(data),
@@ -126,7 +135,7 @@ impl LayerwiseApp {
             dialog: None,
             data_dir: options.data_dir,
             restore_offer: None,
-            autostart: options.autostart.into(),
+            autostart: autostart.into_iter().filter_map(|(_, p)| p).collect(),
             exit_when_done: options.exit_when_done,
             quit: false,
             frames: FrameStats::default(),
@@ -139,6 +148,13 @@ impl LayerwiseApp {
             kept_at: Instant::now(),
             keep_asked: 0,
         };
+        for (n, _) in beyond {
+            app.notes.error(format!(
+                "--autostart {n}: the model has {depth} autoencoder(s), so 1 to {depth} \
+                 train them and {} fine-tunes",
+                depth + 1
+            ));
+        }
         app.start_worker();
         let opened = options
             .load

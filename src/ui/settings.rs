@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use super::experiments::ExperimentChoice;
 use super::explore::ExploreSettings;
 use super::recon::Selection;
-use crate::model::Phase;
 use crate::train::Hyperparams;
 
 /// Everything that persists between launches.
@@ -49,8 +48,11 @@ impl Default for Settings {
 pub struct AppOptions {
     /// Use these settings instead of the persisted ones.
     pub settings: Option<Settings>,
-    /// Phases to run one after the other as soon as the window is up.
-    pub autostart: Vec<Phase>,
+    /// Phases to run one after the other as soon as the window is up, numbered as
+    /// `--autostart` takes them: 1..K layer-wise, K+1 fine-tuning, at the model's depth.
+    pub autostart: Vec<u8>,
+    /// Start from this preset's hyperparameters instead of the persisted ones.
+    pub preset: Option<crate::train::Preset>,
     /// A checkpoint to open at launch, and its network (the settings' widths follow it).
     pub load: Option<(PathBuf, crate::model::Arch)>,
     /// Where the model is kept when the window closes (none: not kept).
