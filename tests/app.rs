@@ -73,7 +73,7 @@ fn cache_checkbox_then_phase2_reports_the_cache_build() {
     assert_eq!(cache.bytes, 55_000 * 300 * 4);
     assert!(!cache.reused);
     assert!(s.results()[0].cached);
-    let shown = format!("hidden1 cache built in {:.2} s", cache.seconds);
+    let shown = format!("hidden1 cache built in {:.2} s (66 MB)", cache.seconds);
     h.get_by_label(&shown);
     // Phase 2's own test error, on hidden1, under the full stack's.
     let inner = s.results()[0].test.inner;

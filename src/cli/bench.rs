@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::Failure;
 use crate::data::Mnist;
-use crate::model::{Arch, Params, Phase};
 use crate::model::linalg::matmul;
+use crate::model::{Arch, Params, Phase};
 use crate::train::classify::{Arm, ArmRun, RunSpec, Sampling};
 use crate::train::{Hyperparams, Preset, Trainer, eval, in_pool};
 
@@ -91,7 +91,9 @@ fn sgemm_gflops() -> f64 {
     let n = 1024;
     let m = |r, c| Array2::from_shape_fn((r, c), |(x, y)| ((x * 7 + y * 3) % 17) as f32 * 0.05);
     let (a, b, mut c) = (m(n, n), m(n, n), m(n, n));
-    let secs = median_secs(5, 3, &mut || matmul(c.view_mut(), a.view(), b.view(), false));
+    let secs = median_secs(5, 3, &mut || {
+        matmul(c.view_mut(), a.view(), b.view(), false)
+    });
     2.0 * (n * n * n) as f64 / secs / 1e9
 }
 
@@ -270,13 +272,17 @@ pub fn run(data: Arc<Mnist>, args: BenchArgs) -> Result<(), Failure> {
         );
         println!("hidden1 cache build       {:.1} ms", report.cache_build_ms);
         println!("test evaluation (10,000)  {:.1} ms", report.test_eval_ms);
-        println!("SGEMM, 1024^3             {:.0} GFLOP/s", report.sgemm_gflops);
+        println!(
+            "SGEMM, 1024^3             {:.0} GFLOP/s",
+            report.sgemm_gflops
+        );
         println!("hinton2006 (784-1000-500-250-30), a step of each phase:");
         for d in &report.deep {
             let how = if d.cached { ", cached" } else { "" };
+            let name = format!("phase {}{how}", d.phase);
             println!(
-                "  phase {:<4}{how:<8}       {:.3} ms  {:.0} GFLOP/s  {:.2} of SGEMM",
-                d.phase, d.step_ms, d.gflops, d.of_sgemm
+                "  {name:<24}{:.3} ms  {:.0} GFLOP/s  {:.2} of SGEMM",
+                d.step_ms, d.gflops, d.of_sgemm
             );
         }
     }

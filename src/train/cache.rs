@@ -12,6 +12,8 @@ use crate::model::{LayerSet, MAX_STAGES, Params};
 /// How the cache was obtained at the start of a cached phase.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CacheInfo {
+    /// The level cached: h(level), the input of phase level + 1.
+    pub level: usize,
     pub seconds: f64,
     pub bytes: usize,
     /// The cache of an earlier run of the phase was still valid (the layers below
@@ -79,6 +81,7 @@ impl LevelCache {
         let key = (level, versions.below(level));
         if self.key == Some(key) && self.rows.len() * 4 == bytes {
             return CacheInfo {
+                level,
                 seconds: 0.0,
                 bytes,
                 reused: true,
@@ -92,6 +95,7 @@ impl LevelCache {
         self.width = width;
         self.key = Some(key);
         CacheInfo {
+            level,
             seconds: t.elapsed().as_secs_f64(),
             bytes,
             reused: false,

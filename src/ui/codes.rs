@@ -73,6 +73,8 @@ impl Heatmap {
 #[derive(Default)]
 pub struct CodesPanel {
     codes_key: Option<u64>,
+    /// What the code is at the shown model's depth ("hidden2 … (150 units)").
+    code_caption: String,
     means_seen: Seen<ndarray::Array2<f32>>,
     /// Whether the drawn means were centred.
     means_centred: bool,
@@ -90,6 +92,12 @@ impl CodesPanel {
     /// The code rows are those of the inspected images, in the order the
     /// reconstructions show them.
     pub fn update(&mut self, ctx: &egui::Context, shown: &Shown, seen: &Inspection) {
+        let arch = shown.params.arch();
+        self.code_caption = format!(
+            "hidden{} of each shown image ({} units, the code)",
+            arch.depth(),
+            arch.code()
+        );
         if self.codes_key != Some(seen.generation) && !seen.recons.is_empty() {
             let labels = seen
                 .recons
@@ -127,7 +135,7 @@ impl CodesPanel {
     }
 
     pub fn ui(&mut self, ui: &mut Ui) {
-        ui.label(RichText::new("hidden2 of each shown image (150 units)").weak());
+        ui.label(RichText::new(self.code_caption.as_str()).weak());
         self.codes.ui(ui, "image");
         colorbar_ui(ui, &self.colorbar, self.codes.scale);
         ui.add_space(6.0);

@@ -96,7 +96,12 @@ fn yardsticks(session: &Session) -> Vec<(PcaFigure, &'static str, egui::Color32)
     let code = session.code_yardstick();
     let phase1 = outer.map(|f| (f, "phase 1", phase_color(Phase::ONE)));
     let stack = code.map(|f| (f, "full stack", super::theme::GOOD));
-    phase1.into_iter().chain(stack).collect()
+    // A layer as wide as the image has PCA exact (0): no line to compare with.
+    phase1
+        .into_iter()
+        .chain(stack)
+        .filter(|(f, _, _)| f.mse > 1e-12)
+        .collect()
 }
 
 /// A dashed horizontal at PCA's test MSE, labelled with its value.

@@ -70,6 +70,11 @@ impl PcaFigure {
 
     /// "2.85x lower" (PCA's error beside `mse`), or "1.20x higher" when `mse` beats it.
     pub fn compared(&self, mse: f64) -> String {
+        // As many components as inputs (a layer at least as wide as the image): PCA
+        // reconstructs exactly, and a ratio to zero says nothing.
+        if self.mse <= 1e-12 {
+            return "exact".to_string();
+        }
         let ratio = mse / self.mse.max(f64::MIN_POSITIVE);
         if ratio >= 1.0 {
             format!("{ratio:.2}x lower")
@@ -512,6 +517,11 @@ mod tests {
         };
         assert_eq!(f.against(0.009767), "PCA-150 0.003424 (2.85x lower)");
         assert_eq!(f.compared(0.001712), "2.00x higher");
+        let exact = PcaFigure {
+            components: 1000,
+            mse: 0.0,
+        };
+        assert_eq!(exact.compared(0.000331), "exact");
         s.apply(Event::DataLoaded(Arc::new((*data).clone())));
         assert!(s.yardstick().is_none(), "a new dataset waits for its own");
     }

@@ -49,13 +49,18 @@ fn roles(phase: Option<Phase>, depth: usize) -> Vec<Role> {
 }
 
 /// Each bar's name: the input, hidden1 .. hidden(2K-1) with the code in the middle,
-/// the output.
+/// the output; short ("in", "h1", .., "out") from four stages on, where the bars are
+/// too close for the long ones.
 fn names(depth: usize) -> Vec<String> {
+    let short = depth >= 4;
     (0..=2 * depth)
         .map(|j| match j {
+            0 if short => "in".to_string(),
             0 => "input".to_string(),
             j if j == depth => "code".to_string(),
+            j if j == 2 * depth && short => "out".to_string(),
             j if j == 2 * depth => "output".to_string(),
+            j if short => format!("h{j}"),
             j => format!("hidden{j}"),
         })
         .collect()

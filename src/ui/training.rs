@@ -237,15 +237,8 @@ impl TrainingPanel {
             } else {
                 format!("built in {:.2} s", c.seconds)
             };
-            let of = match session.state() {
-                RunState::Running(Phase::Layer(k)) | RunState::Paused(Phase::Layer(k))
-                    if k >= 2 =>
-                {
-                    format!("hidden{}", k - 1)
-                }
-                _ => "last".to_string(),
-            };
-            ui.weak(format!("{of} cache {how} ({:.0} MB)", c.bytes as f64 / 1e6));
+            let mb = c.bytes as f64 / 1e6;
+            ui.weak(format!("hidden{} cache {how} ({mb:.0} MB)", c.level));
         }
         if let [Some(uncached), Some(cached)] = session.phase2_epoch_seconds() {
             ui.label(format!(

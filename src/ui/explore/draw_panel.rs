@@ -160,7 +160,7 @@ impl DrawPanel {
             image(ui, self.pictures.get(2), "full stack");
         });
         ui.add_space(6.0);
-        ui.label(RichText::new("its code (hidden2, 150 units)").small());
+        ui.label(RichText::new("its code (the innermost layer)").small());
         if let Some(t) = self.pictures.get(3).and_then(|t| t.get()) {
             let w = ui.available_width().clamp(150.0, 450.0);
             ui.add(egui::Image::new((t.id(), vec2(w, 14.0))));
