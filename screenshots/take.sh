@@ -8,12 +8,6 @@ source "$(dirname "$0")/xvfb.sh"
 "$bin" --autostart 1 --frame-stats 2> "$tmp/stderr" &
 app=$!
 
-shot() {
-  local win
-  win=$(xdotool search --name '^layerwise' | head -1)
-  import -window "$win" "$out/$1"
-  echo "saved $out/$1"
-}
 
 win=$(window)
 # Rest the pointer on the loss curve, so the hover read-out shows.

@@ -11,12 +11,6 @@ start=$SECONDS
 "$bin" --preset hinton2006 --autostart 1,2,3,4,5 --frame-stats 2> "$tmp/stderr" &
 app=$!
 
-shot() {
-  local win
-  win=$(xdotool search --name '^layerwise' | head -1)
-  import -window "$win" "$out/$1"
-  echo "saved $out/$1 at $((SECONDS - start)) s"
-}
 
 win=$(window)
 sleep 1   # the first frames, before keys count

@@ -29,3 +29,10 @@ window() {
   until xdotool search --name '^layerwise' >/dev/null 2>&1; do sleep 0.2; done
   xdotool search --name '^layerwise' | head -1
 }
+# Saves the app's window as $out/$1 (the seconds since launch, when the script set $start).
+shot() {
+  local win
+  win=$(xdotool search --name '^layerwise' | head -1)
+  import -window "$win" "$out/$1"
+  echo "saved $out/$1${start:+ at $((SECONDS - start)) s}"
+}

@@ -165,7 +165,9 @@ fn draw_run<'a>(plot: &mut PlotUi<'a>, i: usize, run: &'a LossRun, log: bool) {
             .allow_hover(false),
     );
     let l2 = if log { &run.l2_log } else { &run.l2 };
-    if !l2.is_empty() {
+    // A run without L2 (the deep preset) has a term of 0: no line, and none at 1e-30 on
+    // the log scale.
+    if run.l2.iter().any(|p| p.y > 0.0) {
         plot.line(
             Line::new(format!("{name}: L2 term"), PlotPoints::Borrowed(l2))
                 .color(color)
