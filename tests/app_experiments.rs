@@ -47,6 +47,7 @@ fn run_fills_the_chart_result_by_result_and_the_table_shows_the_numbers() {
         seeds: 2,
         steps: 30,
     });
+    h.get_by_label_contains("Each run trains a 784-64-32-10 classifier");
     h.get_by_label("Run experiments").click();
     h.run_steps(2);
     // No phase had trained the model: the recipe's phases run first, then 8 runs.

@@ -118,3 +118,50 @@ fn bad_arguments_exit_2_with_the_reason() {
         "/no/such.safetensors",
     );
 }
+
+#[test]
+fn a_deep_encoder_goes_under_the_softmax_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(dir.path(), &["--layers", "32,24,16"]);
+    let o = layerwise(&[
+        "classify",
+        "--load",
+        &m,
+        "--labels",
+        "100",
+        "--seeds",
+        "1",
+        "--arms",
+        "scratch,frozen,fine-tuned",
+        "--steps",
+        "30",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let acc: Vec<f64> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["test_accuracy"].as_f64().unwrap())
+        .collect();
+    assert_eq!(acc.len(), 3);
+    // Chance is 0.1; the frozen arm's head alone learns slowly on a one-epoch code.
+    assert!(acc[0] > 0.3 && acc[2] > 0.3, "{acc:?}");
+    assert_ne!(
+        acc[0], acc[1],
+        "frozen starts from the encoder, not from scratch"
+    );
+    assert_ne!(acc[0], acc[2], "so does fine-tuned");
+
+    let o = layerwise(&[
+        "classify", "--load", &m, "--labels", "100", "--seeds", "1", "--arms", "frozen", "--steps",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Classifier 784-32-24-16-10 "),
+        "{}",
+        stdout(&o)
+    );
+}

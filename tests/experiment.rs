@@ -53,7 +53,7 @@ fn the_frozen_arm_leaves_the_encoder_bit_identical_and_unfreeze_releases_it_half
     let encoder = encoder();
     let mut frozen = arm_run(Arm::Frozen, 40);
     let mut unfreeze = arm_run(Arm::Unfreeze, 40);
-    let head = frozen.params().w3.clone();
+    let head = frozen.params().w[2].clone();
     in_pool(|| {
         for step in 0..40 {
             frozen.step().unwrap();
@@ -66,7 +66,7 @@ fn the_frozen_arm_leaves_the_encoder_bit_identical_and_unfreeze_releases_it_half
             );
         }
     });
-    assert_ne!(frozen.params().w3, head, "the softmax layer trains");
+    assert_ne!(frozen.params().w[2], head, "the softmax layer trains");
     assert!(frozen.finished());
     // Scratch and fine-tuned move the encoder at once; scratch never had it.
     let mut scratch = arm_run(Arm::Scratch, 1);
@@ -74,7 +74,7 @@ fn the_frozen_arm_leaves_the_encoder_bit_identical_and_unfreeze_releases_it_half
     assert!(!scratch.params().has_encoder_of(&encoder));
     assert!(tuned.params().has_encoder_of(&encoder));
     assert_eq!(
-        scratch.params().w3,
+        scratch.params().w[2],
         head,
         "every arm starts from the seed's softmax layer"
     );

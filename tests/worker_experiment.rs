@@ -165,6 +165,52 @@ fn an_untrained_model_trains_the_recipe_first_then_results_arrive_one_by_one() {
     );
 }
 
+/// A deep untrained stack is trained layer-wise, every phase of it, before the sweep
+/// puts its whole encoder under the softmax.
+#[test]
+fn an_untrained_deep_stack_trains_all_its_phases_first() {
+    let hp = Hyperparams {
+        epochs: 1,
+        batch_size: 1000,
+        layers: layerwise::model::Widths::new(&[32, 24, 16]).unwrap(),
+        ..Hyperparams::default()
+    };
+    let h = WorkerHandle::spawn(data(), hp, Arc::new(|| {})).unwrap();
+    let spec = ExperimentSpec {
+        budgets: vec![100],
+        arms: vec![Arm::FineTuned],
+        ..small()
+    };
+    h.send(Command::RunExperiment(spec));
+    let events = until(&h, |e| {
+        matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }))
+    });
+    let phases: Vec<Phase> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PhaseDone { phase, .. } => Some(*phase),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(phases, [Phase::ONE, Phase::TWO, Phase::Layer(3)]);
+    let x = experiment_events(&events);
+    let accuracy = x.iter().find_map(|e| match e {
+        ExperimentEvent::Result(r) => Some(r.test_accuracy),
+        _ => None,
+    });
+    assert!(accuracy.is_some_and(|a| a > 0.2), "{x:?}");
+    assert!(
+        matches!(
+            x.last(),
+            Some(ExperimentEvent::Ended {
+                end: ExperimentEnd::Done,
+                ..
+            })
+        ),
+        "{x:?}"
+    );
+}
+
 /// A worker whose model has had a phase (so experiments start at once).
 fn trained_worker() -> WorkerHandle {
     let h = worker();

@@ -14,11 +14,11 @@ use serde::Serialize;
 use super::{Failure, check_output, interrupt, load_data};
 use crate::checkpoint;
 use crate::data::Mnist;
-use crate::model::{Params, Phase};
+use crate::model::{Arch, Params, Phase};
 use crate::train::classify::{Arm, BATCH_SIZE, L2, LEARNING_RATE};
 use crate::train::experiment::{
     self, ArmResult, DEFAULT_STEPS, ExperimentSpec, Happened, NOTEBOOK_PRETRAINED,
-    NOTEBOOK_SCRATCH, Protocol, Summary, Sweep,
+    NOTEBOOK_SCRATCH, Protocol, Summary, Sweep, classifier_shape,
 };
 use crate::train::{Hyperparams, Trainer, check_inputs};
 
@@ -93,7 +93,7 @@ struct Settings<'a> {
     threads: usize,
 }
 
-/// Where the pretrained arms' W1..b2 came from.
+/// Where the pretrained arms' the encoder layers came from.
 #[derive(Debug, Serialize)]
 struct Encoder {
     /// The checkpoint, or `recipe` when it was trained first.
@@ -117,7 +117,7 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
         Sweep::new(data.clone(), Arc::new(params), spec.clone()).map_err(Failure::input)?;
     let text = !args.json;
     if text {
-        println!("{}", heading(&spec));
+        println!("{}", heading(&spec, sweep.encoder_arch()));
     }
     let bar = (text && std::io::stderr().is_terminal()).then(|| progress_bar(&sweep));
     let outcome = experiment::run(&mut sweep, interrupt::flag(), |s, h| {
@@ -181,8 +181,6 @@ fn encoder(data: &Arc<Mnist>, load: Option<&Path>) -> Result<(Params, Encoder), 
         let ck = checkpoint::load(path, None).map_err(Failure::input)?;
         check_inputs(ck.params.arch())
             .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
-        crate::train::experiment::check_encoder(&ck.params)
-            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
         let test_mse = crate::train::eval::reconstruction_mse(&ck.params, &data.test);
         let source = path.display().to_string();
         let e = Encoder {
@@ -227,13 +225,14 @@ fn stopping_rule(spec: &ExperimentSpec) -> String {
     }
 }
 
-fn heading(spec: &ExperimentSpec) -> String {
+fn heading(spec: &ExperimentSpec, encoder: Arch) -> String {
     let seeds = match spec.seeds {
         1 => "seed 1".to_string(),
         n => format!("seeds 1-{n}"),
     };
     format!(
-        "Classifier 784-300-150-10 (Adam {LEARNING_RATE}, L2 {L2}), {seeds}; {}.",
+        "Classifier {} (Adam {LEARNING_RATE}, L2 {L2}), {seeds}; {}.",
+        classifier_shape(encoder),
         stopping_rule(spec)
     )
 }

@@ -58,6 +58,44 @@ impl<T> SplitRows for ArrayViewMut2<'_, T> {
     }
 }
 
+/// A fixed list of per-row buffers (one per level of a stack), cut at the same row.
+impl<'a, const N: usize> SplitRows for [ArrayViewMut2<'a, f32>; N] {
+    fn split_rows(self, at: usize) -> (Self, Self) {
+        let mut halves = self.map(|m| {
+            let (a, b) = m.split_at(Axis(0), at);
+            (Some(a), Some(b))
+        });
+        let top = std::array::from_fn(|i| halves[i].0.take().expect("each half is taken once"));
+        let bottom = std::array::from_fn(|i| halves[i].1.take().expect("each half is taken once"));
+        (top, bottom)
+    }
+}
+
+/// `N` views of the buffers `bufs`, the rest (levels a stack does not have) empty.
+pub(crate) fn level_views<const N: usize>(
+    bufs: &mut [Array2<f32>],
+    rows: usize,
+) -> [ArrayViewMut2<'_, f32>; N] {
+    let mut it = bufs.iter_mut();
+    std::array::from_fn(|_| it.next().map_or_else(|| empty_rows(rows), |a| a.view_mut()))
+}
+
+fn empty_rows<'a>(rows: usize) -> ArrayViewMut2<'a, f32> {
+    ArrayViewMut2::from_shape((rows, 0), &mut []).expect("an empty view has any number of rows")
+}
+
+/// `(&a[i], &mut a[j])` for `i < j`.
+pub(crate) fn below<T>(a: &mut [T], i: usize, j: usize) -> (&T, &mut T) {
+    let (lo, hi) = a.split_at_mut(j);
+    (&lo[i], &mut hi[0])
+}
+
+/// `(&mut a[i], &a[j])` for `i < j`.
+pub(crate) fn above<T>(a: &mut [T], i: usize, j: usize) -> (&mut T, &T) {
+    let (lo, hi) = a.split_at_mut(j);
+    (&mut lo[i], &hi[0])
+}
+
 /// `RowBlock` for a struct of a `start` row and `fields` that each hold one entry per
 /// row (`SplitRows`); `len` is the length of the field `len`.
 macro_rules! row_block {

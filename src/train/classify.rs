@@ -26,13 +26,13 @@ pub const BATCH_SIZE: usize = 150;
 pub enum Arm {
     /// Every layer from the seed's initialisation, every layer trains.
     Scratch,
-    /// W1..b2 from the autoencoder and frozen: a softmax on the codes.
+    /// The encoder layers from the autoencoder and frozen: a softmax on the codes.
     Frozen,
-    /// W1..b2 from the autoencoder, every layer trains (the notebook's "pretrained").
+    /// The encoder layers from the autoencoder, every layer trains (the notebook's "pretrained").
     FineTuned,
-    /// W1..b2 from the autoencoder, frozen for the first half of the steps, then every
+    /// The encoder layers from the autoencoder, frozen for the first half of the steps, then every
     /// layer trains with a fresh optimiser (as recompiling does after unfreezing): the
-    /// one optimiser going on would give W1..b2 zero moments and no bias correction,
+    /// one optimiser going on would give the encoder layers zero moments and no bias correction,
     /// first steps 3x the rate, which wrecked the encoder at 100 labels (0.59 against
     /// scratch's 0.71).
     Unfreeze,
@@ -50,7 +50,7 @@ impl Arm {
         }
     }
 
-    /// Whether W1..b2 come from the autoencoder.
+    /// Whether the encoder layers come from the autoencoder.
     pub fn pretrained(self) -> bool {
         self != Arm::Scratch
     }
@@ -137,7 +137,7 @@ pub struct Diverged {
 }
 
 impl ArmRun {
-    /// A fresh classifier from the seed (the same for every arm), W1..b2 from
+    /// A fresh classifier from the seed (the same for every arm), the encoder layers from
     /// `encoder` for the pretrained arms; a fresh Adam. `spec` must fit the data
     /// (checked by `ExperimentSpec::validate`).
     pub fn new(data: Arc<Mnist>, encoder: &Params, spec: RunSpec) -> Self {
@@ -201,9 +201,10 @@ impl ArmRun {
         }
         let loss = classifier_forward(&self.params, &pixels, trains, &mut self.ws);
         classifier_backward(trains, &mut self.ws);
-        let updated =
-            self.adam
-                .update_tensors(trains.tensors(), L2, &mut self.params, &mut self.ws.grads);
+        let trained = trains.tensors(self.params.depth());
+        let updated = self
+            .adam
+            .update_tensors(&trained, L2, &mut self.params, &mut self.ws.grads);
         if !loss.is_finite() || updated.is_err() {
             return Err(Diverged {
                 arm: self.spec.arm,

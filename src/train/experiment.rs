@@ -199,17 +199,13 @@ pub struct Happened {
 
 mod sweep;
 
-pub use sweep::{Outcome, Summary, Sweep, run, summarize};
-
-/// The classifier puts the recipe's two encoder layers under its softmax: a stack of
-/// another depth is refused, said with its shape.
-pub fn check_encoder(stack: &crate::model::Params) -> Result<(), SpecError> {
-    match stack.depth() {
-        2 => Ok(()),
-        k => Err(SpecError(format!(
-            "the few-label classifier takes a two-stage encoder (the recipe's shape); {} has \
-             {k} stage(s)",
-            stack.arch()
-        ))),
+/// "784-300-150-10": the classifier an encoder of `arch` puts under the softmax.
+pub fn classifier_shape(arch: crate::model::Arch) -> String {
+    let mut s = arch.inputs.to_string();
+    for w in arch.widths.iter() {
+        s += &format!("-{w}");
     }
+    s + &format!("-{}", crate::data::CLASSES)
 }
+
+pub use sweep::{Outcome, Summary, Sweep, run, summarize};

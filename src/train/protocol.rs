@@ -35,8 +35,8 @@ pub enum Command {
     /// of a session, written off the worker's thread.
     Checkpoint,
     OpenData(PathBuf),
-    /// Run classifier experiments on the current model's encoder (training the recipe's
-    /// phases 1 and 2 first if no phase has trained it yet).
+    /// Run classifier experiments on the current model's encoder (training it layer-wise,
+    /// phases 1 to K, first if no phase has trained it yet).
     RunExperiment(ExperimentSpec),
     /// Stop the experiment (or the recipe training it waits for) before its next step.
     CancelExperiment,
@@ -263,7 +263,7 @@ pub enum Event {
 /// How an experiment is getting on; see `Command::RunExperiment`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExperimentEvent {
-    /// No phase had trained the model: phases 1 and 2 run first (their usual events
+    /// No phase had trained the model: phases 1 to K run first (their usual events
     /// follow), and the experiment starts when they end.
     TrainingAutoencoder,
     Started {

@@ -423,9 +423,7 @@ impl LayerwiseApp {
 
     /// The worker's model's shape (the settings' until it has shown it).
     pub(super) fn model_arch(&self) -> crate::model::Arch {
-        self.session
-            .arch()
-            .unwrap_or_else(|| self.settings.hyperparams.arch(crate::data::PIXELS))
+        model_arch(&self.session, &self.settings.hyperparams)
     }
 
     fn start_phase(&mut self, phase: Phase) {
@@ -567,4 +565,11 @@ impl eframe::App for LayerwiseApp {
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.close();
     }
+}
+
+/// The worker's model's shape (the settings' until it has shown it).
+pub(super) fn model_arch(session: &Session, hp: &Hyperparams) -> crate::model::Arch {
+    session
+        .arch()
+        .unwrap_or_else(|| hp.arch(crate::data::PIXELS))
 }

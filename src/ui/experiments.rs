@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::command::UiCommand;
 use super::experiment_record::{ExperimentRecord, ExperimentState};
 use crate::chart::thousands;
+use crate::model::Arch;
 use crate::train::classify::Arm;
 use crate::train::experiment::{
     DEFAULT_STEPS, ExperimentSpec, MAX_STEPS, NOTEBOOK_PRETRAINED, NOTEBOOK_SCRATCH, Protocol,
-    Summary,
+    Summary, classifier_shape,
 };
 use crate::train::protocol::ExperimentEnd;
 
@@ -91,6 +92,7 @@ impl ExperimentsPanel {
         ui: &mut Ui,
         record: &ExperimentRecord,
         idle: bool,
+        encoder: Arch,
         choice: &mut ExperimentChoice,
     ) -> Vec<UiCommand> {
         let mut clicked = Vec::new();
@@ -113,7 +115,7 @@ impl ExperimentsPanel {
                 ui.colored_label(ui.visuals().error_fg_color, p);
             }
         });
-        status_ui(ui, record);
+        status_ui(ui, record, encoder);
         ui.separator();
         // One scroll for the chart and the table: a table in a scroll area of its own
         // under the chart showed 2 of its 16 rows in the default window.
@@ -164,19 +166,22 @@ fn choice_ui(ui: &mut Ui, c: &mut ExperimentChoice) -> Option<String> {
     c.spec().err()
 }
 
-fn status_ui(ui: &mut Ui, r: &ExperimentRecord) {
+fn status_ui(ui: &mut Ui, r: &ExperimentRecord, encoder: Arch) {
     let text = match r.state {
-        ExperimentState::None => {
-            "Each run trains a 784-300-150-10 classifier on the first N labels: from \
-             scratch, or from the autoencoder's encoder (frozen, fine-tuned, or frozen for \
-             half the steps). The autoencoder is the current model; if none was trained, \
-             the recipe is trained first."
-                .to_string()
-        }
-        ExperimentState::TrainingAutoencoder => {
-            "No phase had trained the model: training the recipe (phases 1 and 2) first…"
-                .to_string()
-        }
+        ExperimentState::None => format!(
+            "Each run trains a {} classifier on the first N labels: from scratch, or from \
+             the autoencoder's encoder (frozen, fine-tuned, or frozen for half the steps). \
+             The autoencoder is the current model; if no phase trained it, its layer-wise \
+             phases run first.",
+            classifier_shape(encoder)
+        ),
+        ExperimentState::TrainingAutoencoder => format!(
+            "No phase had trained the model: training it layer-wise ({}) first…",
+            match encoder.depth() {
+                1 => "phase 1".to_string(),
+                k => format!("phases 1-{k}"),
+            }
+        ),
         ExperimentState::Running => "Running…".to_string(),
         ExperimentState::Ended(ExperimentEnd::Done) => "Done.".to_string(),
         ExperimentState::Ended(ExperimentEnd::Cancelled) => "Cancelled.".to_string(),

@@ -50,9 +50,11 @@ impl Behavior<Pane> for Views<'_> {
             Pane::Codes => scrolled(ui, "codes", |ui| self.codes.ui(ui)),
             Pane::Experiments => {
                 let (record, idle) = (&self.session.experiment(), self.session.is_idle());
-                let choice = &mut self.settings.experiment;
+                let s = &mut *self.settings;
+                let arch = super::app::model_arch(self.session, &s.hyperparams);
+                let choice = &mut s.experiment;
                 self.clicked
-                    .extend(self.experiments.ui(ui, record, idle, choice));
+                    .extend(self.experiments.ui(ui, record, idle, arch, choice));
             }
             Pane::Map => {
                 let (test, s) = (&self.session.data().test, &mut *self.settings);

@@ -5,28 +5,31 @@
 use ndarray::{Array2, ArrayViewMut2};
 
 use super::{Classifier, Trains};
+use crate::model::MAX_STAGES;
 use crate::model::flat::{flat, flat_mut, vec_of};
 use crate::model::inference::dense_elu;
 use crate::model::kernels::{argmax_rows, elu_backward, softmax_xent};
 use crate::model::linalg::matmul_serial;
 use crate::model::parallel::{
-    FillRows, WeightGradient, for_row_blocks, row_block, weight_gradients,
+    FillRows, WeightGradient, above, below, for_row_blocks, level_views, row_block,
+    weight_gradients,
 };
+
+/// The input and the encoder's levels of the deepest stack.
+const LEVELS: usize = MAX_STAGES + 1;
 
 /// Every intermediate of a classifier step, sized once for a batch size.
 #[derive(Debug, Clone)]
 pub struct ClassifierWorkspace {
     batch: usize,
-    /// The batch's pixels.
-    pub x: Array2<f32>,
+    /// `act[0]` the batch's pixels, `act[j]` encoder level j (K+1 of them).
+    act: Vec<Array2<f32>>,
     /// The batch's labels, filled by the caller before the forward pass.
     pub labels: Vec<u8>,
-    h1: Array2<f32>,
-    h2: Array2<f32>,
     /// The logits, then (in the same buffer) the loss gradient with respect to them.
     d_logits: Array2<f32>,
-    d_h2: Array2<f32>,
-    d_h1: Array2<f32>,
+    /// `d[j]`: the loss's gradient at `act[j]` (`d[0]` is never used).
+    d: Vec<Array2<f32>>,
     row_loss: Vec<f64>,
     predicted: Vec<u8>,
     /// Data gradients (without L2) of the last backward pass; tensors the step did not
@@ -38,15 +41,13 @@ impl ClassifierWorkspace {
     pub fn new(like: &Classifier, batch: usize) -> Self {
         let arch = like.arch();
         let z = |c| Array2::zeros((batch, c));
+        let act: Vec<_> = (0..=arch.depth()).map(|l| z(arch.level(l))).collect();
         Self {
             batch,
-            x: z(arch.inputs),
+            d: act.clone(),
+            act,
             labels: vec![0; batch],
-            h1: z(arch.hidden1()),
-            h2: z(arch.code()),
             d_logits: z(like.classes()),
-            d_h2: z(arch.code()),
-            d_h1: z(arch.hidden1()),
             row_loss: vec![0.0; batch],
             predicted: vec![0; batch],
             grads: Classifier::zeros(arch, like.classes()),
@@ -57,15 +58,18 @@ impl ClassifierWorkspace {
         self.batch
     }
 
+    /// The batch's pixels.
+    pub fn x(&mut self) -> &mut Array2<f32> {
+        &mut self.act[0]
+    }
+
     fn rows(&mut self) -> Rows<'_> {
+        let batch = self.batch;
         Rows {
             start: 0,
-            x: self.x.view_mut(),
-            h1: self.h1.view_mut(),
-            h2: self.h2.view_mut(),
+            act: level_views(&mut self.act, batch),
+            d: level_views(&mut self.d, batch),
             d_logits: self.d_logits.view_mut(),
-            d_h2: self.d_h2.view_mut(),
-            d_h1: self.d_h1.view_mut(),
             labels: &self.labels,
             loss: &mut self.row_loss,
         }
@@ -75,17 +79,14 @@ impl ClassifierWorkspace {
 /// The same consecutive rows of every row-local buffer.
 struct Rows<'a> {
     start: usize,
-    x: ArrayViewMut2<'a, f32>,
-    h1: ArrayViewMut2<'a, f32>,
-    h2: ArrayViewMut2<'a, f32>,
+    act: [ArrayViewMut2<'a, f32>; LEVELS],
+    d: [ArrayViewMut2<'a, f32>; LEVELS],
     d_logits: ArrayViewMut2<'a, f32>,
-    d_h2: ArrayViewMut2<'a, f32>,
-    d_h1: ArrayViewMut2<'a, f32>,
     labels: &'a [u8],
     loss: &'a mut [f64],
 }
 
-row_block!(Rows, len: loss, [x, h1, h2, d_logits, d_h2, d_h1, labels, loss]);
+row_block!(Rows, len: loss, [act, d, d_logits, labels, loss]);
 
 /// Returns the batch's mean cross-entropy (without L2) and leaves the gradients of the
 /// tensors `trains` names in `ws.grads`.
@@ -115,44 +116,69 @@ pub fn classifier_forward(
 }
 
 fn rows(p: &Classifier, fill: FillRows<'_>, trains: Trains, mut r: Rows<'_>, scale: f32) {
-    fill(r.start, flat_mut(r.x.view_mut()));
-    dense_elu(r.x.view(), &p.w1, &p.b1, r.h1.view_mut());
-    dense_elu(r.h1.view(), &p.w2, &p.b2, r.h2.view_mut());
-    matmul_serial(r.d_logits.view_mut(), r.h2.view(), p.w3.view(), false);
-    // b3 is added inside the loss pass, which turns the logits into their delta.
-    let b3 = vec_of(&p.b3);
-    softmax_xent(flat_mut(r.d_logits.view_mut()), b3, r.labels, scale, r.loss);
+    let k = p.depth();
+    fill(r.start, flat_mut(r.act[0].view_mut()));
+    for j in 0..k {
+        let (a, c) = below(&mut r.act, j, j + 1);
+        dense_elu(a.view(), &p.w[j], &p.b[j], c.view_mut());
+    }
+    let (w, b) = p.head();
+    matmul_serial(r.d_logits.view_mut(), r.act[k].view(), w.view(), false);
+    // The head's bias is added inside the loss pass, which turns the logits into their
+    // delta.
+    softmax_xent(
+        flat_mut(r.d_logits.view_mut()),
+        vec_of(b),
+        r.labels,
+        scale,
+        r.loss,
+    );
     if trains == Trains::All {
-        matmul_serial(r.d_h2.view_mut(), r.d_logits.view(), p.w3.t(), false);
-        elu_backward(flat_mut(r.d_h2.view_mut()), flat(r.h2.view()));
-        matmul_serial(r.d_h1.view_mut(), r.d_h2.view(), p.w2.t(), false);
-        elu_backward(flat_mut(r.d_h1.view_mut()), flat(r.h1.view()));
+        matmul_serial(r.d[k].view_mut(), r.d_logits.view(), w.t(), false);
+        elu_backward(flat_mut(r.d[k].view_mut()), flat(r.act[k].view()));
+        for j in (1..k).rev() {
+            let (dt, df) = above(&mut r.d, j, j + 1);
+            matmul_serial(dt.view_mut(), df.view(), p.w[j].t(), false);
+            elu_backward(flat_mut(dt.view_mut()), flat(r.act[j].view()));
+        }
     }
 }
 
 /// The weight and bias gradients of the tensors `trains` names, after
 /// `classifier_forward` with the same `trains`.
 pub fn classifier_backward(trains: Trains, ws: &mut ClassifierWorkspace) {
-    let g = &mut ws.grads;
-    let head = WeightGradient::new(&mut g.w3, &mut g.b3, &ws.h2, &ws.d_logits);
-    match trains {
-        Trains::Head => weight_gradients(&mut [head]),
-        Trains::All => weight_gradients(&mut [
-            head,
-            WeightGradient::new(&mut g.w2, &mut g.b2, &ws.h1, &ws.d_h2),
-            WeightGradient::new(&mut g.w1, &mut g.b1, &ws.x, &ws.d_h1),
-        ]),
+    let k = ws.grads.depth();
+    let (gw, gb) = (&mut ws.grads.w, &mut ws.grads.b);
+    let mut layers: [WeightGradient<'_>; LEVELS] = std::array::from_fn(|_| WeightGradient::empty());
+    let mut n = 0;
+    // The head first, then the encoder from the top: the order the sums always had.
+    let trained = if trains == Trains::All { k + 1 } else { 1 };
+    for ((j, (w, b)), slot) in gw
+        .iter_mut()
+        .zip(gb.iter_mut())
+        .enumerate()
+        .rev()
+        .zip(&mut layers)
+        .take(trained)
+    {
+        let d = if j == k { &ws.d_logits } else { &ws.d[j + 1] };
+        *slot = WeightGradient::new(w, b, &ws.act[j], d);
+        n += 1;
     }
+    weight_gradients(&mut layers[..n]);
 }
 
-/// The share of the batch in `ws.x` and `ws.labels` that `p` classifies right (the
+/// The share of the batch in `ws.x()` and `ws.labels` that `p` classifies right (the
 /// notebook's "Train accuracy", taken after the epoch's last update).
 pub fn batch_accuracy(p: &Classifier, ws: &mut ClassifierWorkspace) -> f64 {
-    let (x, h1, h2) = (ws.x.view(), ws.h1.view_mut(), &mut ws.h2);
-    dense_elu(x, &p.w1, &p.b1, h1);
-    dense_elu(ws.h1.view(), &p.w2, &p.b2, h2.view_mut());
-    matmul_serial(ws.d_logits.view_mut(), ws.h2.view(), p.w3.view(), false);
-    argmax_rows(flat(ws.d_logits.view()), vec_of(&p.b3), &mut ws.predicted);
+    let k = p.depth();
+    for j in 0..k {
+        let (a, c) = below(&mut ws.act, j, j + 1);
+        dense_elu(a.view(), &p.w[j], &p.b[j], c.view_mut());
+    }
+    let (w, b) = p.head();
+    matmul_serial(ws.d_logits.view_mut(), ws.act[k].view(), w.view(), false);
+    argmax_rows(flat(ws.d_logits.view()), vec_of(b), &mut ws.predicted);
     let right = ws
         .predicted
         .iter()
@@ -162,10 +188,9 @@ pub fn batch_accuracy(p: &Classifier, ws: &mut ClassifierWorkspace) -> f64 {
     right as f64 / ws.batch as f64
 }
 
-/// `l2 * sum(w^2) / 2` over W1, W2 and W3: the notebook's `reg_loss`.
+/// `l2 * sum(w^2) / 2` over every weight matrix: the notebook's `reg_loss`.
 pub fn l2_penalty(p: &Classifier, l2: f32) -> f64 {
-    [&p.w1, &p.w2, &p.w3]
-        .iter()
+    p.w.iter()
         .map(|w| w.iter().map(|&v| v as f64 * v as f64).sum::<f64>())
         .sum::<f64>()
         * l2 as f64

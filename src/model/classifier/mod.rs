@@ -1,9 +1,9 @@
 //! What the codes are for: a classifier made of the stack's encoder and a softmax layer
-//! on the code, 784-hidden1-hidden2-10, as in the notebook's pretraining experiment.
-//! `hidden1 = elu(x W1 + b1)`, `hidden2 = elu(hidden1 W2 + b2)`,
-//! `logits = hidden2 W3 + b3`; the loss is the mean sparse softmax cross-entropy plus
-//! `l2 * sum(w^2) / 2` on W1, W2 and W3. (W3 and b3 here are the softmax layer's, not
-//! the stack's.)
+//! on the code, 784-hidden1-...-hiddenK-10 (784-300-150-10 for the recipe, as in the
+//! notebook's pretraining experiment). `h(j+1) = elu(h(j) W(j+1) + b(j+1))` for the K
+//! encoder layers, `logits = hK W(K+1) + b(K+1)`; the loss is the mean sparse softmax
+//! cross-entropy plus `l2 * sum(w^2) / 2` on every weight matrix. (The last layer is
+//! the softmax's, not the stack's decoder.)
 
 mod grad;
 mod predict;
@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::params::he_fill;
 use super::tensors::TensorSet;
-use super::{Arch, Params};
+use super::{Arch, LayerSet, MAX_STAGES, Params, TensorList, Widths};
 
 pub use grad::{
     ClassifierWorkspace, batch_accuracy, classifier_backward, classifier_forward,
@@ -23,104 +23,112 @@ pub use grad::{
 };
 pub use predict::Predictor;
 
-/// The classifier's parameters, `[in, out]` weights, in the order W1, b1, W2, b2, W3,
-/// b3 (the `TensorSet` order).
+/// The classifier's parameters: the K encoder layers then the softmax layer, `[in,
+/// out]` weights; in the `TensorSet` order W1, b1, ..., W(K+1), b(K+1).
 #[derive(Clone, PartialEq)]
 pub struct Classifier {
-    pub w1: Array2<f32>,
-    pub b1: Array1<f32>,
-    pub w2: Array2<f32>,
-    pub b2: Array1<f32>,
-    pub w3: Array2<f32>,
-    pub b3: Array1<f32>,
+    pub w: Vec<Array2<f32>>,
+    pub b: Vec<Array1<f32>>,
 }
 
 /// The shape, not the numbers.
 impl std::fmt::Debug for Classifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (i, h1) = self.w1.dim();
-        write!(
-            f,
-            "Classifier({i}-{h1}-{}-{})",
-            self.w2.ncols(),
-            self.classes()
-        )
+        write!(f, "Classifier({}", self.w[0].nrows())?;
+        for w in &self.w {
+            write!(f, "-{}", w.ncols())?;
+        }
+        f.write_str(")")
     }
 }
 
 /// Which of the classifier's layers a step trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Trains {
-    /// The softmax layer alone (W3, b3), on frozen codes.
+    /// The softmax layer alone, on frozen codes.
     Head,
     /// Every layer.
     All,
 }
 
 impl Trains {
-    /// Indices of the trained tensors in the `TensorSet` order.
-    pub fn tensors(self) -> &'static [usize] {
+    /// Indices of the trained tensors in the `TensorSet` order, for an encoder of
+    /// `depth` layers.
+    pub fn tensors(self, depth: usize) -> TensorList {
         match self {
-            Trains::Head => &[4, 5],
-            Trains::All => &[0, 1, 2, 3, 4, 5],
+            Trains::Head => LayerSet::of(&[depth]),
+            Trains::All => LayerSet::all(depth + 1),
         }
+        .tensors()
     }
 }
 
 impl Classifier {
     /// Layers of the encoder of `arch` and `classes` outputs, all zeros.
     pub fn zeros(arch: Arch, classes: usize) -> Self {
-        let (i, h1, h2) = (arch.inputs, arch.hidden1(), arch.code());
+        let k = arch.depth();
+        let shape = |j: usize| {
+            let out = if j < k { arch.level(j + 1) } else { classes };
+            (arch.level(j), out)
+        };
         Self {
-            w1: Array2::zeros((i, h1)),
-            b1: Array1::zeros(h1),
-            w2: Array2::zeros((h1, h2)),
-            b2: Array1::zeros(h2),
-            w3: Array2::zeros((h2, classes)),
-            b3: Array1::zeros(classes),
+            w: (0..=k).map(|j| Array2::zeros(shape(j))).collect(),
+            b: (0..=k).map(|j| Array1::zeros(shape(j).1)).collect(),
         }
     }
 
-    /// The notebook's initialisation: the recipe's He init for W1, W2, W3 (drawn in
-    /// that order from `seed`), biases zero.
+    /// The notebook's initialisation: the recipe's He init for every weight matrix
+    /// (drawn in order from `seed`), biases zero.
     pub fn he_init(arch: Arch, classes: usize, seed: u64) -> Self {
         let mut c = Self::zeros(arch, classes);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        for w in [&mut c.w1, &mut c.w2, &mut c.w3] {
+        for w in &mut c.w {
             he_fill(w, &mut rng);
         }
         c
     }
 
-    /// Takes W1, b1, W2, b2 from a trained stack (its encoder); W3, b3 stay.
-    pub fn take_encoder(&mut self, stack: &Params) {
-        self.w1.assign(&stack.w[0]);
-        self.b1.assign(&stack.b[0]);
-        self.w2.assign(&stack.w[1]);
-        self.b2.assign(&stack.b[1]);
+    /// Number of encoder layers, K.
+    pub fn depth(&self) -> usize {
+        self.w.len() - 1
     }
 
-    /// Whether W1, b1, W2, b2 are the stack's, bit for bit.
+    /// Takes the encoder layers from a trained stack of the same shape; the softmax
+    /// layer stays.
+    pub fn take_encoder(&mut self, stack: &Params) {
+        for j in 0..self.depth() {
+            self.w[j].assign(&stack.w[j]);
+            self.b[j].assign(&stack.b[j]);
+        }
+    }
+
+    /// Whether the encoder layers are the stack's, bit for bit.
     pub fn has_encoder_of(&self, stack: &Params) -> bool {
-        stack.depth() == 2
-            && self.w1 == stack.w[0]
-            && self.b1 == stack.b[0]
-            && self.w2 == stack.w[1]
-            && self.b2 == stack.b[1]
+        let k = self.depth();
+        stack.depth() == k && (0..k).all(|j| self.w[j] == stack.w[j] && self.b[j] == stack.b[j])
     }
 
     pub fn arch(&self) -> Arch {
-        let (inputs, hidden1) = self.w1.dim();
-        let widths = [hidden1, self.w2.ncols()];
+        let mut units = [0; MAX_STAGES];
+        let k = self.depth();
+        for (u, w) in units.iter_mut().zip(&self.w[..k]) {
+            *u = w.ncols();
+        }
         Arch {
-            inputs,
+            inputs: self.w[0].nrows(),
             // Built from an `Arch` by `zeros`, so the widths are in range.
-            widths: crate::model::Widths::new(&widths).unwrap_or(crate::model::Widths::RECIPE),
+            widths: Widths::new(&units[..k]).unwrap_or(Widths::RECIPE),
         }
     }
 
     pub fn classes(&self) -> usize {
-        self.b3.len()
+        self.b[self.depth()].len()
+    }
+
+    /// The softmax layer's weights and bias.
+    pub fn head(&self) -> (&Array2<f32>, &Array1<f32>) {
+        let k = self.depth();
+        (&self.w[k], &self.b[k])
     }
 
     pub fn all_finite(&self) -> bool {
@@ -133,27 +141,21 @@ const CONTIGUOUS: &str = "parameters are stored contiguously";
 
 impl TensorSet for Classifier {
     fn slices(&self) -> impl Iterator<Item = &[f32]> {
-        [
-            self.w1.as_slice().expect(CONTIGUOUS),
-            self.b1.as_slice().expect(CONTIGUOUS),
-            self.w2.as_slice().expect(CONTIGUOUS),
-            self.b2.as_slice().expect(CONTIGUOUS),
-            self.w3.as_slice().expect(CONTIGUOUS),
-            self.b3.as_slice().expect(CONTIGUOUS),
-        ]
-        .into_iter()
+        self.w.iter().zip(&self.b).flat_map(|(w, b)| {
+            [
+                w.as_slice().expect(CONTIGUOUS),
+                b.as_slice().expect(CONTIGUOUS),
+            ]
+        })
     }
 
     fn slices_mut(&mut self) -> impl Iterator<Item = &mut [f32]> {
-        [
-            self.w1.as_slice_mut().expect(CONTIGUOUS),
-            self.b1.as_slice_mut().expect(CONTIGUOUS),
-            self.w2.as_slice_mut().expect(CONTIGUOUS),
-            self.b2.as_slice_mut().expect(CONTIGUOUS),
-            self.w3.as_slice_mut().expect(CONTIGUOUS),
-            self.b3.as_slice_mut().expect(CONTIGUOUS),
-        ]
-        .into_iter()
+        self.w.iter_mut().zip(&mut self.b).flat_map(|(w, b)| {
+            [
+                w.as_slice_mut().expect(CONTIGUOUS),
+                b.as_slice_mut().expect(CONTIGUOUS),
+            ]
+        })
     }
 
     fn zeros_like(&self) -> Self {

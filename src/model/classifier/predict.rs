@@ -7,13 +7,14 @@ use crate::model::flat::{flat, vec_of};
 use crate::model::inference::dense_elu;
 use crate::model::kernels::argmax_rows;
 use crate::model::linalg::matmul_serial;
+use crate::model::parallel::below;
 
 /// Buffers for classifying up to `rows` images at a time on one thread: callers
 /// parallelise over blocks.
 #[derive(Debug, Clone)]
 pub struct Predictor {
-    h1: Array2<f32>,
-    h2: Array2<f32>,
+    /// Encoder levels 1..=K.
+    h: Vec<Array2<f32>>,
     logits: Array2<f32>,
     predicted: Vec<u8>,
 }
@@ -23,8 +24,7 @@ impl Predictor {
         let arch = like.arch();
         let z = |c| Array2::zeros((rows, c));
         Self {
-            h1: z(arch.hidden1()),
-            h2: z(arch.code()),
+            h: (1..=arch.depth()).map(|l| z(arch.level(l))).collect(),
             logits: z(like.classes()),
             predicted: vec![0; rows],
         }
@@ -33,17 +33,21 @@ impl Predictor {
     /// The predicted class of each image of `x` (at most `rows` of them).
     pub fn predict(&mut self, p: &Classifier, x: ArrayView2<'_, f32>) -> &[u8] {
         let n = x.nrows();
-        dense_elu(x, &p.w1, &p.b1, self.h1.slice_mut(s![..n, ..]));
-        let h1 = self.h1.slice(s![..n, ..]);
-        dense_elu(h1, &p.w2, &p.b2, self.h2.slice_mut(s![..n, ..]));
+        dense_elu(x, &p.w[0], &p.b[0], self.h[0].slice_mut(s![..n, ..]));
+        for j in 1..p.depth() {
+            let (a, c) = below(&mut self.h, j - 1, j);
+            dense_elu(
+                a.slice(s![..n, ..]),
+                &p.w[j],
+                &p.b[j],
+                c.slice_mut(s![..n, ..]),
+            );
+        }
         let mut logits = self.logits.slice_mut(s![..n, ..]);
-        matmul_serial(
-            logits.view_mut(),
-            self.h2.slice(s![..n, ..]),
-            p.w3.view(),
-            false,
-        );
-        argmax_rows(flat(logits.view()), vec_of(&p.b3), &mut self.predicted[..n]);
+        let (w, b) = p.head();
+        let code = &self.h[p.depth() - 1];
+        matmul_serial(logits.view_mut(), code.slice(s![..n, ..]), w.view(), false);
+        argmax_rows(flat(logits.view()), vec_of(b), &mut self.predicted[..n]);
         &self.predicted[..n]
     }
 }

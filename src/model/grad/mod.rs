@@ -18,13 +18,15 @@
 //! h(k-1) from `act[k-1]`, writes its code to `act[k]` and its reconstruction of h(k-1)
 //! to `act[2K-k+1]`, where the full stack keeps the same level of the decoder.
 
-use ndarray::{Array2, ArrayViewMut2, Axis};
+use ndarray::{Array2, ArrayViewMut2};
 
 use super::flat::{flat, flat_mut, vec_of};
 use super::inference::dense_elu;
 use super::kernels::{bias_elu, biased_mse, biased_mse_grad, elu_backward, mse, mse_grad};
 use super::linalg::{matmul, matmul_serial};
-use super::parallel::{RowBlock, WeightGradient, for_row_blocks, weight_gradients};
+use super::parallel::{
+    WeightGradient, above, below, for_row_blocks, level_views, row_block, weight_gradients,
+};
 use super::{Arch, LayerSet, MAX_STAGES, Params, Phase};
 
 pub use super::parallel::FillRows;
@@ -84,12 +86,10 @@ impl Workspace {
     /// have are empty.
     fn rows(&mut self) -> Rows<'_> {
         let batch = self.batch;
-        let mut act = self.act.iter_mut();
-        let mut d = self.d.iter_mut();
         Rows {
             start: 0,
-            act: std::array::from_fn(|_| act.next().map_or_else(|| empty(batch), |a| a.view_mut())),
-            d: std::array::from_fn(|_| d.next().map_or_else(|| empty(batch), |a| a.view_mut())),
+            act: level_views(&mut self.act, batch),
+            d: level_views(&mut self.d, batch),
             loss: &mut self.row_loss,
         }
     }
@@ -99,10 +99,6 @@ impl Workspace {
         let sum: f64 = self.row_loss.iter().sum();
         (sum / (self.batch * width) as f64) as f32
     }
-}
-
-fn empty<'a>(rows: usize) -> ArrayViewMut2<'a, f32> {
-    ArrayViewMut2::from_shape((rows, 0), &mut []).expect("an empty view has any number of rows")
 }
 
 /// A `FillRows` that copies from a matrix holding the whole batch (tests, tools).
@@ -123,54 +119,7 @@ struct Rows<'a> {
     loss: &'a mut [f64],
 }
 
-impl<'a> RowBlock for Rows<'a> {
-    fn len(&self) -> usize {
-        self.loss.len()
-    }
-
-    fn split_at(self, at: usize) -> (Self, Self) {
-        let (act, act2) = split_views(self.act, at);
-        let (d, d2) = split_views(self.d, at);
-        let (loss, loss2) = self.loss.split_at_mut(at);
-        let top = Rows {
-            start: self.start,
-            act,
-            d,
-            loss,
-        };
-        let bottom = Rows {
-            start: self.start + at,
-            act: act2,
-            d: d2,
-            loss: loss2,
-        };
-        (top, bottom)
-    }
-}
-
-type Views<'a> = [ArrayViewMut2<'a, f32>; LEVELS];
-
-fn split_views(v: Views<'_>, at: usize) -> (Views<'_>, Views<'_>) {
-    let mut halves = v.map(|m| {
-        let (a, b) = m.split_at(Axis(0), at);
-        (Some(a), Some(b))
-    });
-    let top = std::array::from_fn(|i| halves[i].0.take().expect("each half is taken once"));
-    let bottom = std::array::from_fn(|i| halves[i].1.take().expect("each half is taken once"));
-    (top, bottom)
-}
-
-/// `(&a[i], &mut a[j])` for `i < j`.
-fn below<T>(a: &mut [T], i: usize, j: usize) -> (&T, &mut T) {
-    let (lo, hi) = a.split_at_mut(j);
-    (&lo[i], &mut hi[0])
-}
-
-/// `(&mut a[i], &a[j])` for `i < j`.
-fn above<T>(a: &mut [T], i: usize, j: usize) -> (&mut T, &T) {
-    let (lo, hi) = a.split_at_mut(j);
-    (&mut lo[i], &hi[0])
-}
+row_block!(Rows, len: loss, [act, d, loss]);
 
 impl Rows<'_> {
     /// `act[to] = elu(act[from] · W + b)` for dense layer `layer`.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{ArmResult, EpochAccuracy, ExperimentSpec, Happened, SpecError, SweepProgress};
 use crate::data::{Mnist, PIXELS};
-use crate::model::Params;
+use crate::model::{Arch, Params};
 use crate::train::classify::{Arm, ArmRun, Diverged, RunSpec};
 use crate::train::{eval, in_pool};
 
@@ -33,7 +33,7 @@ struct Current {
 }
 
 impl Sweep {
-    /// Plans `spec` with `encoder` as the pretrained arms' W1..b2. Refuses a spec that
+    /// Plans `spec` with `encoder` as the pretrained arms' encoder layers. Refuses a spec that
     /// does not fit the data, and an encoder that does not take its images.
     pub fn new(
         data: Arc<Mnist>,
@@ -41,7 +41,6 @@ impl Sweep {
         spec: ExperimentSpec,
     ) -> Result<Self, SpecError> {
         spec.validate(data.train.len())?;
-        super::check_encoder(&encoder)?;
         if encoder.arch().inputs != PIXELS {
             let arch = encoder.arch();
             return Err(SpecError(format!(
@@ -65,6 +64,11 @@ impl Sweep {
 
     pub fn spec(&self) -> &ExperimentSpec {
         &self.spec
+    }
+
+    /// The shape of the encoder the pretrained arms start from.
+    pub fn encoder_arch(&self) -> Arch {
+        self.encoder.arch()
     }
 
     pub fn runs(&self) -> usize {

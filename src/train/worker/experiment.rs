@@ -40,7 +40,8 @@ impl Worker {
             return self.begin_sweep(spec);
         }
         self.tell(ExperimentEvent::TrainingAutoencoder, true);
-        self.experiment = Some(Stage::Pending(spec, vec![Phase::TWO]));
+        let later = (2..=self.trainer.params().depth()).map(|k| Phase::Layer(k as u8));
+        self.experiment = Some(Stage::Pending(spec, later.collect()));
         self.start(Phase::ONE);
         if self.trainer.running().is_none() {
             // `start` refused (and said why).
@@ -48,7 +49,7 @@ impl Worker {
         }
     }
 
-    /// After a phase's end: the next of the recipe's phases, or the experiment that
+    /// After a phase's end: the next of the layer-wise phases, or the experiment that
     /// waited for them.
     pub(super) fn phase_ended(&mut self) {
         let Some(Stage::Pending(spec, mut phases)) = self.experiment.take() else {
