@@ -31,7 +31,10 @@ fn test_set() -> (Array2<f32>, Array2<f32>) {
     let flat = pixels.as_slice_mut().expect("standard layout");
     convert_range(&data.test, 0, flat);
     let params = Params::he_init(Arch::RECIPE, 42);
-    let codes = encode(&params, pixels.view()).expect("784 pixels").code;
+    let codes = encode(&params, pixels.view())
+        .expect("784 pixels")
+        .code()
+        .clone();
     (pixels, codes)
 }
 

@@ -730,6 +730,20 @@ fn a_deeper_model_opens_and_trains_its_first_phase() {
         "{:?}",
         h.state().notes().errors()
     );
+    // Map offers each hidden layer; the innermost is the code.
+    map_shown(&mut h);
+    for label in ["codes (hidden3)", "hidden1", "hidden2", "pixels"] {
+        h.get_by_label(label);
+    }
+    assert!(h.query_by_label("hidden3").is_none(), "hidden3 is the code");
+    h.get_by_label("hidden2").click();
+    h.run_steps(2);
+    use layerwise::explore::layer::Layer;
+    assert!(h.state_mut().wait_for_maps(TIMEOUT, |s| {
+        s.pca.as_ref().is_some_and(|m| {
+            m.layer == Layer::Hidden(2) && m.projection.as_ref().is_some_and(|p| p.mean.len() == 24)
+        })
+    }));
 }
 
 /// The app launched with a fresh model of `arch` given on the command line, once it

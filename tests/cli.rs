@@ -489,7 +489,28 @@ fn map_writes_every_test_image_with_its_label_and_place() {
     assert_fails(
         &layerwise(&["map", "--load", m, "--layer", "hidden3", "--out", c]),
         2,
-        "'hidden3' is not one of: code, hidden1, pixels",
+        "--layer hidden3: the model has 2 hidden layer(s) in its encoder",
+    );
+    assert_fails(
+        &layerwise(&["map", "--load", m, "--layer", "hidden9", "--out", c]),
+        2,
+        "'hidden9' is not one of: code, hidden1 to hidden8, pixels",
+    );
+    // A deeper stack offers each hidden layer, and its code is its innermost.
+    let deep = tempfile::tempdir().unwrap();
+    let d = &model(deep.path(), &["--layers", "32,24,16"]);
+    let o = layerwise(&["map", "--load", d, "--layer", "hidden2", "--out", c]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("PCA of the hidden2: PC1 "),
+        "{}",
+        stdout(&o)
+    );
+    let o = layerwise(&["map", "--load", d, "--out", c]);
+    assert!(
+        stdout(&o).contains("PCA of the codes (hidden3)"),
+        "{}",
+        stdout(&o)
     );
     assert_fails(
         &layerwise(&[

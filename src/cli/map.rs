@@ -17,8 +17,9 @@ pub struct MapArgs {
     /// Checkpoint to map (safetensors).
     #[arg(long, value_name = "FILE")]
     pub load: PathBuf,
-    /// Which activations to map: the codes, hidden1, or the pixels themselves.
-    #[arg(long, default_value_t = Layer::Code, value_name = "code|hidden1|pixels")]
+    /// Which activations to map: the codes (the innermost layer), a hidden layer by
+    /// number (hidden1 to hidden K-1), or the pixels themselves.
+    #[arg(long, default_value_t = Layer::Code, value_name = "code|hiddenN|pixels")]
     pub layer: Layer,
     #[arg(long, default_value_t = Method::Pca, value_name = "pca|tsne")]
     pub method: Method,
@@ -39,6 +40,13 @@ pub struct MapArgs {
 pub fn run(data: Option<&Path>, args: MapArgs) -> Result<(), Failure> {
     check_output(&args.out)?;
     let (ck, data) = model_and_data(&args.load, data)?;
+    let depth = ck.params.depth();
+    if !args.layer.fits(depth) {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--layer {}: the model has {depth} hidden layer(s) in its encoder (hidden{depth} is its code)",
+            args.layer
+        )));
+    }
     let test = TestSet::new(&data.test);
     let start = Instant::now();
     let encoded = space::encode(&ck.params, test.pixels.view()).map_err(Failure::input)?;
@@ -67,7 +75,7 @@ pub fn run(data: Option<&Path>, args: MapArgs) -> Result<(), Failure> {
         }
     };
     write_csv(&args.out, &map)?;
-    println!("{}", summary(&args.out, &map, encode_seconds));
+    println!("{}", summary(&args.out, &map, depth, encode_seconds));
     Ok(())
 }
 
@@ -89,15 +97,15 @@ fn write_csv(path: &Path, map: &Map) -> Result<(), Failure> {
 }
 
 /// One line on what the map shows and what it cost.
-fn summary(out: &Path, map: &Map, encode_seconds: f64) -> String {
+fn summary(out: &Path, map: &Map, depth: usize, encode_seconds: f64) -> String {
     let what = match map.explained {
         Some([a, b]) => format!(
             "PCA of the {}: PC1 {:.1}%, PC2 {:.1}% of the variance",
-            map.layer.title(),
+            map.layer.title(depth),
             a * 100.0,
             b * 100.0
         ),
-        None => format!("t-SNE of the {}", map.layer.title()),
+        None => format!("t-SNE of the {}", map.layer.title(depth)),
     };
     format!(
         "wrote {} ({} points): {what}; nearest neighbour on the map is the same digit for {:.1}% of them; encoding {:.0} ms, {} {:.3} s",

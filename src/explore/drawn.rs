@@ -22,20 +22,21 @@ pub fn run(
         got: input.len(),
     })?;
     let e = space::encode(p, x)?;
-    let outer = space::decode_hidden1(p, e.hidden1.view())?;
-    let full = space::decode_codes(p, e.code.view())?;
-    let near = |layer: Layer, q: ndarray::ArrayView1<f32>| {
-        space::nearest(test.layer(enc, layer), q, NEIGHBOURS)
-    };
-    let neighbours = [
-        near(Layer::Code, e.code.row(0))?,
-        near(Layer::Hidden1, e.hidden1.row(0))?,
-        near(Layer::Pixels, x.row(0))?,
-    ];
+    let outer = space::decode_hidden1(p, e.hidden1().view())?;
+    let full = space::decode_codes(p, e.code().view())?;
+    let depth = p.depth();
+    let levels: Vec<Vec<f32>> = (1..=depth).map(|k| e.level(k).row(0).to_vec()).collect();
+    let mut neighbours: [Vec<space::Neighbour>; Layer::COUNT] = Default::default();
+    for layer in Layer::offered(depth) {
+        let q = match layer.level(depth) {
+            0 => x.row(0),
+            k => e.level(k).row(0),
+        };
+        neighbours[layer.index()] = space::nearest(test.layer(enc, layer), q, NEIGHBOURS)?;
+    }
     Ok(Drawn {
         input: input.to_vec(),
-        hidden1: e.hidden1.row(0).to_vec(),
-        code: e.code.row(0).to_vec(),
+        levels,
         outer: outer.row(0).to_vec(),
         full: full.row(0).to_vec(),
         neighbours,

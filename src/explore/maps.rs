@@ -44,8 +44,8 @@ impl TestSet {
     /// The activations of `layer`: the encoded ones, or the pixels themselves.
     pub fn layer<'a>(&'a self, encoded: &'a Encoded, layer: Layer) -> ArrayView2<'a, f32> {
         match layer {
-            Layer::Code => encoded.code.view(),
-            Layer::Hidden1 => encoded.hidden1.view(),
+            Layer::Code => encoded.code().view(),
+            Layer::Hidden(k) => encoded.level(k as usize).view(),
             Layer::Pixels => self.pixels.view(),
         }
     }

@@ -99,24 +99,32 @@ pub struct Walk {
 pub struct Drawn {
     /// What the encoder saw (784).
     pub input: Vec<f32>,
-    pub hidden1: Vec<f32>,
-    pub code: Vec<f32>,
+    /// `levels[k - 1]`: hidden k, k = 1..=K (the last the code).
+    pub levels: Vec<Vec<f32>>,
     /// Phase 1's reconstruction (outer autoencoder).
     pub outer: Vec<f32>,
     /// The full stack's.
     pub full: Vec<f32>,
     /// The nearest test images in each layer (by `Layer::index`), nearest first.
-    pub neighbours: [Vec<Neighbour>; 3],
+    pub neighbours: [Vec<Neighbour>; Layer::COUNT],
 }
 
 impl Drawn {
     /// The drawing's activations at `layer`.
     pub fn at(&self, layer: Layer) -> &[f32] {
         match layer {
-            Layer::Code => &self.code,
-            Layer::Hidden1 => &self.hidden1,
+            Layer::Code => self.code(),
+            Layer::Hidden(k) => {
+                let k = (k as usize).clamp(1, self.levels.len());
+                &self.levels[k - 1]
+            }
             Layer::Pixels => &self.input,
         }
+    }
+
+    /// The drawing's code, the innermost level.
+    pub fn code(&self) -> &[f32] {
+        self.levels.last().map_or(&[], |v| v.as_slice())
     }
 }
 

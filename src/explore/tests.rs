@@ -95,9 +95,9 @@ fn new_parameters_are_answered_with_their_pca_map() {
     assert_eq!(map.explained, want.explained);
     assert_eq!(map.labels.as_slice(), data.test.labels.as_slice());
     // Another layer, answered at once from the same encoding.
-    assert!(w.send(Request::Layer(Layer::Hidden1)));
+    assert!(w.send(Request::Layer(Layer::HIDDEN1)));
     let map = until(&w, pca_reply);
-    assert_eq!(map.layer, Layer::Hidden1);
+    assert_eq!(map.layer, Layer::HIDDEN1);
     assert_eq!(map.coords.dim(), (10_000, 2));
 }
 
@@ -259,10 +259,10 @@ fn a_drawing_is_reconstructed_and_finds_itself_among_the_test_images() {
     let rec = &crate::inspect::reconstruct(&params(6), &data.test, &[0])[0];
     let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
     assert_eq!(d.input, seven);
-    assert!(close(&d.code, &rec.code));
+    assert!(close(d.code(), &rec.code));
     assert!(close(&d.full, rec.full()));
     assert!(close(&d.outer, rec.outer()));
-    for layer in Layer::ALL {
+    for layer in Layer::offered(2) {
         let first = d.neighbours[layer.index()][0];
         assert_eq!(first.index, 0, "{layer}");
         assert!(first.distance < 1e-4, "{layer}: {}", first.distance);
@@ -293,4 +293,60 @@ fn a_walk_ends_at_the_two_reconstructions_and_means_are_ten_digits() {
     assert_eq!(walk.walks.code.row(WALK_STEPS - 1).to_vec(), rec[1].full());
     assert_eq!(walk.walks.hidden1.row(0).to_vec(), rec[0].outer());
     assert_eq!(means.dim(), (10, PIXELS));
+}
+
+/// A four-stage stack maps each of its hidden layers, each from its own level, and a
+/// drawing finds itself in every one of them.
+#[test]
+fn a_deep_stack_maps_each_hidden_layer_and_a_drawing_finds_itself_in_each() {
+    let data = small(600);
+    let arch = Arch {
+        inputs: PIXELS,
+        widths: crate::model::Widths::four(64, 32, 16, 8),
+    };
+    let p = Arc::new(Params::he_init(arch, 5));
+    let w = worker(data.clone());
+    assert!(w.send(Request::Params {
+        params: p.clone(),
+        source: "deep".into(),
+    }));
+    let test = TestSet::new(&data.test);
+    let mut inf = crate::model::Inference::new(arch, test.len());
+    inf.encode(&p, test.pixels.view());
+    for k in 1..=3u8 {
+        assert!(w.send(Request::Layer(Layer::Hidden(k))));
+        let map = until(&w, |r| pca_reply(r).filter(|m| m.layer == Layer::Hidden(k)));
+        let level = inf.level(k as usize).view();
+        let want = maps::pca_map(
+            level,
+            test.labels.clone(),
+            Layer::Hidden(k),
+            None,
+            "".into(),
+        )
+        .unwrap();
+        let close = map
+            .coords
+            .iter()
+            .zip(&want.coords)
+            .all(|(a, b)| (a.abs() - b.abs()).abs() < 1e-3);
+        assert!(close, "hidden{k}: the map is of h({k})");
+        assert_eq!(
+            map.projection.as_ref().unwrap().mean.len(),
+            arch.level(k as usize)
+        );
+    }
+    let three: Vec<f32> = test.pixels.row(4).to_vec();
+    assert!(w.send(Request::Draw(Some(Arc::new(three)))));
+    let d = until(&w, |r| match r {
+        Reply::Drawn(d) => Some(d),
+        _ => None,
+    });
+    assert_eq!(d.levels.len(), 4);
+    assert_eq!(d.code().len(), 8);
+    for layer in Layer::offered(4) {
+        let near = &d.neighbours[layer.index()];
+        assert_eq!(near.len(), NEIGHBOURS, "{layer}");
+        assert_eq!(near[0].index, 4, "{layer}");
+    }
 }

@@ -29,7 +29,7 @@ pub const PANICKING_PERPLEXITY: f64 = 12.345;
 /// The last finished layout of each layer: where the next t-SNE of that layer starts.
 #[derive(Debug, Default)]
 pub(super) struct Warm {
-    layouts: [Option<Array2<f32>>; 3],
+    layouts: [Option<Array2<f32>>; Layer::COUNT],
 }
 
 /// What to run t-SNE on.

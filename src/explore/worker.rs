@@ -61,7 +61,7 @@ pub(super) struct Worker {
     encoded: Option<Arc<Encoded>>,
     layer: Layer,
     /// Each layer's last PCA axes, to align the next map to.
-    axes: [Option<Array2<f32>>; 3],
+    axes: [Option<Array2<f32>>; Layer::COUNT],
     /// The PCA map of the pixels, which no parameter changes.
     pixels_map: Option<Arc<Map>>,
     walk: Option<[usize; 2]>,
@@ -299,7 +299,7 @@ impl Worker {
         let (Some((p, _)), Some(enc)) = (&self.params, &self.encoded) else {
             return;
         };
-        let means = maps::class_means(enc.code.view(), &self.test.labels);
+        let means = maps::class_means(enc.code().view(), &self.test.labels);
         match space::decode_codes(p, means.view()) {
             Ok(images) => self.out.send(Reply::Means(Arc::new(images))),
             Err(e) => self.out.send(Reply::Error(e.to_string())),

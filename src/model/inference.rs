@@ -121,6 +121,11 @@ impl Inference {
         &self.act[1]
     }
 
+    /// h(`k`), 1 <= k <= K.
+    pub fn level(&self, k: usize) -> &Array2<f32> {
+        &self.act[k]
+    }
+
     /// The innermost code, h(K).
     pub fn code(&self) -> &Array2<f32> {
         &self.act[self.act.len() / 2]

@@ -20,13 +20,29 @@ use crate::model::{Inference, Params};
 /// Rows per parallel block: the GEMM runs near its peak, and a 10-row walk is one block.
 const BLOCK: usize = 512;
 
-/// hidden1 and the code (hidden2) of a batch of images.
+/// Every level of the encoder of a batch of images, hidden1 to the code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
+    /// `levels[k - 1]`: n x (width of hidden k), k = 1..=K.
+    levels: Vec<Array2<f32>>,
+}
+
+impl Encoded {
     /// n x hidden1.
-    pub hidden1: Array2<f32>,
-    /// n x hidden2.
-    pub code: Array2<f32>,
+    pub fn hidden1(&self) -> &Array2<f32> {
+        self.level(1)
+    }
+
+    /// n x the code's width: the innermost level.
+    pub fn code(&self) -> &Array2<f32> {
+        self.level(self.levels.len())
+    }
+
+    /// h(`k`), k clamped to 1..=K.
+    pub fn level(&self, k: usize) -> &Array2<f32> {
+        let last = self.levels.len() - 1;
+        &self.levels[k.max(1).min(last + 1) - 1]
+    }
 }
 
 /// The three walks between two images, each `steps` images (rows of pixels), the two
@@ -42,27 +58,35 @@ pub struct Walks {
     pub pixels: Array2<f32>,
 }
 
-/// Encodes a batch of images (n x inputs, values in [0, 1]) to hidden1 and the code.
+/// Encodes a batch of images (n x inputs, values in [0, 1]) to every level.
 pub fn encode(p: &Params, x: ArrayView2<f32>) -> Result<Encoded, WidthError> {
     let arch = p.arch();
     WidthError::check("images", arch.inputs, x.ncols())?;
     let n = x.nrows();
-    let mut out = Encoded {
-        hidden1: Array2::zeros((n, arch.hidden1())),
-        code: Array2::zeros((n, arch.code())),
-    };
-    let h1 = row_blocks(out.hidden1.view_mut());
-    let h2 = row_blocks(out.code.view_mut());
-    h1.into_par_iter().zip(h2).enumerate().for_each_init(
+    let mut levels: Vec<Array2<f32>> = (1..=arch.depth())
+        .map(|k| Array2::zeros((n, arch.level(k))))
+        .collect();
+    // Block b of every level together: one encoding fills them all.
+    let mut blocks: Vec<Vec<ArrayViewMut2<f32>>> = Vec::new();
+    for level in &mut levels {
+        for (b, rows) in row_blocks(level.view_mut()).into_iter().enumerate() {
+            match blocks.get_mut(b) {
+                Some(block) => block.push(rows),
+                None => blocks.push(vec![rows]),
+            }
+        }
+    }
+    blocks.into_par_iter().enumerate().for_each_init(
         || Inference::new(arch, BLOCK),
-        |inf, (b, (mut h1, mut h2))| {
-            let rows = h1.nrows();
+        |inf, (b, mut block)| {
+            let rows = block.first().map_or(0, |v| v.nrows());
             inf.encode(p, x.slice(s![b * BLOCK..b * BLOCK + rows, ..]));
-            h1.assign(&inf.h1().slice(s![..rows, ..]));
-            h2.assign(&inf.code().slice(s![..rows, ..]));
+            for (k, out) in (1..).zip(&mut block) {
+                out.assign(&inf.level(k).slice(s![..rows, ..]));
+            }
         },
     );
-    Ok(out)
+    Ok(Encoded { levels })
 }
 
 /// Decodes codes (n x code width) through the full stack's decoder: n x inputs.
@@ -131,8 +155,8 @@ pub fn walks(
     pair.row_mut(0).assign(&a);
     pair.row_mut(1).assign(&b);
     let ends = encode(p, pair.view())?;
-    let codes = walk(ends.code.row(0), ends.code.row(1), steps)?;
-    let hidden1 = walk(ends.hidden1.row(0), ends.hidden1.row(1), steps)?;
+    let codes = walk(ends.code().row(0), ends.code().row(1), steps)?;
+    let hidden1 = walk(ends.hidden1().row(0), ends.hidden1().row(1), steps)?;
     Ok(Walks {
         code: decode_codes(p, codes.view())?,
         hidden1: decode_hidden1(p, hidden1.view())?,
@@ -225,13 +249,13 @@ mod tests {
         let p = params(Arch::RECIPE);
         let x = images(1100, Arch::RECIPE.inputs);
         let enc = encode(&p, x.view()).unwrap();
-        let full = decode_codes(&p, enc.code.view()).unwrap();
-        let outer = decode_hidden1(&p, enc.hidden1.view()).unwrap();
+        let full = decode_codes(&p, enc.code().view()).unwrap();
+        let outer = decode_hidden1(&p, enc.hidden1().view()).unwrap();
         let mut inf = Inference::new(Arch::RECIPE, 300);
         let rows = s![800..1100, ..];
         inf.run(&p, x.slice(rows), true);
-        assert_eq!(enc.hidden1.slice(rows), *inf.h1());
-        assert_eq!(enc.code.slice(rows), *inf.code());
+        assert_eq!(enc.hidden1().slice(rows), *inf.h1());
+        assert_eq!(enc.code().slice(rows), *inf.code());
         assert_eq!(full.slice(rows), *inf.out());
         assert_eq!(outer.slice(rows), *inf.outer());
     }

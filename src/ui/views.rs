@@ -58,9 +58,9 @@ impl Behavior<Pane> for Views<'_> {
             }
             Pane::Map => {
                 let (test, s) = (&self.session.data().test, &mut *self.settings);
-                let clicked = self
-                    .explore
-                    .map_ui(ui, test, &mut s.explore, &mut s.selection);
+                let depth = super::app::model_arch(self.session, &s.hyperparams).depth();
+                let clicked =
+                    (self.explore).map_ui(ui, test, &mut s.explore, &mut s.selection, depth);
                 self.clicked.extend(clicked);
             }
             Pane::Walk => {

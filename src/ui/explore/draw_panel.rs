@@ -118,12 +118,12 @@ impl DrawPanel {
             return;
         }
         let Some(d) = &state.drawn else { return };
-        let scale = picture::color_scale([d.code.as_slice()]);
+        let scale = picture::color_scale([d.code()]);
         let rasters = [
             picture::digit(&d.input),
             picture::digit(&d.outer),
             picture::digit(&d.full),
-            picture::heatmap(&[d.code.as_slice()], scale),
+            picture::heatmap(&[d.code()], scale),
         ];
         self.pictures.resize_with(rasters.len(), Texture::default);
         for (k, (t, r)) in self.pictures.iter_mut().zip(&rasters).enumerate() {

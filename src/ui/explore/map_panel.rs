@@ -51,9 +51,10 @@ impl MapPanel {
         test: &Images,
         settings: &mut ExploreSettings,
         sel: &mut Selection,
+        depth: usize,
     ) -> Vec<UiCommand> {
         let mut clicked = Vec::new();
-        ui.horizontal_wrapped(|ui| controls_ui(ui, settings, sel));
+        ui.horizontal_wrapped(|ui| controls_ui(ui, settings, sel, depth));
         ui.horizontal_wrapped(|ui| legend_ui(ui, settings));
         if settings.method == Method::Tsne {
             ui.horizontal_wrapped(|ui| tsne_ui(ui, state, settings, &mut clicked));
@@ -200,10 +201,14 @@ fn markers(ui: &Ui, map: &Map, state: &MapsState, sel: &Selection) -> Vec<Marker
     m
 }
 
-fn controls_ui(ui: &mut Ui, settings: &mut ExploreSettings, sel: &mut Selection) {
+fn controls_ui(ui: &mut Ui, settings: &mut ExploreSettings, sel: &mut Selection, depth: usize) {
     ui.label("Layer:");
-    for l in Layer::ALL {
-        ui.radio_value(&mut settings.layer, l, l.title());
+    // A layer the model does not have (kept from a deeper one) falls back to its code.
+    if !Layer::offered(depth).any(|l| l == settings.layer) {
+        settings.layer = Layer::Code;
+    }
+    for l in Layer::offered(depth) {
+        ui.radio_value(&mut settings.layer, l, l.title(depth));
     }
     ui.separator();
     ui.radio_value(&mut settings.method, Method::Pca, "PCA (live)")

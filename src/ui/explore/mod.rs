@@ -238,9 +238,10 @@ impl Explore {
         test: &crate::data::Images,
         settings: &mut ExploreSettings,
         sel: &mut Selection,
+        depth: usize,
     ) -> Vec<UiCommand> {
         self.on_screen = true;
-        self.map.ui(ui, &self.state, test, settings, sel)
+        self.map.ui(ui, &self.state, test, settings, sel, depth)
     }
 
     pub fn walk_ui(&mut self, ui: &mut egui::Ui, test: &crate::data::Images, sel: &Selection) {

@@ -44,7 +44,7 @@ pub struct MapsState {
     /// Seconds the encoding of the test set took before the newest PCA map.
     pub encode_seconds: f64,
     /// Each layer's newest t-SNE, finished or forming.
-    pub tsne: [Option<Arc<Map>>; 3],
+    pub tsne: [Option<Arc<Map>>; Layer::COUNT],
     pub tsne_run: Option<TsneRun>,
     /// How the last t-SNE that was cancelled stopped: iterations, and how long after
     /// the Cancel.
