@@ -333,9 +333,12 @@ fn eval(data: Option<&Path>, args: EvalArgs) -> Result<(), Failure> {
     let t = std::time::Instant::now();
     let mse = crate::train::eval::reconstruction_mse(&ck.params, &data.test);
     let seconds = t.elapsed().as_secs_f64();
+    let pca = train::pca_report(&data, ck.params.arch().code(), mse)?;
     if args.json {
         let out = serde_json::json!({
             "test_mse": mse,
+            "test_per_image": mse * crate::data::PIXELS as f64,
+            "pca": pca,
             "seconds": seconds,
             "arch": ck.params.arch().to_string(),
             "epochs_done": ck.epochs_done,
@@ -344,6 +347,7 @@ fn eval(data: Option<&Path>, args: EvalArgs) -> Result<(), Failure> {
         println!("{out}");
     } else {
         println!("Test MSE: {}", mse as f32);
+        train::print_pca(mse, &pca);
     }
     Ok(())
 }

@@ -93,7 +93,7 @@ struct PhaseReport {
 }
 
 #[derive(Debug, Serialize)]
-struct PcaReport {
+pub(super) struct PcaReport {
     components: usize,
     test_mse: f64,
     per_image: f64,
@@ -179,24 +179,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     if options.text {
         // f32, as the seed's float32 tensor printed it.
         println!("Test MSE: {}", test_mse as f32);
-        let PcaReport { components, .. } = pca;
-        if pca.ratio < 1.0 {
-            println!(
-                "  [PCA, {components} components: test MSE {:.6}; the stack beats it, {:.2}x lower]",
-                pca.test_mse,
-                1.0 / pca.ratio
-            );
-        } else {
-            println!(
-                "  [PCA, {components} components: test MSE {:.6}; the stack's is {:.2}x it]",
-                pca.test_mse, pca.ratio
-            );
-        }
-        println!(
-            "  [squared error per test image: stack {:.2}, PCA-{components} {:.2}]",
-            per_image(test_mse),
-            pca.per_image
-        );
+        print_pca(test_mse, &pca);
         for a in &autoencoders {
             let name = match a.autoencoder.as_str() {
                 k @ ("outer" | "inner") => format!("{k} autoencoder"),
@@ -246,7 +229,33 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
 }
 
 /// PCA's test MSE through `components` components beside the stack's `test_mse`.
-fn pca_report(data: &Mnist, components: usize, test_mse: f64) -> Result<PcaReport, Failure> {
+/// The stack's test MSE beside PCA's at its code width, and both per image.
+pub(super) fn print_pca(test_mse: f64, pca: &PcaReport) {
+    let PcaReport { components, .. } = *pca;
+    if pca.ratio < 1.0 {
+        println!(
+            "  [PCA, {components} components: test MSE {:.6}; the stack beats it, {:.2}x lower]",
+            pca.test_mse,
+            1.0 / pca.ratio
+        );
+    } else {
+        println!(
+            "  [PCA, {components} components: test MSE {:.6}; the stack's is {:.2}x it]",
+            pca.test_mse, pca.ratio
+        );
+    }
+    println!(
+        "  [squared error per test image: stack {:.2}, PCA-{components} {:.2}]",
+        test_mse * PIXELS as f64,
+        pca.per_image
+    );
+}
+
+pub(super) fn pca_report(
+    data: &Mnist,
+    components: usize,
+    test_mse: f64,
+) -> Result<PcaReport, Failure> {
     let t = Instant::now();
     let yardstick =
         in_pool(|| pca_yardstick_once(data)).map_err(|e| Failure::Training(e.into()))?;
