@@ -21,6 +21,8 @@ pub struct Yardstick {
     /// `mse[k]`: the mean squared error per value of the evaluated set reconstructed
     /// from the training mean and the top k axes (`mse[0]`: the mean alone).
     mse: Vec<f64>,
+    /// The principal axes as columns (d x d), the largest variance first.
+    axes: Array2<f32>,
 }
 
 impl Yardstick {
@@ -43,7 +45,28 @@ impl Yardstick {
             // Rounding can take the last residuals a hair below zero.
             mse.push(left.max(0.0) / values);
         }
-        Ok(Self { mse })
+        Ok(Self { mse, axes })
+    }
+
+    /// How much of the subspace spanned by the rows of `w` (k x d: a linear decoder's
+    /// weights) lies in the top k principal axes' one: `||Pᵀ Q||²_F / k`, with Q an
+    /// orthonormal basis of the rows and P the axes; 1 is the same subspace, 0
+    /// orthogonal ones, k/d what random ones average. Rows that add no new direction
+    /// count as none. `None` when `w` is not as wide as the data or has more rows.
+    pub fn overlap(&self, w: ArrayView2<f32>) -> Option<f64> {
+        let (k, d) = w.dim();
+        if d != self.width() || k > d || k == 0 {
+            return None;
+        }
+        let basis = orthonormal_rows(w);
+        let mut sum = 0f64;
+        for q in &basis {
+            for a in 0..k {
+                let along: f64 = (0..d).map(|j| q[j] * self.axes[(j, a)] as f64).sum();
+                sum += along * along;
+            }
+        }
+        Some(sum / k as f64)
     }
 
     /// The widest reconstruction measured: the data's width.
@@ -82,6 +105,28 @@ fn axes_by_variance(cov: &Mat<f64>) -> Result<Array2<f32>, PcaError> {
     Ok(Array2::from_shape_fn((d, d), |(r, c)| {
         vectors[(r, d - 1 - c)] as f32
     }))
+}
+
+/// An orthonormal basis of the rows' span (modified Gram-Schmidt in f64, twice over
+/// each row for stability); a row within rounding of the others' span is dropped.
+fn orthonormal_rows(w: ArrayView2<f32>) -> Vec<Vec<f64>> {
+    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(w.nrows());
+    for row in w.rows() {
+        let mut v: Vec<f64> = row.iter().map(|&x| x as f64).collect();
+        let norm0 = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        for _ in 0..2 {
+            for q in &basis {
+                let dot: f64 = v.iter().zip(q).map(|(a, b)| a * b).sum();
+                v.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
+            }
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-6 * norm0 && norm > 0.0 {
+            v.iter_mut().for_each(|x| *x /= norm);
+            basis.push(v);
+        }
+    }
+    basis
 }
 
 struct Energy {
@@ -213,6 +258,37 @@ mod tests {
             );
         }
         assert_eq!(y.per_image(2), y.mse(2) * 10.0);
+    }
+
+    #[test]
+    fn the_overlap_is_one_for_pcas_own_subspace_in_any_basis_and_a_cosine_squared_else() {
+        let train = data(400, 12, 6);
+        let y = Yardstick::of(train.view(), train.view()).unwrap();
+        let top: Array2<f32> = y.axes.slice(s![.., ..3]).t().to_owned();
+        let one = |o: Option<f64>| (o.unwrap() - 1.0).abs() < 1e-5;
+        assert!(one(y.overlap(top.view())), "{:?}", y.overlap(top.view()));
+        // Any invertible mix of the same rows spans the same subspace.
+        let mix = ndarray::arr2(&[[2.0f32, -1.0, 0.5], [0.3, 1.0, 1.0], [0.0, 0.2, -3.0]]);
+        let mixed = mix.dot(&top);
+        assert!(
+            one(y.overlap(mixed.view())),
+            "{:?}",
+            y.overlap(mixed.view())
+        );
+        // The bottom three axes are orthogonal to the top three.
+        let bottom: Array2<f32> = y.axes.slice(s![.., 9..]).t().to_owned();
+        assert!(y.overlap(bottom.view()).unwrap() < 1e-6);
+        // One direction halfway between axes 1 and 2 (k = 1: against axis 1 only).
+        let half = (&y.axes.column(0) + &y.axes.column(1)).insert_axis(ndarray::Axis(0));
+        assert!((y.overlap(half.view()).unwrap() - 0.5).abs() < 1e-5);
+        // A repeated row adds no direction: half of k = 2 is missing.
+        let twice = ndarray::concatenate![
+            ndarray::Axis(0),
+            top.slice(s![..1, ..]),
+            top.slice(s![..1, ..])
+        ];
+        assert!((y.overlap(twice.view()).unwrap() - 0.5).abs() < 1e-5);
+        assert_eq!(y.overlap(Array2::<f32>::zeros((2, 5)).view()), None);
     }
 
     #[test]
