@@ -61,6 +61,17 @@ fn experiment_events(events: &[Event]) -> Vec<ExperimentEvent> {
         .collect()
 }
 
+/// The phases that ended, in order.
+fn phases_done(events: &[Event]) -> Vec<Phase> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PhaseDone { phase, .. } => Some(*phase),
+            _ => None,
+        })
+        .collect()
+}
+
 fn states(events: &[Event]) -> Vec<RunState> {
     events
         .iter()
@@ -89,13 +100,7 @@ fn an_untrained_model_trains_the_recipe_first_then_results_arrive_one_by_one() {
     });
     let x = experiment_events(&events);
     assert_eq!(x[0], ExperimentEvent::TrainingAutoencoder);
-    let phases: Vec<Phase> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::PhaseDone { phase, .. } => Some(*phase),
-            _ => None,
-        })
-        .collect();
+    let phases = phases_done(&events);
     assert_eq!(
         phases,
         [Phase::ONE, Phase::TWO],
@@ -185,13 +190,7 @@ fn an_untrained_deep_stack_trains_all_its_phases_first() {
     let events = until(&h, |e| {
         matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }))
     });
-    let phases: Vec<Phase> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::PhaseDone { phase, .. } => Some(*phase),
-            _ => None,
-        })
-        .collect();
+    let phases = phases_done(&events);
     assert_eq!(phases, [Phase::ONE, Phase::TWO, Phase::Layer(3)]);
     let x = experiment_events(&events);
     let accuracy = x.iter().find_map(|e| match e {
