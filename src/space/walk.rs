@@ -40,8 +40,7 @@ impl Encoded {
 
     /// h(`k`), k clamped to 1..=K.
     pub fn level(&self, k: usize) -> &Array2<f32> {
-        let last = self.levels.len() - 1;
-        &self.levels[k.max(1).min(last + 1) - 1]
+        &self.levels[k.clamp(1, self.levels.len()) - 1]
     }
 }
 
