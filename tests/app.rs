@@ -704,10 +704,8 @@ fn a_model_given_at_launch_is_opened_with_its_widths() {
 
 #[test]
 fn a_deeper_model_opens_and_trains_its_first_phase() {
-    let arch = layerwise::model::Arch {
-        inputs: 784,
-        widths: layerwise::model::Widths::new(&[32, 24, 16]).unwrap(),
-    };
+    let arch =
+        layerwise::model::Arch::new(784, layerwise::model::Widths::new(&[32, 24, 16]).unwrap());
     let (mut h, _dir) = launch_with_model(arch);
     assert_eq!(
         h.state().settings().hyperparams.layers.to_vec(),
@@ -783,10 +781,7 @@ fn new_widths_offer_a_phase_per_autoencoder_and_wait_for_reset_once_trained() {
     h.get_by_label("Layers")
         .set_text_value_accesskit("32,24,16");
     h.run_steps(2);
-    let arch = Arch {
-        inputs: 784,
-        widths: Widths::new(&[32, 24, 16]).unwrap(),
-    };
+    let arch = Arch::new(784, Widths::new(&[32, 24, 16]).unwrap());
     assert!(wait(&mut h, |s| s.arch() == Some(arch)));
     for label in [
         PHASE1,

@@ -249,10 +249,7 @@ const SMALL: Arch = Arch::two(12, 6, 3);
 
 /// A format-3 stack of four autoencoders: its header claims eight layers' shapes.
 fn deep() -> Arch {
-    Arch {
-        inputs: 12,
-        widths: layerwise::model::Widths::new(&[6, 5, 4, 3]).unwrap(),
-    }
+    Arch::new(12, layerwise::model::Widths::new(&[6, 5, 4, 3]).unwrap())
 }
 
 fn real_checkpoint() -> &'static [u8] {

@@ -9,7 +9,7 @@ use super::{
     BatchOrder, Checkpoint, CheckpointProblem, FORMAT, FORMAT_VERSION, OLDEST_VERSION, Optimizer,
 };
 use crate::data::OrderState;
-use crate::model::{AdamState, Arch, MAX_STAGES, Params, Phase, PhaseEpochs, Widths};
+use crate::model::{Activations, AdamState, Arch, MAX_STAGES, Params, Phase, PhaseEpochs, Widths};
 
 type Meta = HashMap<String, String>;
 
@@ -35,7 +35,7 @@ pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, Chec
     if let Some(name) = st.names().into_iter().find(|n| !known(n)) {
         return Err(CheckpointProblem::UnexpectedTensor(name.to_string()));
     }
-    let arch = arch_of(&st)?;
+    let arch = arch_of(&st)?.with_act(activations(&meta)?);
     if let Some(expected) = expect
         && expected != arch
     {
@@ -86,6 +86,28 @@ pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, Chec
         epochs_done,
         settings: meta.get("hyperparams").cloned(),
     })
+}
+
+/// The layers' activations; files without the keys (every file before them) are the
+/// recipe's ELU.
+fn activations(meta: &Meta) -> Result<Activations, CheckpointProblem> {
+    let bad = |key, value: &String, what| CheckpointProblem::Metadata {
+        key,
+        value: value.clone(),
+        what,
+    };
+    let mut act = Activations::RECIPE;
+    if let Some(v) = meta.get("activation") {
+        act.hidden = v
+            .parse()
+            .map_err(|_| bad("activation", v, "elu, relu, sigmoid or linear"))?;
+    }
+    if let Some(v) = meta.get("linear_code") {
+        act.linear_code = v
+            .parse()
+            .map_err(|_| bad("linear_code", v, "true or false"))?;
+    }
+    Ok(act)
 }
 
 fn has(st: &SafeTensors<'_>, name: &str) -> bool {
@@ -189,7 +211,7 @@ fn arch_of(st: &SafeTensors<'_>) -> Result<Arch, CheckpointProblem> {
     }
     let widths = Widths::new(&widths).map_err(|e| CheckpointProblem::Degenerate(e.to_string()))?;
     // The rest of the shapes (the chain, the mirror) are checked tensor by tensor.
-    Ok(Arch { inputs, widths })
+    Ok(Arch::new(inputs, widths))
 }
 
 /// The tensors named `prefix` + `Arch::tensor_names`, of `arch`'s shapes, finite.

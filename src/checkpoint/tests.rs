@@ -177,10 +177,7 @@ fn a_file_from_before_phase_3_counts_no_epochs_of_it() {
 #[test]
 fn stacks_of_any_depth_round_trip_with_the_seeds_names() {
     for widths in [&[5][..], &[5, 4, 3], &[6, 5, 4, 3, 2]] {
-        let arch = Arch {
-            inputs: 6,
-            widths: crate::model::Widths::new(widths).unwrap(),
-        };
+        let arch = Arch::new(6, crate::model::Widths::new(widths).unwrap());
         let mut ck = Checkpoint::bare(Params::he_init(arch, 3));
         for k in 1..=widths.len() {
             ck.epochs_done[crate::model::Phase::Layer(k as u8)] = k as u32;
@@ -199,10 +196,7 @@ fn stacks_of_any_depth_round_trip_with_the_seeds_names() {
 
 #[test]
 fn absurd_depths_and_broken_chains_are_refused_by_name() {
-    let arch = Arch {
-        inputs: 6,
-        widths: crate::model::Widths::new(&[5, 4, 3]).unwrap(),
-    };
+    let arch = Arch::new(6, crate::model::Widths::new(&[5, 4, 3]).unwrap());
     let p = Params::he_init(arch, 1);
     let tensors = |p: &Params| -> Vec<(String, Vec<usize>, Vec<f32>)> {
         let a = p.arch();
@@ -269,4 +263,33 @@ fn errors_name_the_file() {
         err.to_string()
             .starts_with("/no/such/model.safetensors: cannot read")
     );
+}
+
+#[test]
+fn activations_round_trip_and_the_recipe_files_stay_as_they_were() {
+    use crate::model::{Activation, Activations};
+    let act = Activations {
+        hidden: Activation::Sigmoid,
+        linear_code: true,
+    };
+    let arch = Arch::new(6, crate::model::Widths::new(&[5, 4]).unwrap()).with_act(act);
+    let ck = Checkpoint::bare(Params::he_init(arch, 3));
+    let back = from_bytes(&to_bytes(&ck).unwrap(), None).unwrap();
+    assert_eq!(back.params.act, act);
+    assert_eq!(back, ck);
+    // An ELU model is refused where a sigmoid one is expected, and says so.
+    let elu = Checkpoint::bare(Params::he_init(arch.with_act(Activations::RECIPE), 3));
+    let bytes = to_bytes(&elu).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    assert!(
+        !header
+            .metadata()
+            .clone()
+            .unwrap()
+            .contains_key("activation")
+    );
+    let msg = refused(&bytes, Some(arch));
+    assert!(msg.contains("(sigmoid, linear code)"), "{msg}");
+    let msg = refused(&with_meta("activation", "tanh"), None);
+    assert!(msg.contains("activation = 'tanh'"), "{msg}");
 }

@@ -38,6 +38,13 @@ pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
             ck.epochs_done[Phase::EndToEnd].to_string(),
         ),
     ]);
+    // The recipe's files stay as they were: the keys appear only when they say
+    // something.
+    let act = ck.params.act;
+    if !act.is_recipe() {
+        meta.insert("activation".into(), act.hidden.to_string());
+        meta.insert("linear_code".into(), act.linear_code.to_string());
+    }
     for (k, key) in PHASE_KEYS.iter().enumerate().take(ck.params.depth()) {
         let epochs = ck.epochs_done[Phase::Layer(k as u8 + 1)];
         meta.insert(key.to_string(), epochs.to_string());

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::checkpoint;
 use crate::data::Mnist;
-use crate::model::Widths;
+use crate::model::{Activation, Init, Widths};
 use crate::train::{CachedSampling, Hyperparams, Preset, check_inputs};
 
 #[derive(Debug, Parser)]
@@ -106,9 +106,10 @@ pub struct EvalArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct HyperArgs {
     /// Start from a preset's settings: `recipe` (the default: 784-300-150-300-784,
-    /// Adam 0.01, L2 1e-4, 4 epochs a phase) or `hinton2006` (the 2006 paper's
-    /// 784-1000-500-250-30 stack, its four phases, then fine-tuning).
-    #[arg(long, value_name = "recipe|hinton2006")]
+    /// Adam 0.01, L2 1e-4, 4 epochs a phase), `hinton2006` (the 2006 paper's
+    /// 784-1000-500-250-30 stack, its four phases, then fine-tuning) or `linear` (one
+    /// linear 784-150 autoencoder, the one PCA solves: Adam 0.001, no L2, 8 epochs).
+    #[arg(long, value_name = "recipe|hinton2006|linear")]
     pub preset: Option<Preset>,
     /// The encoder's widths, hidden1 first, 1 to 8 layers of 1 to 4096 units
     /// (recipe: 300,150); the decoder mirrors them.
@@ -160,6 +161,16 @@ pub struct HyperArgs {
     /// Batch order of a cached phase: `epoch` (as uncached) or `seed` (the seed's).
     #[arg(long, value_name = "epoch|seed")]
     pub cached_sampling: Option<CachedSampling>,
+    /// The hidden layers' nonlinearity (recipe: elu); the output stays linear.
+    #[arg(long, value_name = "elu|relu|sigmoid|linear")]
+    pub activation: Option<Activation>,
+    /// Make the code layer linear, the others as --activation (the 2006 paper's).
+    #[arg(long)]
+    pub linear_code: bool,
+    /// How the weights are first drawn: `he` (the recipe's) or `glorot` (uniform, TF's
+    /// default for a dense layer; the linear preset's).
+    #[arg(long, value_name = "he|glorot")]
+    pub init: Option<Init>,
 }
 
 impl HyperArgs {
@@ -192,6 +203,9 @@ impl HyperArgs {
         h.fresh_adam_counter |= self.fresh_adam_counter;
         h.fine_tune_fresh_adam |= self.fine_tune_fresh_adam;
         h.cached_sampling = self.cached_sampling.unwrap_or(h.cached_sampling);
+        h.activation = self.activation.unwrap_or(h.activation);
+        h.linear_code |= self.linear_code;
+        h.init = self.init.unwrap_or(h.init);
         Ok(h)
     }
 }
@@ -333,7 +347,7 @@ fn eval(data: Option<&Path>, args: EvalArgs) -> Result<(), Failure> {
     let t = std::time::Instant::now();
     let mse = crate::train::eval::reconstruction_mse(&ck.params, &data.test);
     let seconds = t.elapsed().as_secs_f64();
-    let pca = train::pca_report(&data, ck.params.arch().code(), mse)?;
+    let pca = train::pca_report(&data, &ck.params, mse)?;
     if args.json {
         let out = serde_json::json!({
             "test_mse": mse,

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{Failure, HyperArgs, check_output, interrupt, load_data};
 use crate::checkpoint;
 use crate::data::{Mnist, PIXELS};
-use crate::model::Phase;
+use crate::model::{Params, Phase};
 use crate::train::eval::{level_yardstick, pca_yardstick_once, stage_errors};
 use crate::train::{CacheInfo, EpochEnd, Hyperparams, Trainer, in_pool};
 
@@ -99,6 +99,10 @@ pub(super) struct PcaReport {
     per_image: f64,
     /// The stack's test MSE over PCA's: above 1, PCA reconstructs better.
     ratio: f64,
+    /// For one autoencoder, how much of its decoder's row space (where every
+    /// reconstruction lies, bias aside) is PCA's subspace: 1 the same, k/784 chance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subspace_overlap: Option<f64>,
     seconds: f64,
 }
 
@@ -173,7 +177,7 @@ pub fn run(data: Option<&Path>, args: TrainArgs) -> Result<(), Failure> {
     if let Some(path) = &args.save {
         checkpoint::save(path, &trainer.checkpoint()).map_err(Failure::input)?;
     }
-    let pca = pca_report(&data, trainer.params().arch().code(), test_mse)?;
+    let pca = pca_report(&data, trainer.params(), test_mse)?;
     let autoencoders = autoencoder_reports(&trainer, &data)?;
     let per_image = |mse: f64| mse * PIXELS as f64;
     if options.text {
@@ -249,22 +253,26 @@ pub(super) fn print_pca(test_mse: f64, pca: &PcaReport) {
         test_mse * PIXELS as f64,
         pca.per_image
     );
+    if let Some(o) = pca.subspace_overlap {
+        println!(
+            "  [decoder's subspace against PCA-{components}'s: overlap {o:.4} (1 = the same)]"
+        );
+    }
 }
 
-pub(super) fn pca_report(
-    data: &Mnist,
-    components: usize,
-    test_mse: f64,
-) -> Result<PcaReport, Failure> {
+pub(super) fn pca_report(data: &Mnist, p: &Params, test_mse: f64) -> Result<PcaReport, Failure> {
     let t = Instant::now();
+    let components = p.arch().code();
     let yardstick =
         in_pool(|| pca_yardstick_once(data)).map_err(|e| Failure::Training(e.into()))?;
     let pca = yardstick.mse(components);
+    let decoder = (p.depth() == 1).then(|| p.w[1].view());
     Ok(PcaReport {
         components,
         test_mse: pca,
         per_image: yardstick.per_image(components),
         ratio: test_mse / pca,
+        subspace_overlap: decoder.and_then(|w| yardstick.overlap(w)),
         seconds: t.elapsed().as_secs_f64(),
     })
 }

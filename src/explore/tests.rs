@@ -300,10 +300,7 @@ fn a_walk_ends_at_the_two_reconstructions_and_means_are_ten_digits() {
 #[test]
 fn a_deep_stack_maps_each_hidden_layer_and_a_drawing_finds_itself_in_each() {
     let data = small(600);
-    let arch = Arch {
-        inputs: PIXELS,
-        widths: crate::model::Widths::four(64, 32, 16, 8),
-    };
+    let arch = Arch::new(PIXELS, crate::model::Widths::four(64, 32, 16, 8));
     let p = Arc::new(Params::he_init(arch, 5));
     let w = worker(data.clone());
     assert!(w.send(Request::Params {

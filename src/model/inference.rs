@@ -5,42 +5,40 @@
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
 
 use super::flat::{flat_mut, vec_of};
-use super::kernels::{bias_add, bias_elu};
 use super::linalg::{matmul, matmul_serial};
-use super::{Arch, Params};
+use super::{Activation, Arch, Params};
 
-/// `out = elu(x · W1 + b1)`.
+/// `out = f(x · W1 + b1)`.
 pub fn hidden1(p: &Params, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
     matmul(out.view_mut(), x, p.w[0].view(), false);
-    bias_elu(flat_mut(out), vec_of(&p.b[0]));
+    p.arch()
+        .layer_activation(0)
+        .bias_apply(flat_mut(out), vec_of(&p.b[0]));
 }
 
 /// `hidden1` on the calling thread only, for callers that parallelise over blocks.
 pub fn hidden1_serial(p: &Params, x: ArrayView2<f32>, out: ArrayViewMut2<f32>) {
-    dense_elu(x, &p.w[0], &p.b[0], out);
+    layer(p, 0, x, out);
 }
 
-/// `c = elu(a · w + b)`, serially (the callers run two of these side by side).
-pub(crate) fn dense_elu(
+/// `c = f(a · w + b)`, serially (the callers run two of these side by side).
+pub(crate) fn dense(
     a: ArrayView2<f32>,
     w: &Array2<f32>,
     b: &Array1<f32>,
+    f: Activation,
     mut c: ArrayViewMut2<f32>,
 ) {
     if a.nrows() > 0 {
         matmul_serial(c.view_mut(), a, w.view(), false);
-        bias_elu(flat_mut(c), vec_of(b));
+        f.bias_apply(flat_mut(c), vec_of(b));
     }
 }
 
-/// Dense layer `j` of `p` on `a`, into `c`: ELU, or linear for the output layer.
-fn layer(p: &Params, j: usize, a: ArrayView2<f32>, mut c: ArrayViewMut2<f32>) {
-    if j + 1 == p.layers() {
-        matmul_serial(c.view_mut(), a, p.w[j].view(), false);
-        bias_add(flat_mut(c), vec_of(&p.b[j]));
-    } else {
-        dense_elu(a, &p.w[j], &p.b[j], c);
-    }
+/// Dense layer `j` of `p` on `a`, into `c`, with its activation.
+fn layer(p: &Params, j: usize, a: ArrayView2<f32>, c: ArrayViewMut2<f32>) {
+    let f = p.act.layer(j, p.layers());
+    dense(a, &p.w[j], &p.b[j], f, c);
 }
 
 /// Buffers for `decode_serial`: two of `rows` rows of the widest level of `arch`.
@@ -184,12 +182,7 @@ impl Inference {
         hidden1_serial(p, x, self.act[1].slice_mut(s![..n, ..]));
         for j in 1..level {
             let (lo, hi) = self.act.split_at_mut(j + 1);
-            dense_elu(
-                lo[j].slice(s![..n, ..]),
-                &p.w[j],
-                &p.b[j],
-                hi[0].slice_mut(s![..n, ..]),
-            );
+            layer(p, j, lo[j].slice(s![..n, ..]), hi[0].slice_mut(s![..n, ..]));
         }
     }
 }

@@ -63,6 +63,56 @@ dispatch! {
     }
 }
 
+/// The logistic function, `1 / (1 + exp(-x))`, from `exp` of `-|x|` so nothing
+/// overflows.
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    let e = exp_nonpositive(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    if x < 0.0 { e * r } else { r }
+}
+
+dispatch! {
+    /// `z = max(z + b, 0)` for each row of `z` (NaN stays NaN).
+    pub fn bias_relu(z: &mut [f32], b: &[f32]) {
+        for row in z.chunks_exact_mut(b.len()) {
+            for (z, &b) in row.iter_mut().zip(b) {
+                let x = *z + b;
+                *z = if x < 0.0 { 0.0 } else { x };
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// `z = sigmoid(z + b)` for each row of `z`.
+    pub fn bias_sigmoid(z: &mut [f32], b: &[f32]) {
+        for row in z.chunks_exact_mut(b.len()) {
+            for (z, &b) in row.iter_mut().zip(b) {
+                *z = sigmoid(*z + b);
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// ReLU's backward pass in terms of its output (TF's `ReluGrad`): `a > 0 ? g : 0`.
+    pub fn relu_backward(g: &mut [f32], act: &[f32]) {
+        for (g, &a) in g.iter_mut().zip(act) {
+            *g = if a > 0.0 { *g } else { 0.0 };
+        }
+    }
+}
+
+dispatch! {
+    /// The sigmoid's backward pass in terms of its output: `g * a * (1 - a)`.
+    pub fn sigmoid_backward(g: &mut [f32], act: &[f32]) {
+        for (g, &a) in g.iter_mut().zip(act) {
+            *g *= a * (1.0 - a);
+        }
+    }
+}
+
 dispatch! {
     /// `z += b` for each row of `z`.
     pub fn bias_add(z: &mut [f32], b: &[f32]) {

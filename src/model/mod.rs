@@ -2,6 +2,7 @@
 //! the autoencoder's losses and of the classifier, and Adam. No threads of its own, no
 //! I/O, no UI.
 
+pub mod activation;
 pub mod adam;
 pub mod classifier;
 mod flat;
@@ -13,11 +14,14 @@ pub(crate) mod parallel;
 pub mod params;
 pub mod tensors;
 
+pub use activation::{Activation, Activations};
 pub use adam::{Adam, AdamConfig, AdamState, NonFinite};
 pub use classifier::{Classifier, Confusion, Trains};
 pub use grad::Workspace;
 pub use inference::Inference;
-pub use params::{Arch, MAX_LAYER_WIDTH, MAX_STAGES, Params, TENSOR_NAMES, Widths, WidthsError};
+pub use params::{
+    Arch, Init, MAX_LAYER_WIDTH, MAX_STAGES, Params, TENSOR_NAMES, Widths, WidthsError,
+};
 pub use tensors::TensorSet;
 
 use serde::{Deserialize, Serialize};

@@ -100,7 +100,7 @@ impl Trainer {
         let arch = hp.arch(PIXELS);
         let n = data.train.len();
         Ok(Self {
-            params: Params::he_init(arch, stream_seed(hp.seed, INIT_STREAM)),
+            params: Params::init(arch, stream_seed(hp.seed, INIT_STREAM), hp.init),
             adam: Adam::new(hp.adam(), arch),
             sampler: Sampler::new(n, stream_seed(hp.seed, BATCH_STREAM)),
             subset: SubsetSampler::new(n, stream_seed(hp.seed, SUBSET_STREAM)),

@@ -132,10 +132,7 @@ mod tests {
 
     #[test]
     fn a_deep_stack_offers_a_phase_per_autoencoder() {
-        let arch = Arch {
-            inputs: 784,
-            widths: Widths::new(&[1000, 500, 250, 30]).unwrap(),
-        };
+        let arch = Arch::new(784, Widths::new(&[1000, 500, 250, 30]).unwrap());
         let o = offered(arch);
         assert_eq!(o.len(), 6);
         assert_eq!(o[3].label, "Phase 4 — 250-30-250");

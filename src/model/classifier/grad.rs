@@ -7,8 +7,8 @@ use ndarray::{Array2, ArrayViewMut2};
 use super::{Classifier, Trains};
 use crate::model::MAX_STAGES;
 use crate::model::flat::{flat, flat_mut, vec_of};
-use crate::model::inference::dense_elu;
-use crate::model::kernels::{argmax_rows, elu_backward, softmax_xent};
+use crate::model::inference::dense;
+use crate::model::kernels::{argmax_rows, softmax_xent};
 use crate::model::linalg::matmul_serial;
 use crate::model::parallel::{
     FillRows, WeightGradient, above, below, for_row_blocks, level_views, row_block,
@@ -120,7 +120,7 @@ fn rows(p: &Classifier, fill: FillRows<'_>, trains: Trains, mut r: Rows<'_>, sca
     fill(r.start, flat_mut(r.act[0].view_mut()));
     for j in 0..k {
         let (a, c) = below(&mut r.act, j, j + 1);
-        dense_elu(a.view(), &p.w[j], &p.b[j], c.view_mut());
+        dense(a.view(), &p.w[j], &p.b[j], p.activation(j), c.view_mut());
     }
     let (w, b) = p.head();
     matmul_serial(r.d_logits.view_mut(), r.act[k].view(), w.view(), false);
@@ -135,11 +135,13 @@ fn rows(p: &Classifier, fill: FillRows<'_>, trains: Trains, mut r: Rows<'_>, sca
     );
     if trains == Trains::All {
         matmul_serial(r.d[k].view_mut(), r.d_logits.view(), w.t(), false);
-        elu_backward(flat_mut(r.d[k].view_mut()), flat(r.act[k].view()));
+        let f = p.activation(k - 1);
+        f.backward(flat_mut(r.d[k].view_mut()), flat(r.act[k].view()));
         for j in (1..k).rev() {
             let (dt, df) = above(&mut r.d, j, j + 1);
             matmul_serial(dt.view_mut(), df.view(), p.w[j].t(), false);
-            elu_backward(flat_mut(dt.view_mut()), flat(r.act[j].view()));
+            let f = p.activation(j - 1);
+            f.backward(flat_mut(dt.view_mut()), flat(r.act[j].view()));
         }
     }
 }
@@ -174,7 +176,7 @@ pub fn batch_accuracy(p: &Classifier, ws: &mut ClassifierWorkspace) -> f64 {
     let k = p.depth();
     for j in 0..k {
         let (a, c) = below(&mut ws.act, j, j + 1);
-        dense_elu(a.view(), &p.w[j], &p.b[j], c.view_mut());
+        dense(a.view(), &p.w[j], &p.b[j], p.activation(j), c.view_mut());
     }
     let (w, b) = p.head();
     matmul_serial(ws.d_logits.view_mut(), ws.act[k].view(), w.view(), false);

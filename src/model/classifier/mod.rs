@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::params::he_fill;
 use super::tensors::TensorSet;
-use super::{Arch, LayerSet, MAX_STAGES, Params, TensorList, Widths};
+use super::{Activation, Activations, Arch, LayerSet, MAX_STAGES, Params, TensorList, Widths};
 
 pub use grad::{
     ClassifierWorkspace, batch_accuracy, classifier_backward, classifier_forward,
@@ -29,6 +29,8 @@ pub use predict::Predictor;
 pub struct Classifier {
     pub w: Vec<Array2<f32>>,
     pub b: Vec<Array1<f32>>,
+    /// The encoder's activations (the stack's).
+    pub act: Activations,
 }
 
 /// The shape, not the numbers.
@@ -74,6 +76,7 @@ impl Classifier {
         Self {
             w: (0..=k).map(|j| Array2::zeros(shape(j))).collect(),
             b: (0..=k).map(|j| Array1::zeros(shape(j).1)).collect(),
+            act: arch.act,
         }
     }
 
@@ -91,6 +94,11 @@ impl Classifier {
     /// Number of encoder layers, K.
     pub fn depth(&self) -> usize {
         self.w.len() - 1
+    }
+
+    /// Encoder layer `j`'s activation: the stack's (the code's too).
+    pub fn activation(&self, j: usize) -> Activation {
+        self.act.layer(j, 2 * self.depth())
     }
 
     /// Takes the encoder layers from a trained stack of the same shape; the softmax
@@ -118,6 +126,7 @@ impl Classifier {
             inputs: self.w[0].nrows(),
             // Built from an `Arch` by `zeros`, so the widths are in range.
             widths: Widths::new(&units[..k]).unwrap_or(Widths::RECIPE),
+            act: self.act,
         }
     }
 

@@ -4,7 +4,7 @@ use ndarray::{Array2, ArrayView2, s};
 
 use super::Classifier;
 use crate::model::flat::{flat, vec_of};
-use crate::model::inference::dense_elu;
+use crate::model::inference::dense;
 use crate::model::kernels::argmax_rows;
 use crate::model::linalg::matmul_serial;
 use crate::model::parallel::below;
@@ -33,15 +33,12 @@ impl Predictor {
     /// The predicted class of each image of `x` (at most `rows` of them).
     pub fn predict(&mut self, p: &Classifier, x: ArrayView2<'_, f32>) -> &[u8] {
         let n = x.nrows();
-        dense_elu(x, &p.w[0], &p.b[0], self.h[0].slice_mut(s![..n, ..]));
+        let h0 = self.h[0].slice_mut(s![..n, ..]);
+        dense(x, &p.w[0], &p.b[0], p.activation(0), h0);
         for j in 1..p.depth() {
             let (a, c) = below(&mut self.h, j - 1, j);
-            dense_elu(
-                a.slice(s![..n, ..]),
-                &p.w[j],
-                &p.b[j],
-                c.slice_mut(s![..n, ..]),
-            );
+            let (a, c) = (a.slice(s![..n, ..]), c.slice_mut(s![..n, ..]));
+            dense(a, &p.w[j], &p.b[j], p.activation(j), c);
         }
         let mut logits = self.logits.slice_mut(s![..n, ..]);
         let (w, b) = p.head();

@@ -9,16 +9,10 @@ use crate::model::grad::rows_of;
 const SMALL: Arch = Arch::two(12, 7, 4);
 /// One and three encoder layers under the softmax.
 fn shallow() -> Arch {
-    Arch {
-        inputs: 12,
-        widths: Widths::new(&[5]).unwrap(),
-    }
+    Arch::new(12, Widths::new(&[5]).unwrap())
 }
 fn deep() -> Arch {
-    Arch {
-        inputs: 12,
-        widths: Widths::new(&[8, 6, 4]).unwrap(),
-    }
+    Arch::new(12, Widths::new(&[8, 6, 4]).unwrap())
 }
 const CLASSES: usize = 3;
 const ROWS: usize = 9;

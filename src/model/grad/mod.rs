@@ -21,8 +21,8 @@
 use ndarray::{Array2, ArrayViewMut2};
 
 use super::flat::{flat, flat_mut, vec_of};
-use super::inference::dense_elu;
-use super::kernels::{bias_elu, biased_mse, biased_mse_grad, elu_backward, mse, mse_grad};
+use super::inference::dense;
+use super::kernels::{biased_mse, biased_mse_grad, mse, mse_grad};
 use super::linalg::{matmul, matmul_serial};
 use super::parallel::{
     WeightGradient, above, below, for_row_blocks, level_views, row_block, weight_gradients,
@@ -122,17 +122,20 @@ struct Rows<'a> {
 row_block!(Rows, len: loss, [act, d, loss]);
 
 impl Rows<'_> {
-    /// `act[to] = elu(act[from] · W + b)` for dense layer `layer`.
-    fn dense_elu(&mut self, p: &Params, layer: usize, from: usize, to: usize) {
+    /// `act[to] = f(act[from] · W + b)` for dense layer `layer`.
+    fn dense(&mut self, p: &Params, layer: usize, from: usize, to: usize) {
         let (a, c) = below(&mut self.act, from, to);
-        dense_elu(a.view(), &p.w[layer], &p.b[layer], c.view_mut());
+        let f = p.act.layer(layer, p.layers());
+        dense(a.view(), &p.w[layer], &p.b[layer], f, c.view_mut());
     }
 
-    /// `d[to] = elu'(act[to]) ⊙ (d[from] · Wᵀ)` for dense layer `layer` (`to < from`).
-    fn back(&mut self, p: &Params, layer: usize, from: usize, to: usize) {
+    /// `d[to] = f'(act[to]) ⊙ (d[from] · Wᵀ)` for dense layer `layer` (`to < from`),
+    /// where `act[to]` is the output of dense layer `below`.
+    fn back(&mut self, p: &Params, layer: usize, from: usize, to: usize, below: usize) {
         let (dt, df) = above(&mut self.d, to, from);
         matmul_serial(dt.view_mut(), df.view(), p.w[layer].t(), false);
-        elu_backward(flat_mut(dt.view_mut()), flat(self.act[to].view()));
+        let f = p.act.layer(below, p.layers());
+        f.backward(flat_mut(dt.view_mut()), flat(self.act[to].view()));
     }
 }
 
@@ -164,11 +167,11 @@ fn stage_rows(p: &Params, k: usize, input: StageInput<'_>, mut r: Rows<'_>, scal
         StageInput::Pixels(fill) => {
             fill(r.start, flat_mut(r.act[0].view_mut()));
             for j in 0..a {
-                r.dense_elu(p, j, j, j + 1);
+                r.dense(p, j, j, j + 1);
             }
         }
     }
-    r.dense_elu(p, enc, a, k);
+    r.dense(p, enc, a, k);
     let width = r.act[a].ncols();
     if k == 1 {
         // The output layer is linear; its bias is added inside the loss pass.
@@ -183,7 +186,7 @@ fn stage_rows(p: &Params, k: usize, input: StageInput<'_>, mut r: Rows<'_>, scal
             r.loss,
         );
     } else {
-        r.dense_elu(p, dec, k, o);
+        r.dense(p, dec, k, o);
         mse_grad(
             flat(r.act[o].view()),
             flat(r.act[a].view()),
@@ -192,9 +195,10 @@ fn stage_rows(p: &Params, k: usize, input: StageInput<'_>, mut r: Rows<'_>, scal
             width,
             r.loss,
         );
-        elu_backward(flat_mut(r.d[o].view_mut()), flat(r.act[o].view()));
+        let f = p.act.layer(dec, p.layers());
+        f.backward(flat_mut(r.d[o].view_mut()), flat(r.act[o].view()));
     }
-    r.back(p, dec, o, k);
+    r.back(p, dec, o, k, enc);
 }
 
 /// The rest of phase `k`'s backward pass, after `stage_forward`: the weight and bias
@@ -215,7 +219,8 @@ pub fn stage_loss(p: &Params, k: usize, ws: &mut Workspace) -> f32 {
     {
         let (h, c) = below(act, a, k);
         matmul(c.view_mut(), h.view(), p.w[enc].view(), false);
-        bias_elu(flat_mut(c.view_mut()), vec_of(&p.b[enc]));
+        let f = p.act.layer(enc, p.layers());
+        f.bias_apply(flat_mut(c.view_mut()), vec_of(&p.b[enc]));
     }
     {
         let (h, out) = below(act, k, o);
@@ -224,7 +229,8 @@ pub fn stage_loss(p: &Params, k: usize, ws: &mut Workspace) -> f32 {
     let sum = if k == 1 {
         biased_mse(flat(act[o].view()), vec_of(&p.b[dec]), flat(act[a].view()))
     } else {
-        bias_elu(flat_mut(act[o].view_mut()), vec_of(&p.b[dec]));
+        let f = p.act.layer(dec, p.layers());
+        f.bias_apply(flat_mut(act[o].view_mut()), vec_of(&p.b[dec]));
         mse(flat(act[o].view()), flat(act[a].view()))
     };
     (sum / act[a].len() as f64) as f32
@@ -252,7 +258,7 @@ fn stack_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
     let last = p.layers() - 1;
     fill(r.start, flat_mut(r.act[0].view_mut()));
     for j in 0..last {
-        r.dense_elu(p, j, j, j + 1);
+        r.dense(p, j, j, j + 1);
     }
     {
         let (h, out) = below(&mut r.act, last, last + 1);
@@ -267,7 +273,7 @@ fn stack_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
         r.loss,
     );
     for j in (1..=last).rev() {
-        r.back(p, j, j + 1, j);
+        r.back(p, j, j + 1, j, j - 1);
     }
 }
 
@@ -303,7 +309,8 @@ pub fn stack_loss(p: &Params, ws: &mut Workspace) -> f32 {
         let (h, c) = below(act, j, j + 1);
         matmul(c.view_mut(), h.view(), p.w[j].view(), false);
         if j < last {
-            bias_elu(flat_mut(c.view_mut()), vec_of(&p.b[j]));
+            let f = p.act.layer(j, p.layers());
+            f.bias_apply(flat_mut(c.view_mut()), vec_of(&p.b[j]));
         }
     }
     let sum = biased_mse(
