@@ -117,6 +117,8 @@ pub enum CheckpointProblem {
     OtherNetwork { found: Arch, expected: Arch },
     #[error("not a network layerwise builds: {0}")]
     Degenerate(String),
+    #[error("says its weights are tied, but weights{0} is not the transpose of weights{1}")]
+    Untied(usize, usize),
     #[error("tensor '{name}' is {dtype:?}, expected {expected:?}")]
     Dtype {
         name: String,

@@ -35,7 +35,9 @@ pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, Chec
     if let Some(name) = st.names().into_iter().find(|n| !known(n)) {
         return Err(CheckpointProblem::UnexpectedTensor(name.to_string()));
     }
-    let arch = arch_of(&st)?.with_act(activations(&meta)?);
+    let arch = arch_of(&st)?
+        .with_act(activations(&meta)?)
+        .with_tied(flag(&meta, "tied_weights")?);
     if let Some(expected) = expect
         && expected != arch
     {
@@ -45,6 +47,12 @@ pub fn from_bytes(bytes: &[u8], expect: Option<Arch>) -> Result<Checkpoint, Chec
         });
     }
     let params = read_params(&st, "", arch)?;
+    if let Some(j) = (0..arch.layers()).find(|&j| {
+        arch.tied_to(j)
+            .is_some_and(|e| params.w[j] != params.w[e].t())
+    }) {
+        return Err(CheckpointProblem::Untied(j + 1, arch.layers() - j));
+    }
     let steps = count(&meta, "adam_steps")?;
     // Version 1 never has the optimiser's state or the order; version 2 has them
     // unless the model was saved without (a bare set of parameters).
@@ -102,12 +110,19 @@ fn activations(meta: &Meta) -> Result<Activations, CheckpointProblem> {
             .parse()
             .map_err(|_| bad("activation", v, "elu, relu, sigmoid or linear"))?;
     }
-    if let Some(v) = meta.get("linear_code") {
-        act.linear_code = v
-            .parse()
-            .map_err(|_| bad("linear_code", v, "true or false"))?;
-    }
+    act.linear_code = flag(meta, "linear_code")?;
     Ok(act)
+}
+
+/// A yes-or-no key, no when it is missing.
+fn flag(meta: &Meta, key: &'static str) -> Result<bool, CheckpointProblem> {
+    meta.get(key).map_or(Ok(false), |v| {
+        v.parse().map_err(|_| CheckpointProblem::Metadata {
+            key,
+            value: v.clone(),
+            what: "true or false",
+        })
+    })
 }
 
 fn has(st: &SafeTensors<'_>, name: &str) -> bool {

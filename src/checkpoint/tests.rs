@@ -266,6 +266,26 @@ fn errors_name_the_file() {
 }
 
 #[test]
+fn tied_weights_round_trip_and_a_file_whose_ties_do_not_hold_is_refused() {
+    let arch = Arch::new(6, crate::model::Widths::new(&[5, 4]).unwrap()).with_tied(true);
+    let p = Params::he_init(arch, 3);
+    assert!(p.ties_hold());
+    let ck = Checkpoint::bare(p.clone());
+    let back = from_bytes(&to_bytes(&ck).unwrap(), None).unwrap();
+    assert_eq!(back, ck);
+    assert!(back.params.tied);
+    let msg = refused(&to_bytes(&ck).unwrap(), Some(arch.with_tied(false)));
+    assert!(msg.contains("tied"), "{msg}");
+    let mut broken = p;
+    broken.w[2][[0, 1]] += 1.0;
+    let msg = refused(&to_bytes(&Checkpoint::bare(broken)).unwrap(), None);
+    assert!(
+        msg.contains("weights3 is not the transpose of weights2"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn activations_round_trip_and_the_recipe_files_stay_as_they_were() {
     use crate::model::{Activation, Activations};
     let act = Activations {

@@ -45,6 +45,9 @@ pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
         meta.insert("activation".into(), act.hidden.to_string());
         meta.insert("linear_code".into(), act.linear_code.to_string());
     }
+    if ck.params.tied {
+        meta.insert("tied_weights".into(), "true".into());
+    }
     for (k, key) in PHASE_KEYS.iter().enumerate().take(ck.params.depth()) {
         let epochs = ck.epochs_done[Phase::Layer(k as u8 + 1)];
         meta.insert(key.to_string(), epochs.to_string());

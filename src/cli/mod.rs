@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::checkpoint;
 use crate::data::Mnist;
-use crate::model::{Activation, Init, Widths};
+use crate::model::{Activation, Init, Noise, Widths};
 use crate::train::{CachedSampling, Hyperparams, Preset, check_inputs};
 
 #[derive(Debug, Parser)]
@@ -171,6 +171,15 @@ pub struct HyperArgs {
     /// default for a dense layer; the linear preset's).
     #[arg(long, value_name = "he|glorot")]
     pub init: Option<Init>,
+    /// Tie each decoder layer's weights to its mirror encoder layer's, transposed (own
+    /// biases): one matrix trained by both uses.
+    #[arg(long)]
+    pub tied_weights: bool,
+    /// Denoising: how each layer-wise phase corrupts its input (the target stays
+    /// clean): `gaussian:SD`, `mask:FRACTION` (to zero, Vincent's), `dropout:RATE`
+    /// (to zero, the rest scaled, the chapter's), or `none`.
+    #[arg(long, value_name = "KIND:AMOUNT")]
+    pub noise: Option<Noise>,
 }
 
 impl HyperArgs {
@@ -206,6 +215,8 @@ impl HyperArgs {
         h.activation = self.activation.unwrap_or(h.activation);
         h.linear_code |= self.linear_code;
         h.init = self.init.unwrap_or(h.init);
+        h.tied_weights |= self.tied_weights;
+        h.noise = self.noise.unwrap_or(h.noise);
         Ok(h)
     }
 }

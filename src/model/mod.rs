@@ -10,6 +10,7 @@ pub mod grad;
 pub mod inference;
 pub mod kernels;
 pub mod linalg;
+pub mod noise;
 pub(crate) mod parallel;
 pub mod params;
 pub mod tensors;
@@ -19,6 +20,7 @@ pub use adam::{Adam, AdamConfig, AdamState, NonFinite};
 pub use classifier::{Classifier, Confusion, Trains};
 pub use grad::Workspace;
 pub use inference::Inference;
+pub use noise::Noise;
 pub use params::{
     Arch, Init, MAX_LAYER_WIDTH, MAX_STAGES, Params, TENSOR_NAMES, Widths, WidthsError,
 };

@@ -183,10 +183,9 @@ impl<'a> WeightGradient<'a> {
     pub fn new(
         gw: &'a mut Array2<f32>,
         gb: &'a mut Array1<f32>,
-        a: &'a Array2<f32>,
-        d: &'a Array2<f32>,
+        a: ArrayView2<'a, f32>,
+        d: ArrayView2<'a, f32>,
     ) -> Self {
-        let (a, d) = (a.view(), d.view());
         Self {
             gw: gw.view_mut(),
             gb: vec_mut(gb),

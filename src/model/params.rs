@@ -211,6 +211,9 @@ pub struct Arch {
     pub widths: Widths,
     /// Each layer's nonlinearity: part of what the network is, as its shape is.
     pub act: Activations,
+    /// Each decoder layer's weights are the transpose of its mirror encoder layer's
+    /// (biases stay their own): one matrix trained by both uses.
+    pub tied: bool,
 }
 
 /// An `Arch` as settings and records keep it; records from before deeper stacks held
@@ -226,6 +229,8 @@ struct StoredArch {
     hidden2: Option<usize>,
     #[serde(default, skip_serializing_if = "Activations::is_recipe")]
     act: Activations,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    tied: bool,
 }
 
 impl From<StoredArch> for Arch {
@@ -235,6 +240,7 @@ impl From<StoredArch> for Arch {
             inputs: s.inputs,
             widths: s.widths.or_else(old).unwrap_or(Widths::RECIPE),
             act: s.act,
+            tied: s.tied,
         }
     }
 }
@@ -247,6 +253,7 @@ impl From<Arch> for StoredArch {
             hidden1: None,
             hidden2: None,
             act: a.act,
+            tied: a.tied,
         }
     }
 }
@@ -257,6 +264,7 @@ impl Arch {
         inputs: 784,
         widths: Widths::RECIPE,
         act: Activations::RECIPE,
+        tied: false,
     };
 
     /// A two-stage stack `inputs-hidden1-hidden2-hidden1-inputs` (widths in range).
@@ -265,6 +273,7 @@ impl Arch {
             inputs,
             widths: Widths::two(hidden1, hidden2),
             act: Activations::RECIPE,
+            tied: false,
         }
     }
 
@@ -274,12 +283,24 @@ impl Arch {
             inputs,
             widths,
             act: Activations::RECIPE,
+            tied: false,
         }
     }
 
     /// This shape with other activations.
     pub fn with_act(self, act: Activations) -> Arch {
         Arch { act, ..self }
+    }
+
+    /// This stack with its decoder's weights tied to the encoder's, or not.
+    pub fn with_tied(self, tied: bool) -> Arch {
+        Arch { tied, ..self }
+    }
+
+    /// The encoder layer whose weights dense layer `j` shares, if it is a tied
+    /// decoder layer.
+    pub fn tied_to(&self, j: usize) -> Option<usize> {
+        (self.tied && j >= self.depth()).then(|| self.layers() - 1 - j)
     }
 
     /// Dense layer `j`'s activation.
@@ -362,6 +383,9 @@ impl std::fmt::Display for Arch {
         if !self.act.is_recipe() {
             write!(f, " ({})", self.act)?;
         }
+        if self.tied {
+            write!(f, " tied")?;
+        }
         Ok(())
     }
 }
@@ -391,6 +415,9 @@ pub struct Params {
     pub b: Vec<Array1<f32>>,
     /// How the layers are activated (the weights mean nothing without it).
     pub act: Activations,
+    /// Whether each decoder weight matrix is its mirror encoder's transpose; kept so
+    /// by `tie`, and by training with tied gradients.
+    pub tied: bool,
 }
 
 /// The shape, not the 700,000 numbers: parameters travel in logged events.
@@ -412,6 +439,7 @@ impl Params {
             w,
             b,
             act: arch.act,
+            tied: arch.tied,
         }
     }
 
@@ -433,7 +461,25 @@ impl Params {
                 Init::Glorot => glorot_fill(w, &mut rng),
             }
         }
+        p.tie();
         p
+    }
+
+    /// With tied weights, sets each decoder matrix to its encoder's transpose.
+    pub fn tie(&mut self) {
+        let arch = self.arch();
+        for j in 0..self.layers() {
+            if let Some(e) = arch.tied_to(j) {
+                let (enc, dec) = self.w.split_at_mut(j);
+                dec[0].assign(&enc[e].t());
+            }
+        }
+    }
+
+    /// Whether every tied decoder matrix is exactly its encoder's transpose.
+    pub fn ties_hold(&self) -> bool {
+        let arch = self.arch();
+        (0..self.layers()).all(|j| arch.tied_to(j).is_none_or(|e| self.w[j] == self.w[e].t()))
     }
 
     pub fn arch(&self) -> Arch {
@@ -450,6 +496,7 @@ impl Params {
                 units,
             },
             act: self.act,
+            tied: self.tied,
         }
     }
 

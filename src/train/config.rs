@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Activation, Activations, AdamConfig, Arch, Init, Phase, Widths};
+use crate::model::{Activation, Activations, AdamConfig, Arch, Init, Noise, Phase, Widths};
 
 /// How a cached phase 2 draws its batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -76,6 +76,11 @@ pub struct Hyperparams {
     pub linear_code: bool,
     /// How the weights are first drawn.
     pub init: Init,
+    /// Each decoder layer uses its mirror encoder layer's weights, transposed.
+    pub tied_weights: bool,
+    /// How each layer-wise phase corrupts its input (denoising); the target stays
+    /// clean, and fine-tuning sees clean pixels.
+    pub noise: Noise,
 }
 
 impl Hyperparams {
@@ -99,6 +104,8 @@ impl Hyperparams {
         activation: Activation::Elu,
         linear_code: false,
         init: Init::He,
+        tied_weights: false,
+        noise: Noise::None,
     };
 }
 
@@ -211,7 +218,9 @@ pub const MAX_EPOCHS: u32 = 10_000;
 
 impl Hyperparams {
     pub fn arch(&self, inputs: usize) -> Arch {
-        Arch::new(inputs, self.layers).with_act(self.activations())
+        Arch::new(inputs, self.layers)
+            .with_act(self.activations())
+            .with_tied(self.tied_weights)
     }
 
     pub fn activations(&self) -> Activations {
@@ -290,6 +299,9 @@ impl Hyperparams {
             if !(0.0..1.0).contains(&b) {
                 return err(name, format!("must be in [0, 1), not {b}"));
             }
+        }
+        if let Some(p) = self.noise.problem() {
+            return err("noise", p);
         }
         if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
             return err(

@@ -7,10 +7,14 @@ use super::config::CachedSampling;
 use super::trainer::{TrainError, Trainer};
 use crate::data::PIXELS;
 use crate::data::batch::gather_pixels;
-use crate::model::Phase;
 use crate::model::grad::{
     StageInput, l2_penalty, phase_backward, phase_loss, stack_forward, stage_forward,
 };
+use crate::model::params::stream_seed;
+use crate::model::{Noise, Phase};
+
+/// The seed's stream for denoising noise (beside the trainer's init and batch order).
+const NOISE_STREAM: u64 = 4;
 
 /// A loss this many times the phase's first one means the run has blown up (at the
 /// recipe's settings the loss never exceeds 5x its first value; at lr 0.1, 10,000x).
@@ -129,6 +133,7 @@ impl Trainer {
         // Taken out for the step: a phase that ends (or fails) is simply not put back.
         let mut run = self.run.take().ok_or(TrainError::NotRunning)?;
         self.next_batch(run.cached);
+        self.ws.noise = self.noise_of(&run);
         let loss = self.forward(run.phase, run.cached);
         if let Some(what) = run.blown_up(loss) {
             self.take_back_last_update(&run);
@@ -151,6 +156,21 @@ impl Trainer {
         } else {
             self.sampler.next_batch(&mut self.idx);
         }
+    }
+
+    /// A denoising phase's noise for this batch: drawn from the seed, the phase and the
+    /// number of the batch among all the phase has trained, so that the same run gives
+    /// the same bits, cached or not, resumed from a checkpoint or not.
+    fn noise_of(&self, run: &Run) -> Option<(Noise, u64)> {
+        let Phase::Layer(k) = run.phase else {
+            return None;
+        };
+        if self.hp.noise.is_none() {
+            return None;
+        }
+        let done = self.epochs_done[run.phase] as u64 * run.batches as u64 + run.batch as u64;
+        let phase = stream_seed(stream_seed(self.hp.seed, NOISE_STREAM), k as u64);
+        Some((self.hp.noise, stream_seed(phase, done)))
     }
 
     /// The forward pass and the row-local backward pass of the batch; returns its loss.

@@ -164,7 +164,7 @@ pub fn classifier_backward(trains: Trains, ws: &mut ClassifierWorkspace) {
         .take(trained)
     {
         let d = if j == k { &ws.d_logits } else { &ws.d[j + 1] };
-        *slot = WeightGradient::new(w, b, &ws.act[j], d);
+        *slot = WeightGradient::new(w, b, ws.act[j].view(), d.view());
         n += 1;
     }
     weight_gradients(&mut layers[..n]);

@@ -127,6 +127,8 @@ impl Classifier {
             // Built from an `Arch` by `zeros`, so the widths are in range.
             widths: Widths::new(&units[..k]).unwrap_or(Widths::RECIPE),
             act: self.act,
+            // A classifier has no decoder to tie.
+            tied: false,
         }
     }
 

@@ -18,7 +18,7 @@
 //! h(k-1) from `act[k-1]`, writes its code to `act[k]` and its reconstruction of h(k-1)
 //! to `act[2K-k+1]`, where the full stack keeps the same level of the decoder.
 
-use ndarray::{Array2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use super::flat::{flat, flat_mut, vec_of};
 use super::inference::dense;
@@ -27,7 +27,7 @@ use super::linalg::{matmul, matmul_serial};
 use super::parallel::{
     WeightGradient, above, below, for_row_blocks, level_views, row_block, weight_gradients,
 };
-use super::{Arch, LayerSet, MAX_STAGES, Params, Phase};
+use super::{Arch, LayerSet, MAX_STAGES, Noise, Params, Phase};
 
 pub use super::parallel::FillRows;
 
@@ -57,6 +57,13 @@ pub struct Workspace {
     /// Data gradients (without L2) of the last backward pass; the tensors the phase
     /// does not train hold stale values.
     pub grads: Params,
+    /// How the next layer-wise forward pass corrupts its input, and the key its noise
+    /// is drawn from (a denoising phase sets it before every batch).
+    pub noise: Option<(Noise, u64)>,
+    /// The corrupted h(k-1) of the last layer-wise forward pass with noise, `batch`
+    /// rows of `noisy_width`: the encoder layer's input (the clean one is the target).
+    noisy: Vec<f32>,
+    noisy_width: usize,
 }
 
 impl Workspace {
@@ -70,7 +77,17 @@ impl Workspace {
             act,
             row_loss: vec![0.0; batch],
             grads: Params::zeros(arch),
+            noise: None,
+            noisy: vec![0.0; batch * (0..arch.depth()).map(|l| arch.level(l)).max().unwrap_or(0)],
+            noisy_width: 0,
         }
+    }
+
+    /// The last noisy forward pass's corrupted input (no columns without noise).
+    pub fn noisy(&self) -> ArrayView2<'_, f32> {
+        let n = self.batch * self.noisy_width;
+        ArrayView2::from_shape((self.batch, self.noisy_width), &self.noisy[..n])
+            .expect("sized for the widest level")
     }
 
     pub fn batch(&self) -> usize {
@@ -83,13 +100,16 @@ impl Workspace {
     }
 
     /// All of the batch's row-local buffers, as one block; levels the stack does not
-    /// have are empty.
+    /// have are empty, and so is the noisy input unless `noisy_width` is set.
     fn rows(&mut self) -> Rows<'_> {
         let batch = self.batch;
+        let n = batch * self.noisy_width;
         Rows {
             start: 0,
             act: level_views(&mut self.act, batch),
             d: level_views(&mut self.d, batch),
+            noisy: ArrayViewMut2::from_shape((batch, self.noisy_width), &mut self.noisy[..n])
+                .expect("sized for the widest level"),
             loss: &mut self.row_loss,
         }
     }
@@ -116,10 +136,11 @@ struct Rows<'a> {
     start: usize,
     act: [ArrayViewMut2<'a, f32>; LEVELS],
     d: [ArrayViewMut2<'a, f32>; LEVELS],
+    noisy: ArrayViewMut2<'a, f32>,
     loss: &'a mut [f64],
 }
 
-row_block!(Rows, len: loss, [act, d, loss]);
+row_block!(Rows, len: loss, [act, d, noisy, loss]);
 
 impl Rows<'_> {
     /// `act[to] = f(act[from] · W + b)` for dense layer `layer`.
@@ -154,11 +175,22 @@ pub fn stage_forward(p: &Params, k: usize, input: StageInput<'_>, ws: &mut Works
     let width = p.arch().level(k - 1);
     let scale = 2.0 / (ws.batch * width) as f32;
     let threads = rayon::current_num_threads();
-    for_row_blocks(ws.rows(), threads, &|r| stage_rows(p, k, input, r, scale));
+    let noise = ws.noise.filter(|(n, _)| !n.is_none());
+    ws.noisy_width = if noise.is_some() { width } else { 0 };
+    for_row_blocks(ws.rows(), threads, &|r| {
+        stage_rows(p, k, input, noise, r, scale)
+    });
     ws.mean_loss(width)
 }
 
-fn stage_rows(p: &Params, k: usize, input: StageInput<'_>, mut r: Rows<'_>, scale: f32) {
+fn stage_rows(
+    p: &Params,
+    k: usize,
+    input: StageInput<'_>,
+    noise: Option<(Noise, u64)>,
+    mut r: Rows<'_>,
+    scale: f32,
+) {
     let depth = p.layers() / 2;
     let (a, enc, dec) = (k - 1, k - 1, 2 * depth - k);
     let o = dec + 1;
@@ -171,7 +203,24 @@ fn stage_rows(p: &Params, k: usize, input: StageInput<'_>, mut r: Rows<'_>, scal
             }
         }
     }
-    r.dense(p, enc, a, k);
+    match noise {
+        None => r.dense(p, enc, a, k),
+        Some((noise, key)) => {
+            for (i, (clean, out)) in r.act[a]
+                .rows()
+                .into_iter()
+                .zip(r.noisy.rows_mut())
+                .enumerate()
+            {
+                let (clean, out) = (clean.to_slice(), out.into_slice());
+                if let (Some(clean), Some(out)) = (clean, out) {
+                    noise.corrupt(key, r.start + i, clean, out);
+                }
+            }
+            let f = p.act.layer(enc, p.layers());
+            dense(r.noisy.view(), &p.w[enc], &p.b[enc], f, r.act[k].view_mut());
+        }
+    }
     let width = r.act[a].ncols();
     if k == 1 {
         // The output layer is linear; its bias is added inside the loss pass.
@@ -202,11 +251,14 @@ fn stage_rows(p: &Params, k: usize, input: StageInput<'_>, mut r: Rows<'_>, scal
 }
 
 /// The rest of phase `k`'s backward pass, after `stage_forward`: the weight and bias
-/// gradients of its two layers. (The decoder layer's input is the code, `act[k]`.)
+/// gradients of its two layers. (The decoder layer's input is the code, `act[k]`; the
+/// encoder layer's is the corrupted h(k-1) when the forward pass had noise.)
 pub fn stage_backward(k: usize, ws: &mut Workspace) {
     let depth = ws.depth;
     let layers = Phase::Layer(k as u8).layers(depth);
-    gradients(ws, layers, &|j| if j < depth { j } else { k });
+    let noisy = (ws.noisy_width > 0).then_some(k - 1);
+    gradients(ws, layers, &|j| if j < depth { j } else { k }, noisy);
+    tie_gradients(&mut ws.grads, layers);
 }
 
 /// Phase `k`'s reconstruction loss of the batch whose h(k-1) is in `ws.act[k-1]` (the
@@ -281,19 +333,54 @@ fn stack_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
 /// layers and the inner half run side by side: about equal work.
 pub fn stack_backward(ws: &mut Workspace) {
     let layers = LayerSet::all(2 * ws.depth);
-    gradients(ws, layers, &|j| j);
+    gradients(ws, layers, &|j| j, None);
+    tie_gradients(&mut ws.grads, layers);
+}
+
+/// With tied weights, the shared matrix's gradient is the sum of both uses' (the
+/// decoder's transposed); each copy gets all of it, so that Adam, element by element,
+/// keeps the two exactly each other's transpose. (Addition commutes in IEEE arithmetic,
+/// so both copies hold the same bits.)
+fn tie_gradients(g: &mut Params, layers: LayerSet) {
+    let arch = g.arch();
+    for j in layers.iter() {
+        let Some(e) = arch.tied_to(j).filter(|&e| layers.contains(e)) else {
+            continue;
+        };
+        let (enc, dec) = g.w.split_at_mut(j);
+        let (ge, gd) = (&mut enc[e], &mut dec[0]);
+        for ((a, b), x) in ge.indexed_iter_mut() {
+            let y = &mut gd[[b, a]];
+            let sum = *x + *y;
+            *x = sum;
+            *y = sum;
+        }
+    }
 }
 
 /// `gw = input · d`, `gb = column sums of d` for each layer in `layers`, where layer j's
-/// input is `act[input(j)]` and its delta `d[j + 1]`; the output layer first.
-fn gradients(ws: &mut Workspace, layers: LayerSet, input: &dyn Fn(usize) -> usize) {
+/// input is `act[input(j)]` (the noisy input for layer `noisy`) and its delta
+/// `d[j + 1]`; the output layer first.
+fn gradients(
+    ws: &mut Workspace,
+    layers: LayerSet,
+    input: &dyn Fn(usize) -> usize,
+    noisy: Option<usize>,
+) {
     let mut items: [WeightGradient<'_>; 2 * MAX_STAGES] =
         std::array::from_fn(|_| WeightGradient::empty());
     let mut n = 0;
+    let n_noisy = ws.batch * ws.noisy_width;
+    let corrupted = ArrayView2::from_shape((ws.batch, ws.noisy_width), &ws.noisy[..n_noisy])
+        .expect("sized for the widest level");
     let g = &mut ws.grads;
     for (j, (gw, gb)) in g.w.iter_mut().zip(g.b.iter_mut()).enumerate().rev() {
         if layers.contains(j) {
-            items[n] = WeightGradient::new(gw, gb, &ws.act[input(j)], &ws.d[j + 1]);
+            let a = match noisy == Some(j) {
+                true => corrupted,
+                false => ws.act[input(j)].view(),
+            };
+            items[n] = WeightGradient::new(gw, gb, a, ws.d[j + 1].view());
             n += 1;
         }
     }
@@ -337,11 +424,14 @@ pub fn phase_backward(phase: Phase, ws: &mut Workspace) {
     }
 }
 
-/// `l2 * sum(w^2) / 2` over the weights a phase trains (TF's `l2_regularizer`).
+/// `l2 * sum(w^2) / 2` over the weights a phase trains (TF's `l2_regularizer`); a
+/// tied matrix counts once.
 pub fn l2_penalty(p: &Params, phase: Phase, l2: f32) -> f64 {
+    let arch = p.arch();
     phase
         .layers(p.layers() / 2)
         .iter()
+        .filter(|&j| arch.tied_to(j).is_none())
         .map(|j| p.w[j].iter().map(|&w| (w as f64) * (w as f64)).sum::<f64>())
         .sum::<f64>()
         * l2 as f64
