@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::checkpoint;
 use crate::data::Mnist;
-use crate::model::{Activation, Init, Noise, Widths};
+use crate::model::{Activation, Init, Noise, Sparsity, Widths};
 use crate::train::{CachedSampling, Hyperparams, Preset, check_inputs};
 
 #[derive(Debug, Parser)]
@@ -180,6 +180,10 @@ pub struct HyperArgs {
     /// (to zero, the rest scaled, the chapter's), or `none`.
     #[arg(long, value_name = "KIND:AMOUNT")]
     pub noise: Option<Noise>,
+    /// A sparse autoencoder's penalty on each phase's code: `kl:TARGET:WEIGHT` (a
+    /// sigmoid code's firing rate; the chapter's kl:0.1:0.2) or `l1:WEIGHT`.
+    #[arg(long, value_name = "kl:T:W|l1:W")]
+    pub sparsity: Option<Sparsity>,
 }
 
 impl HyperArgs {
@@ -217,6 +221,7 @@ impl HyperArgs {
         h.init = self.init.unwrap_or(h.init);
         h.tied_weights |= self.tied_weights;
         h.noise = self.noise.unwrap_or(h.noise);
+        h.sparsity = self.sparsity.unwrap_or(h.sparsity);
         Ok(h)
     }
 }

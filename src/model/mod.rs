@@ -13,6 +13,7 @@ pub mod linalg;
 pub mod noise;
 pub(crate) mod parallel;
 pub mod params;
+pub mod sparsity;
 pub mod tensors;
 
 pub use activation::{Activation, Activations};
@@ -24,6 +25,7 @@ pub use noise::Noise;
 pub use params::{
     Arch, Init, MAX_LAYER_WIDTH, MAX_STAGES, Params, TENSOR_NAMES, Widths, WidthsError,
 };
+pub use sparsity::Sparsity;
 pub use tensors::TensorSet;
 
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Activation, Activations, AdamConfig, Arch, Init, Noise, Phase, Widths};
+use crate::model::{
+    Activation, Activations, AdamConfig, Arch, Init, Noise, Phase, Sparsity, Widths,
+};
 
 /// How a cached phase 2 draws its batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -81,6 +83,8 @@ pub struct Hyperparams {
     /// How each layer-wise phase corrupts its input (denoising); the target stays
     /// clean, and fine-tuning sees clean pixels.
     pub noise: Noise,
+    /// A penalty on each layer-wise phase's code activations (a sparse autoencoder).
+    pub sparsity: Sparsity,
 }
 
 impl Hyperparams {
@@ -106,6 +110,7 @@ impl Hyperparams {
         init: Init::He,
         tied_weights: false,
         noise: Noise::None,
+        sparsity: Sparsity::None,
     };
 }
 
@@ -302,6 +307,20 @@ impl Hyperparams {
         }
         if let Some(p) = self.noise.problem() {
             return err("noise", p);
+        }
+        if let Some(p) = self.sparsity.problem() {
+            return err("sparsity", p);
+        }
+        let sigmoid_code = self.activation == Activation::Sigmoid && !self.linear_code;
+        if matches!(self.sparsity, Sparsity::Kl { .. }) && !sigmoid_code {
+            return err(
+                "sparsity",
+                format!(
+                    "a KL target is a firing rate, which only a sigmoid code has (this one \
+                     is {}); use --activation sigmoid, or an l1 penalty",
+                    self.activations()
+                ),
+            );
         }
         if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
             return err(

@@ -134,6 +134,7 @@ impl Trainer {
         let mut run = self.run.take().ok_or(TrainError::NotRunning)?;
         self.next_batch(run.cached);
         self.ws.noise = self.noise_of(&run);
+        self.ws.sparsity = self.hp.sparsity;
         let loss = self.forward(run.phase, run.cached);
         if let Some(what) = run.blown_up(loss) {
             self.take_back_last_update(&run);

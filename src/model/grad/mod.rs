@@ -27,6 +27,7 @@ use super::linalg::{matmul, matmul_serial};
 use super::parallel::{
     WeightGradient, above, below, for_row_blocks, level_views, row_block, weight_gradients,
 };
+use super::sparsity::Sparsity;
 use super::{Arch, LayerSet, MAX_STAGES, Noise, Params, Phase};
 
 pub use super::parallel::FillRows;
@@ -64,6 +65,10 @@ pub struct Workspace {
     /// rows of `noisy_width`: the encoder layer's input (the clean one is the target).
     noisy: Vec<f32>,
     noisy_width: usize,
+    /// The penalty a layer-wise phase puts on its code (a sparse autoencoder's).
+    pub sparsity: Sparsity,
+    /// The code units' batch means, for the sparsity penalty's gradient.
+    means: Vec<f32>,
 }
 
 impl Workspace {
@@ -80,6 +85,8 @@ impl Workspace {
             noise: None,
             noisy: vec![0.0; batch * (0..arch.depth()).map(|l| arch.level(l)).max().unwrap_or(0)],
             noisy_width: 0,
+            sparsity: Sparsity::None,
+            means: vec![0.0; (1..=arch.depth()).map(|l| arch.level(l)).max().unwrap_or(0)],
         }
     }
 
@@ -153,8 +160,29 @@ impl Rows<'_> {
     /// `d[to] = f'(act[to]) ⊙ (d[from] · Wᵀ)` for dense layer `layer` (`to < from`),
     /// where `act[to]` is the output of dense layer `below`.
     fn back(&mut self, p: &Params, layer: usize, from: usize, to: usize, below: usize) {
+        self.back_penalised(p, layer, from, to, below, None);
+    }
+
+    /// `back`, with a sparsity penalty's gradient at `act[to]` (of a batch whose units'
+    /// means are given) added before the activation's derivative.
+    fn back_penalised(
+        &mut self,
+        p: &Params,
+        layer: usize,
+        from: usize,
+        to: usize,
+        below: usize,
+        penalty: Option<(Sparsity, &[f32], usize)>,
+    ) {
         let (dt, df) = above(&mut self.d, to, from);
         matmul_serial(dt.view_mut(), df.view(), p.w[layer].t(), false);
+        if let Some((s, means, batch)) = penalty {
+            for (d, a) in dt.rows_mut().into_iter().zip(self.act[to].rows()) {
+                if let (Some(d), Some(a)) = (d.into_slice(), a.to_slice()) {
+                    s.add_gradient(means, batch, a, d);
+                }
+            }
+        }
         let f = p.act.layer(below, p.layers());
         f.backward(flat_mut(dt.view_mut()), flat(self.act[to].view()));
     }
@@ -177,23 +205,40 @@ pub fn stage_forward(p: &Params, k: usize, input: StageInput<'_>, ws: &mut Works
     let threads = rayon::current_num_threads();
     let noise = ws.noise.filter(|(n, _)| !n.is_none());
     ws.noisy_width = if noise.is_some() { width } else { 0 };
-    for_row_blocks(ws.rows(), threads, &|r| {
-        stage_rows(p, k, input, noise, r, scale)
-    });
+    if ws.sparsity.is_none() {
+        for_row_blocks(ws.rows(), threads, &|mut r| {
+            stage_encode(p, k, input, noise, &mut r);
+            stage_decode(p, k, None, r, scale);
+        });
+    } else {
+        // The penalty's gradient needs every row's code first: two passes.
+        for_row_blocks(ws.rows(), threads, &|mut r| {
+            stage_encode(p, k, input, noise, &mut r)
+        });
+        let (s, batch) = (ws.sparsity, ws.batch);
+        // Taken out for the pass (no allocation), so that the rows can be borrowed.
+        let mut means = std::mem::take(&mut ws.means);
+        let code = &mut means[..p.arch().level(k)];
+        Sparsity::means(ws.act[k].view(), code);
+        let code: &[f32] = code;
+        for_row_blocks(ws.rows(), threads, &|r| {
+            stage_decode(p, k, Some((s, code, batch)), r, scale)
+        });
+        ws.means = means;
+    }
     ws.mean_loss(width)
 }
 
-fn stage_rows(
+/// Phase `k`'s forward pass of a block of rows up to its code: h(k-1) (filled, or
+/// recomputed from the pixels), corrupted when denoising, through encoder layer k.
+fn stage_encode(
     p: &Params,
     k: usize,
     input: StageInput<'_>,
     noise: Option<(Noise, u64)>,
-    mut r: Rows<'_>,
-    scale: f32,
+    r: &mut Rows<'_>,
 ) {
-    let depth = p.layers() / 2;
-    let (a, enc, dec) = (k - 1, k - 1, 2 * depth - k);
-    let o = dec + 1;
+    let a = k - 1;
     match input {
         StageInput::Level(fill) => fill(r.start, flat_mut(r.act[a].view_mut())),
         StageInput::Pixels(fill) => {
@@ -204,23 +249,32 @@ fn stage_rows(
         }
     }
     match noise {
-        None => r.dense(p, enc, a, k),
+        None => r.dense(p, a, a, k),
         Some((noise, key)) => {
-            for (i, (clean, out)) in r.act[a]
-                .rows()
-                .into_iter()
-                .zip(r.noisy.rows_mut())
-                .enumerate()
-            {
-                let (clean, out) = (clean.to_slice(), out.into_slice());
-                if let (Some(clean), Some(out)) = (clean, out) {
+            let rows = r.act[a].rows().into_iter().zip(r.noisy.rows_mut());
+            for (i, (clean, out)) in rows.enumerate() {
+                if let (Some(clean), Some(out)) = (clean.to_slice(), out.into_slice()) {
                     noise.corrupt(key, r.start + i, clean, out);
                 }
             }
-            let f = p.act.layer(enc, p.layers());
-            dense(r.noisy.view(), &p.w[enc], &p.b[enc], f, r.act[k].view_mut());
+            let f = p.act.layer(a, p.layers());
+            dense(r.noisy.view(), &p.w[a], &p.b[a], f, r.act[k].view_mut());
         }
     }
+}
+
+/// The rest of phase `k`'s row-local work: the decoder layer, the loss, and both
+/// layers' deltas (with the sparsity penalty's gradient at the code, if any).
+fn stage_decode(
+    p: &Params,
+    k: usize,
+    penalty: Option<(Sparsity, &[f32], usize)>,
+    mut r: Rows<'_>,
+    scale: f32,
+) {
+    let depth = p.layers() / 2;
+    let (a, enc, dec) = (k - 1, k - 1, 2 * depth - k);
+    let o = dec + 1;
     let width = r.act[a].ncols();
     if k == 1 {
         // The output layer is linear; its bias is added inside the loss pass.
@@ -247,7 +301,7 @@ fn stage_rows(
         let f = p.act.layer(dec, p.layers());
         f.backward(flat_mut(r.d[o].view_mut()), flat(r.act[o].view()));
     }
-    r.back(p, dec, o, k, enc);
+    r.back_penalised(p, dec, o, k, enc, penalty);
 }
 
 /// The rest of phase `k`'s backward pass, after `stage_forward`: the weight and bias

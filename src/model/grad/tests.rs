@@ -340,3 +340,56 @@ fn a_denoising_phase_has_exact_gradients_and_never_corrupts_its_target() {
         }
     }
 }
+
+#[test]
+fn a_sparsity_penalty_on_the_code_has_exact_gradients() {
+    use crate::model::{Activation, Activations, Sparsity};
+    let sigmoid = Activations {
+        hidden: Activation::Sigmoid,
+        linear_code: false,
+    };
+    let x = batch(9, 12, 8);
+    let pixels = rows_of(&x);
+    for (act, s) in [
+        (
+            sigmoid,
+            Sparsity::Kl {
+                target: 0.1,
+                weight: 0.2,
+            },
+        ),
+        (Activations::RECIPE, Sparsity::L1 { weight: 0.05 }),
+    ] {
+        let a = arch(&[8, 6, 4]).with_act(act);
+        for k in 1..=3 {
+            let mut p = params(a);
+            let mut ws = Workspace::new(a, 9);
+            ws.sparsity = s;
+            stage_gradients(&p, k, StageInput::Pixels(&pixels), &mut ws);
+            let grads = ws.grads.clone();
+            let mut plain = Workspace::new(a, 9);
+            stage_gradients(&p, k, StageInput::Pixels(&pixels), &mut plain);
+            let enc = 2 * (k - 1);
+            assert_ne!(grads.tensor(enc), plain.grads.tensor(enc), "{s}: no effect");
+            let mut worst = 0f64;
+            for &t in Phase::Layer(k as u8).tensors(3).iter() {
+                for i in 0..p.tensor(t).len() {
+                    let w = p.tensor(t)[i];
+                    let h = 1e-2 * w.abs().max(0.1);
+                    let mut loss = |v: f32| {
+                        p.tensor_mut(t)[i] = v;
+                        let data = stage_forward(&p, k, StageInput::Pixels(&pixels), &mut ws);
+                        data as f64 + s.penalty(ws.act[k].view())
+                    };
+                    let numeric = (loss(w + h) - loss(w - h)) / (2.0 * h as f64);
+                    p.tensor_mut(t)[i] = w;
+                    let analytic = grads.tensor(t)[i] as f64;
+                    let rel =
+                        (analytic - numeric).abs() / (analytic.abs() + numeric.abs()).max(2e-3);
+                    worst = worst.max(rel);
+                }
+            }
+            assert!(worst < 1e-2, "{s} phase {k}: worst relative error {worst}");
+        }
+    }
+}
