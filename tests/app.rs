@@ -821,3 +821,39 @@ fn new_widths_offer_a_phase_per_autoencoder_and_wait_for_reset_once_trained() {
         h.state().notes().errors()
     );
 }
+
+/// The chapter's variants are settings of the Training panel: tying weights rebuilds
+/// the untrained stack at once, a noise is taken as typed, nonsense is shown and keeps
+/// the phase buttons off, and a denoising phase trains.
+#[test]
+fn the_variants_are_set_in_the_training_panel_and_nonsense_is_shown() {
+    use layerwise::model::{Arch, Noise};
+    let mut h = app(short(), false);
+    h.get_by_label("tied weights").click();
+    h.run_steps(2);
+    let tied = Arch::RECIPE.with_tied(true);
+    assert!(wait(&mut h, |s| s.arch() == Some(tied)));
+    h.get_by_label_contains("decoder weights tied");
+    h.get_by_label("Noise").set_text_value_accesskit("mask:2");
+    h.run_steps(2);
+    h.get_by_label_contains("Noise: the masked fraction must lie strictly between 0 and 1, not 2");
+    assert!(h.get_by_label(PHASE1).accesskit_node().is_disabled());
+    h.get_by_label("Noise")
+        .set_text_value_accesskit("mask:0.25");
+    h.run_steps(2);
+    assert_eq!(
+        h.state().settings().hyperparams.noise,
+        Noise::Mask { fraction: 0.25 }
+    );
+    h.get_by_label_contains("denoising: mask:0.25 on each phase's input");
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    let p = h.state().session().snapshot().clone().unwrap().params;
+    assert!(p.tied && p.ties_hold());
+    assert!(
+        h.state().notes().errors().is_empty(),
+        "{:?}",
+        h.state().notes().errors()
+    );
+}

@@ -228,6 +228,15 @@ impl Hyperparams {
             .with_tied(self.tied_weights)
     }
 
+    /// Takes on `arch`'s shape: its widths, activations and tying (a model opened
+    /// from a file is trained as it is).
+    pub fn take_shape(&mut self, arch: Arch) {
+        self.layers = arch.widths;
+        self.activation = arch.act.hidden;
+        self.linear_code = arch.act.linear_code;
+        self.tied_weights = arch.tied;
+    }
+
     pub fn activations(&self) -> Activations {
         Activations {
             hidden: self.activation,

@@ -232,7 +232,7 @@ impl Trainer {
         check_inputs(arch)?;
         if arch != self.params.arch() {
             self.ws = Workspace::new(arch, self.hp.batch_size);
-            self.hp.layers = arch.widths;
+            self.hp.take_shape(arch);
         }
         self.adam = Adam::new(self.hp.adam(), arch);
         let mut note = None;

@@ -101,7 +101,7 @@ impl LayerwiseApp {
         }
         if let Some((_, arch)) = &options.load {
             // The worker's model must have the file's shape to take it.
-            settings.hyperparams.layers = arch.widths;
+            settings.hyperparams.take_shape(*arch);
         }
         let mut layout = cc
             .storage

@@ -6,7 +6,7 @@ use egui::epaint::QuadraticBezierShape;
 use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Sense, Shape, Stroke, Ui, pos2, vec2};
 
 use super::theme::{FROZEN, TRAINS};
-use crate::model::{Arch, Phase};
+use crate::model::{Arch, Noise, Phase};
 
 #[derive(Debug, Clone, Copy)]
 pub struct StackView {
@@ -14,6 +14,8 @@ pub struct StackView {
     /// The phase to show; `None` draws the bare stack.
     pub phase: Option<Phase>,
     pub running: bool,
+    /// How each layer-wise phase corrupts its input (drawn at the input it corrupts).
+    pub noise: Noise,
 }
 
 /// How a weight matrix takes part in the shown phase.
@@ -75,6 +77,7 @@ struct Layout {
     sizes: Vec<usize>,
     names: Vec<String>,
     mid_y: f32,
+    arch: Arch,
 }
 
 impl Layout {
@@ -100,6 +103,7 @@ impl Layout {
             sizes,
             names: names(arch.depth()),
             mid_y,
+            arch,
         }
     }
 }
@@ -198,6 +202,13 @@ fn bands(
             Role::Plain => (plain, Stroke::NONE),
         };
         painter.add(Shape::convex_polygon(band, fill, stroke));
+        if let Some(e) = layout.arch.tied_to(i) {
+            // A tied decoder matrix is its mirror's transpose: named so on the band.
+            let at = pos2((a.right() + b.left()) / 2.0, layout.mid_y);
+            let font = FontId::proportional(10.0);
+            let name = format!("W{}^T", e + 1);
+            painter.text(at, Align2::CENTER_CENTER, name, font, weak);
+        }
     }
 }
 
@@ -277,6 +288,36 @@ fn legend_ui(ui: &mut Ui, view: StackView, faint: Color32, weak: Color32) {
             ui.weak("(last phase)");
         }
     });
+    if let Some(v) = variant_line(view) {
+        ui.weak(v);
+    }
+}
+
+/// What the stack is beyond its widths, in a line: activations, tying, noise.
+fn variant_line(view: StackView) -> Option<String> {
+    let a = view.arch;
+    let mut parts = Vec::new();
+    if !a.act.is_recipe() {
+        parts.push(a.act.to_string());
+    }
+    if a.tied {
+        parts.push("decoder weights tied (W^T)".to_string());
+    }
+    match view.phase {
+        _ if view.noise.is_none() => {}
+        Some(Phase::Layer(k)) => parts.push(format!(
+            "denoising: {} on {}",
+            view.noise,
+            if k == 1 {
+                "the input".to_string()
+            } else {
+                format!("hidden{}", k - 1)
+            }
+        )),
+        Some(_) => parts.push(format!("denoising ({}) in layer-wise phases", view.noise)),
+        None => parts.push(format!("denoising: {} on each phase's input", view.noise)),
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::command::UiCommand;
 use super::phases;
 use super::session::{PcaFigure, PhaseResult, Session};
 use super::stack::{StackView, stack_ui};
-use crate::model::{Arch, Phase, Widths};
+use crate::model::{Activation, Arch, Init, Phase, Widths};
 use crate::train::protocol::RunState;
 use crate::train::{Hyperparams, Preset};
 
@@ -19,6 +19,9 @@ pub struct TrainingPanel {
     fine_tune_text: Option<String>,
     /// The encoder widths being typed ("1000,500,250,30"), taken on Enter or leaving.
     layers_text: Option<String>,
+    /// A denoising noise being typed ("mask:0.25"), and a sparsity penalty ("l1:1e-5").
+    noise_text: Option<String>,
+    sparsity_text: Option<String>,
     /// Phase previewed in the drawing while a phase button is hovered.
     preview: Option<Phase>,
 }
@@ -49,19 +52,21 @@ impl TrainingPanel {
                 arch,
                 phase: shown,
                 running: !session.is_idle(),
+                noise: hp.noise,
             },
         );
         ui.add_space(6.0);
         let idle = session.is_idle();
-        let widths = hp.layers;
+        let before = hp.arch(arch.inputs);
         let problem = ui
             .add_enabled_ui(idle, |ui| self.hyperparams_ui(ui, session, hp))
             .inner;
         if let Some(msg) = &problem {
             ui.colored_label(ui.visuals().error_fg_color, msg.as_str());
         }
-        if hp.layers != arch.widths {
-            if hp.layers != widths && idle && session.untrained() {
+        let wanted = hp.arch(arch.inputs);
+        if wanted != arch {
+            if wanted != before && idle && session.untrained() {
                 // Nothing trained yet: nothing is lost by building the new stack now.
                 clicked.push(UiCommand::Reset);
             } else {
@@ -184,6 +189,8 @@ impl TrainingPanel {
                     Some("Takes effect at the next Reset"),
                     &mut hp.seed,
                 );
+                let variant = self.variant_ui(ui, hp);
+                problem = problem.take().or(variant);
             });
         problem.or_else(|| {
             hp.validate(session.data().train.len())
@@ -250,6 +257,68 @@ impl TrainingPanel {
 }
 
 impl TrainingPanel {
+    /// The chapter's variants: the activation, the initialisation and tying (what the
+    /// network is: a new one is built at Reset), noise and sparsity (taken at the next
+    /// phase).
+    fn variant_ui(&mut self, ui: &mut Ui, hp: &mut Hyperparams) -> Option<String> {
+        let label = ui
+            .label("Activation")
+            .on_hover_text(
+                "The hidden layers' nonlinearity (the output stays linear); a linear code \
+                 keeps the innermost layer linear, as the 2006 paper's",
+            )
+            .id;
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_id_salt("activation")
+                .selected_text(hp.activation.name())
+                .show_ui(ui, |ui| {
+                    for a in Activation::ALL {
+                        ui.selectable_value(&mut hp.activation, a, a.name());
+                    }
+                })
+                .response
+                .labelled_by(label);
+            ui.checkbox(&mut hp.linear_code, "linear code");
+        });
+        ui.end_row();
+        let label = ui.label("Init").id;
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_id_salt("init")
+                .selected_text(hp.init.to_string())
+                .show_ui(ui, |ui| {
+                    for i in Init::ALL {
+                        ui.selectable_value(&mut hp.init, i, i.to_string());
+                    }
+                })
+                .response
+                .labelled_by(label);
+            ui.checkbox(&mut hp.tied_weights, "tied weights")
+                .on_hover_text(
+                    "Each decoder layer uses its mirror encoder layer's weights, \
+                     transposed (own biases): one matrix trained by both uses",
+                );
+        });
+        ui.end_row();
+        let noise = parsed_field(
+            ui,
+            "Noise",
+            "Denoising: each layer-wise phase corrupts its own input, the target stays \
+             clean. none, gaussian:SD (the notebook's gaussian:1.0), mask:FRACTION (to \
+             zero; Vincent 2010's mask:0.25) or dropout:RATE (to zero, the rest scaled)",
+            &mut self.noise_text,
+            &mut hp.noise,
+        );
+        let sparsity = parsed_field(
+            ui,
+            "Sparsity",
+            "A penalty on each phase's code: none, kl:TARGET:WEIGHT (a sigmoid code's \
+             firing rate; the notebook's kl:0.1:0.2) or l1:WEIGHT",
+            &mut self.sparsity_text,
+            &mut hp.sparsity,
+        );
+        noise.or(sparsity)
+    }
+
     /// The encoder widths as text; the widths change when the text is left or Enter is
     /// pressed, so that typing "1000" does not build a 1-, 10- and 100-unit stack first.
     fn layers_field(&mut self, ui: &mut Ui, hp: &mut Hyperparams) -> Option<String> {
@@ -335,6 +404,33 @@ fn float_field(
         Ok(_) => None,
         Err(_) => Some(format!("{label}: '{}' is not a number", t.trim())),
     }
+}
+
+/// A text field for a setting that reads from text (a noise, a penalty): the setting
+/// follows the text while it parses. Returns why it does not.
+fn parsed_field<T>(
+    ui: &mut Ui,
+    label: &str,
+    hover: &str,
+    text: &mut Option<String>,
+    value: &mut T,
+) -> Option<String>
+where
+    T: std::str::FromStr<Err = String> + std::fmt::Display + PartialEq + Copy,
+{
+    let label_id = ui.label(label).on_hover_text(hover).id;
+    let t = text.get_or_insert_with(|| value.to_string());
+    let resp = ui
+        .add(egui::TextEdit::singleline(t).desired_width(130.0))
+        .labelled_by(label_id);
+    let parsed = t.trim().parse::<T>();
+    match &parsed {
+        Ok(v) if resp.changed() => *value = *v,
+        Ok(v) if !resp.has_focus() && v != value => *t = value.to_string(),
+        _ => {}
+    }
+    ui.end_row();
+    parsed.err().map(|e| format!("{label}: {e}"))
 }
 
 /// A labelled drag value for an integer setting.
