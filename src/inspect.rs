@@ -6,7 +6,11 @@ use ndarray::{Array2, s};
 
 use crate::data::batch::gather_pixels;
 use crate::data::{Images, PIXELS};
-use crate::model::{Inference, Params};
+use crate::model::{Inference, Noise, Params};
+
+/// The key the shown images' noise is drawn from: each test image keeps its own noise
+/// from frame to frame, and differs from every training batch's.
+const SHOWN_NOISE_KEY: u64 = 0x5EED_0F_5A0E;
 
 /// One test image through the stack: reconstructed through autoencoders 1..k for every
 /// k (k = 1 is phase 1's outer autoencoder, k = K the full stack), with its code.
@@ -17,6 +21,9 @@ pub struct Reconstruction {
     pub label: u8,
     /// Pixels in [0, 1], 784 of them.
     pub original: Vec<f32>,
+    /// With noise: the original corrupted, which the stack is given (the errors are
+    /// still against the clean original: how well it denoises).
+    pub corrupted: Option<Vec<f32>>,
     /// `through[k-1]`: the image through autoencoders 1..k (h(k) decoded by the mirror
     /// layers); the last is the full stack's.
     pub through: Vec<Vec<f32>>,
@@ -48,14 +55,34 @@ impl Reconstruction {
 
 /// Runs the images at `indices` (into `images`, all in range) through the stack.
 pub fn reconstruct(p: &Params, images: &Images, indices: &[usize]) -> Vec<Reconstruction> {
+    reconstruct_noisy(p, images, indices, Noise::None)
+}
+
+/// `reconstruct`, each image first corrupted by `noise` (as a denoising phase 1 corrupts
+/// its input), unless it is `Noise::None`.
+pub fn reconstruct_noisy(
+    p: &Params,
+    images: &Images,
+    indices: &[usize],
+    noise: Noise,
+) -> Vec<Reconstruction> {
     if indices.is_empty() {
         return Vec::new();
     }
     let idx: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
     let mut x = Array2::zeros((indices.len(), PIXELS));
     gather_pixels(images, &idx, x.as_slice_mut().expect("standard layout"));
+    let noisy = (!noise.is_none()).then(|| {
+        let mut n = x.clone();
+        for ((clean, out), &i) in x.rows().into_iter().zip(n.rows_mut()).zip(indices) {
+            if let (Some(clean), Some(out)) = (clean.to_slice(), out.into_slice()) {
+                noise.corrupt(SHOWN_NOISE_KEY, i, clean, out);
+            }
+        }
+        n
+    });
     let mut inf = Inference::new(p.arch(), indices.len());
-    inf.run(p, x.view(), true);
+    inf.run(p, noisy.as_ref().unwrap_or(&x).view(), true);
     let mse = |a: &[f32], b: &[f32]| {
         (a.iter()
             .zip(b)
@@ -80,6 +107,7 @@ pub fn reconstruct(p: &Params, images: &Images, indices: &[usize]) -> Vec<Recons
                 label: images.labels[index],
                 mse: through.iter().map(|t| mse(&original, t)).collect(),
                 code: row(inf.code()),
+                corrupted: noisy.as_ref().map(row),
                 original,
                 through,
             }
@@ -137,6 +165,41 @@ mod tests {
         let loss = stage_loss(&p, 1, &mut ws);
         let mean = r.iter().map(|r| r.mse_outer() as f64).sum::<f64>() / 3.0;
         assert!((loss as f64 - mean).abs() < 1e-6 * mean);
+    }
+
+    #[test]
+    fn corrupted_images_are_reconstructed_and_measured_against_the_clean_ones() {
+        let data = Mnist::embedded().unwrap();
+        let p = Params::he_init(Arch::RECIPE, 3);
+        let indices = [0, 7];
+        let clean = reconstruct(&p, &data.test, &indices);
+        assert!(clean.iter().all(|r| r.corrupted.is_none()));
+        let mask = Noise::Mask { fraction: 0.5 };
+        let noisy = reconstruct_noisy(&p, &data.test, &indices, mask);
+        assert_eq!(noisy, reconstruct_noisy(&p, &data.test, &indices, mask));
+        for (c, n) in clean.iter().zip(&noisy) {
+            assert_eq!(n.original, c.original);
+            let corrupted = n.corrupted.as_ref().unwrap();
+            let lit = |v: &[f32]| v.iter().filter(|&&x| x > 0.0).count();
+            assert!(
+                lit(corrupted) < lit(&n.original) * 3 / 4,
+                "about half masked"
+            );
+            assert_ne!(n.full(), c.full());
+            // The stack was given the corrupted image; the error is against the clean.
+            let x = Array2::from_shape_vec((1, PIXELS), corrupted.clone()).unwrap();
+            let mut inf = Inference::new(p.arch(), 1);
+            inf.run(&p, x.view(), false);
+            assert_eq!(inf.out().row(0).to_vec(), n.full());
+            let sq = |a: &[f32], b: &[f32]| {
+                a.iter()
+                    .zip(b)
+                    .map(|(&a, &b)| ((a - b) as f64).powi(2))
+                    .sum::<f64>()
+                    / a.len() as f64
+            };
+            assert_eq!(n.mse_full(), sq(&n.original, n.full()) as f32);
+        }
     }
 
     #[test]

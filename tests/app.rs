@@ -846,6 +846,16 @@ fn the_variants_are_set_in_the_training_panel_and_nonsense_is_shown() {
         Noise::Mask { fraction: 0.25 }
     );
     h.get_by_label_contains("denoising: mask:0.25 on each phase's input");
+    // Reconstructions gives the stack the shown images corrupted, in a row of their own,
+    // until told to keep them clean.
+    h.run_steps(2);
+    h.get_by_label("corrupted");
+    let r = &h.state().inspection().recons[0];
+    assert!(r.corrupted.as_ref().is_some_and(|c| *c != r.original));
+    h.get_by_label("corrupt (mask:0.25)").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("corrupted").is_none());
+    assert!(h.state().inspection().recons[0].corrupted.is_none());
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));

@@ -30,7 +30,7 @@ use super::views::Views;
 use super::worker_link::{Received, WorkerLink};
 use crate::checkpoint::Checkpoint;
 use crate::data::Mnist;
-use crate::model::Phase;
+use crate::model::{Noise, Phase};
 use crate::train::Hyperparams;
 use crate::train::experiment::ExperimentSpec;
 use crate::train::protocol::{Command, Event, ExperimentEvent, RunState, Snapshot, Waker};
@@ -475,8 +475,13 @@ impl LayerwiseApp {
         let ctx = ui.ctx().clone();
         let shown = shown::pick(&self.session, self.history_pick);
         if let Some(shown) = &shown {
+            let noise = match self.settings.selection.clean {
+                true => Noise::None,
+                false => self.settings.hyperparams.noise,
+            };
+            let indices = self.settings.selection.shown();
             self.inspection
-                .update(shown, self.session.data(), self.settings.selection.shown());
+                .update(shown, self.session.data(), indices, noise);
             self.recon.update(&ctx, &self.inspection);
             self.codes.update(&ctx, shown, &self.inspection);
             self.features.update(&ctx, shown);

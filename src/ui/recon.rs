@@ -8,6 +8,7 @@ use super::command::UiCommand;
 use super::shown::Inspection;
 use super::textures::Texture;
 use crate::data::Images;
+use crate::model::Noise;
 use crate::picture;
 
 /// At most this many pinned images.
@@ -26,6 +27,9 @@ pub struct Selection {
     pub current: usize,
     pub digit: Option<u8>,
     pub pinned: Vec<usize>,
+    /// Show the images clean even when the run is denoising (else they are corrupted
+    /// with its noise, and the corrupted input gets a row of its own).
+    pub clean: bool,
 }
 
 impl Selection {
@@ -92,6 +96,7 @@ impl ReconPanel {
             .resize_with(seen.recons.len(), Default::default);
         for (k, (r, tex)) in seen.recons.iter().zip(&mut self.textures).enumerate() {
             let rasters: Vec<_> = std::iter::once(picture::digit(&r.original))
+                .chain(r.corrupted.iter().map(|c| picture::digit(c)))
                 .chain(r.through.iter().map(|t| picture::digit(t)))
                 .chain(std::iter::once(picture::error_map(&r.original, r.full())))
                 .collect();
@@ -111,8 +116,24 @@ impl ReconPanel {
         test: &Images,
         seen: &Inspection,
         sel: &mut Selection,
+        noise: Noise,
     ) -> Vec<UiCommand> {
-        let clicked = ui.horizontal(|ui| scrubber_ui(ui, test, sel)).inner;
+        let clicked = ui
+            .horizontal(|ui| {
+                let clicked = scrubber_ui(ui, test, sel);
+                if !noise.is_none() {
+                    let mut corrupt = !sel.clean;
+                    ui.checkbox(&mut corrupt, format!("corrupt ({noise})"))
+                        .on_hover_text(
+                            "Give the stack the images corrupted with the run's noise, \
+                             as a denoising phase 1 sees its input; the errors stay against \
+                             the clean images",
+                        );
+                    sel.clean = !corrupt;
+                }
+                clicked
+            })
+            .inner;
         let depth = seen.recons.first().map_or(2, |r| r.through.len());
         let side = image_side(ui, depth);
         egui::ScrollArea::both()
@@ -145,14 +166,18 @@ impl ReconPanel {
         }
         ui.end_row();
         let depth = seen.recons.first().map_or(2, |r| r.through.len());
-        let names = row_names(depth);
+        let corrupted = seen.recons.first().is_some_and(|r| r.corrupted.is_some());
+        let names = row_names(depth, corrupted);
+        // The rows before the reconstructions: the original, and the corrupted input.
+        let before = 1 + corrupted as usize;
         for (j, name) in names.iter().enumerate() {
             ui.label(name.as_str());
             for (r, tex) in seen.recons.iter().zip(&self.textures) {
                 if let Some(t) = tex.get(j).and_then(|t| t.get()) {
                     let hover = match j {
                         0 => format!("test image {} (digit {})", r.index, r.label),
-                        j => format!("MSE {:.5}", r.mse[(j - 1).min(depth - 1)]),
+                        j if j < before => "what the stack is given".to_string(),
+                        j => format!("MSE {:.5}", r.mse[(j - before).min(depth - 1)]),
                     };
                     ui.add(egui::Image::new((t.id(), vec2(side, side))))
                         .on_hover_text(hover);
@@ -174,13 +199,14 @@ impl ReconPanel {
 
 /// The picture rows' names at `depth`: the recipe's four, and for a deeper stack a row
 /// per autoencoder added ("AEs 1-2" reconstructs through hidden2).
-fn row_names(depth: usize) -> Vec<String> {
+fn row_names(depth: usize, corrupted: bool) -> Vec<String> {
     let through = (1..=depth).map(|k| match k {
         1 => "phase 1\n(outer)".to_string(),
         k if k == depth => "full stack".to_string(),
         k => format!("through\nAEs 1-{k}"),
     });
     std::iter::once("original".to_string())
+        .chain(corrupted.then(|| "corrupted".to_string()))
         .chain(through)
         .chain(std::iter::once("error".to_string()))
         .collect()

@@ -35,6 +35,7 @@ impl Default for Settings {
                 current: 0,
                 digit: None,
                 pinned: vec![1, 2, 3, 4, 8],
+                clean: false,
             },
             last_dir: None,
             experiment: ExperimentChoice::default(),

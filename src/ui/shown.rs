@@ -10,7 +10,7 @@ use super::seen::Seen;
 use super::session::Session;
 use crate::data::Mnist;
 use crate::inspect::{self, Reconstruction};
-use crate::model::Params;
+use crate::model::{Noise, Params};
 
 /// The parameters (and mean codes) the views draw from.
 #[derive(Debug, Clone)]
@@ -29,6 +29,7 @@ pub struct Inspection {
     params: Seen<Params>,
     data: Seen<Mnist>,
     indices: Vec<usize>,
+    noise: Noise,
     pub recons: Vec<Reconstruction>,
     /// Counts recomputations, so that views know when to redraw.
     pub generation: u64,
@@ -37,13 +38,15 @@ pub struct Inspection {
 impl Inspection {
     /// Recomputes the reconstructions if the parameters or the images changed (a
     /// handful of images: cheap enough for the UI thread).
-    pub fn update(&mut self, shown: &Shown, data: &Arc<Mnist>, indices: Vec<usize>) {
+    /// The images are corrupted by `noise` first (a denoising run's, to see it at work).
+    pub fn update(&mut self, shown: &Shown, data: &Arc<Mnist>, indices: Vec<usize>, noise: Noise) {
         // Both checked, so that both remember what they saw.
         let params = self.params.changed(Some(&shown.params));
         let data_changed = self.data.changed(Some(data));
-        if params || data_changed || self.indices != indices {
-            self.recons = inspect::reconstruct(&shown.params, &data.test, &indices);
+        if params || data_changed || self.indices != indices || self.noise != noise {
+            self.recons = inspect::reconstruct_noisy(&shown.params, &data.test, &indices, noise);
             self.indices = indices;
+            self.noise = noise;
             self.generation += 1;
         }
     }

@@ -42,9 +42,10 @@ impl Behavior<Pane> for Views<'_> {
                 self.clicked.extend(self.losses.ui(ui, self.session, log));
             }
             Pane::Reconstructions => {
+                let noise = self.settings.hyperparams.noise;
                 let (test, sel) = (&self.session.data().test, &mut self.settings.selection);
                 self.clicked
-                    .extend(self.recon.ui(ui, test, self.inspection, sel));
+                    .extend(self.recon.ui(ui, test, self.inspection, sel, noise));
             }
             Pane::Features => scrolled(ui, "features", |ui| self.features.ui(ui)),
             Pane::Codes => scrolled(ui, "codes", |ui| self.codes.ui(ui)),
