@@ -10,7 +10,7 @@ use crate::model::{Inference, Noise, Params};
 
 /// The key the shown images' noise is drawn from: each test image keeps its own noise
 /// from frame to frame, and differs from every training batch's.
-const SHOWN_NOISE_KEY: u64 = 0x5EED_0F_5A0E;
+const SHOWN_NOISE_KEY: u64 = 0x005E_ED0F_5A0E;
 
 /// One test image through the stack: reconstructed through autoencoders 1..k for every
 /// k (k = 1 is phase 1's outer autoencoder, k = K the full stack), with its code.
