@@ -867,3 +867,24 @@ fn the_variants_are_set_in_the_training_panel_and_nonsense_is_shown() {
         h.state().notes().errors()
     );
 }
+
+/// The linear preset's stack is shown against PCA's subspace as it trains: the overlap
+/// starts near what random rows give (150/784) and climbs with the first epoch.
+#[test]
+fn a_linear_autoencoder_shows_its_overlap_with_pcas_subspace() {
+    let hp = Hyperparams {
+        epochs: 1,
+        ..layerwise::train::Preset::Linear.hyperparams()
+    };
+    let mut h = app(hp, false);
+    assert!(wait(&mut h, |s| s.subspace_overlap().is_some()));
+    let before = h.state().session().subspace_overlap().unwrap();
+    assert!((0.1..0.3).contains(&before), "{before}");
+    h.get_by_label_contains("Decoder's subspace against PCA-150's: overlap");
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    let after = h.state().session().subspace_overlap().unwrap();
+    assert!(after > before + 0.4, "{before} -> {after}");
+    h.get_by_label_contains(&format!("overlap {after:.4}"));
+}

@@ -162,6 +162,9 @@ pub struct Session {
     test: Option<Errors>,
     /// PCA's test MSE at every rank on `data`, once measured.
     yardstick: Option<Arc<Yardstick>>,
+    /// How much of a one-stage decoder's row space lies in PCA's subspace of as many
+    /// axes, for the latest snapshot (what a linear autoencoder converges to).
+    subspace_overlap: Option<f64>,
     /// The latest classifier experiment and its results.
     experiment: ExperimentRecord,
 }
@@ -195,6 +198,9 @@ macro_rules! getters {
 getters! {
     copied {
         state: RunState;
+        /// The subspace overlap of a one-stage decoder with PCA's (1 = the same), once
+        /// the yardstick is measured.
+        subspace_overlap: Option<f64>;
         progress: Option<Progress>;
         /// Batches trained since the model was created, the plot's x axis.
         batches: u64;
@@ -235,6 +241,7 @@ impl Session {
             class_means: None,
             test: None,
             yardstick: None,
+            subspace_overlap: None,
             experiment: ExperimentRecord::default(),
         }
     }
@@ -392,6 +399,7 @@ impl Session {
             Event::Yardstick { data, pca } => {
                 if Arc::ptr_eq(&data, &self.data) {
                     self.yardstick = Some(pca);
+                    self.subspace_overlap = self.measure_overlap();
                 }
             }
             Event::CheckpointLoaded { path, note } => {
@@ -477,6 +485,16 @@ impl Session {
             self.history.push(s.clone());
         }
         self.snapshot = Some(s);
+        self.subspace_overlap = self.measure_overlap();
+    }
+
+    /// Once per snapshot (about 20 ms at 784x150), not per frame.
+    fn measure_overlap(&self) -> Option<f64> {
+        let p = &self.snapshot.as_ref()?.params;
+        match p.depth() {
+            1 => self.yardstick.as_ref()?.overlap(p.w[1].view()),
+            _ => None,
+        }
     }
 }
 

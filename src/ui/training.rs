@@ -85,6 +85,17 @@ impl TrainingPanel {
         self.cache_ui(ui, session, arch, cache_hidden1, &mut clicked);
         ui.separator();
         progress_ui(ui, session);
+        if let Some(o) = session.subspace_overlap() {
+            ui.label(format!(
+                "Decoder's subspace against PCA-{}'s: overlap {o:.4}",
+                arch.code()
+            ))
+            .on_hover_text(
+                "||P^T Q||^2 / k: Q an orthonormal basis of the decoder weights' rows, P the \
+                 top k principal axes of the training images; 1 = the same subspace, \
+                 k/784 what random ones average. A linear autoencoder's optimum spans PCA's.",
+            );
+        }
         ui.separator();
         epochs_ui(ui, session);
         clicked
