@@ -631,3 +631,22 @@ fn widths_depth_and_phases_are_refused_up_front() {
     let o = layerwise(&["train", "--preset", "hinton"]);
     assert_fails(&o, 2, "not one of: recipe, hinton2006");
 }
+
+#[test]
+fn nonsensical_variants_are_refused_up_front_by_train_and_by_the_app() {
+    for app in [false, true] {
+        let args = |rest: &[&'static str]| {
+            let mut v = if app { vec![] } else { vec!["train"] };
+            v.extend_from_slice(rest);
+            v
+        };
+        let o = layerwise(&args(&["--noise", "mask:2"]));
+        assert_fails(&o, 2, "the masked fraction must lie strictly between 0 and 1, not 2");
+        let o = layerwise(&args(&["--noise", "salt:0.1"]));
+        assert_fails(&o, 2, "is not a noise");
+        let o = layerwise(&args(&["--sparsity", "kl:0.1:0.2"]));
+        assert_fails(&o, 2, "a KL target is a firing rate, which only a sigmoid code has");
+        let o = layerwise(&args(&["--activation", "tanh"]));
+        assert_fails(&o, 2, "tanh");
+    }
+}

@@ -49,10 +49,13 @@ pub struct Cli {
     /// phase's seconds and the frame times while training to stderr (for scripts).
     #[arg(long, requires = "autostart")]
     pub exit_when_done: bool,
-    /// App only: start from a preset's settings instead of the last session's: `recipe`
-    /// or `hinton2006` (the 2006 paper's 784-1000-500-250-30 stack).
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["model", "load"])]
-    pub preset: Option<crate::train::Preset>,
+    /// App only: the training settings to start from instead of the last session's
+    /// (any of them given: the preset's, the recipe's by default, with those given).
+    #[command(
+        flatten,
+        next_help_heading = "Training settings (the app's, or train's)"
+    )]
+    pub hyper: HyperArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -103,7 +106,7 @@ pub struct EvalArgs {
 
 /// Every training setting. Each flag left out takes the preset's value (the recipe's
 /// unless `--preset` says otherwise).
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct HyperArgs {
     /// Start from a preset's settings: `recipe` (the default: 784-300-150-300-784,
     /// Adam 0.01, L2 1e-4, 4 epochs a phase), `hinton2006` (the 2006 paper's
@@ -282,7 +285,7 @@ pub fn run(cli: Cli) -> ExitCode {
             cli.data.as_deref(),
             cli.model.or(cli.load).as_deref(),
             &cli.autostart,
-            cli.preset,
+            &cli.hyper,
             cli.frame_stats,
             cli.exit_when_done,
         ),
@@ -297,10 +300,14 @@ fn app(
     data: Option<&Path>,
     model: Option<&Path>,
     autostart: &[u8],
-    preset: Option<crate::train::Preset>,
+    hyper: &HyperArgs,
     frame_stats: bool,
     exit_when_done: bool,
 ) -> Result<(), Failure> {
+    let hyperparams = match *hyper == HyperArgs::default() {
+        true => None,
+        false => Some(hyper.hyperparams()?),
+    };
     // A model that cannot be opened is refused here, before any window.
     let (load, data) = match model {
         Some(path) => {
@@ -309,10 +316,14 @@ fn app(
         }
         None => (None, load_data(data)?),
     };
+    // Refused before any window, as `train` refuses them.
+    if let Some(hp) = &hyperparams {
+        hp.validate(data.train.len()).map_err(Failure::input)?;
+    }
     let options = crate::ui::AppOptions {
         settings: None,
         load,
-        preset,
+        hyperparams,
         autostart: autostart.to_vec(),
         data_dir: None,
         exit_when_done,

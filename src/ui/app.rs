@@ -96,8 +96,8 @@ impl LayerwiseApp {
                 .unwrap_or_default()
         });
         settings.selection.fit(data.test.len());
-        if let Some(p) = options.preset {
-            settings.hyperparams = p.hyperparams();
+        if let Some(hp) = &options.hyperparams {
+            settings.hyperparams = hp.clone();
         }
         if let Some((_, arch)) = &options.load {
             // The worker's model must have the file's shape to take it.

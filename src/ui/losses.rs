@@ -94,7 +94,11 @@ pub const YARDSTICK_HOVER: &str = "PCA's test MSE through as many principal comp
 fn yardsticks(session: &Session) -> Vec<(PcaFigure, &'static str, egui::Color32)> {
     let outer = session.outer_yardstick();
     let code = session.code_yardstick();
-    let phase1 = outer.map(|f| (f, "phase 1", phase_color(Phase::ONE)));
+    // One autoencoder: phase 1's yardstick is the full stack's.
+    let deep = session.arch().is_some_and(|a| a.depth() > 1);
+    let phase1 = outer
+        .filter(|_| deep)
+        .map(|f| (f, "phase 1", phase_color(Phase::ONE)));
     let stack = code.map(|f| (f, "full stack", super::theme::GOOD));
     // A layer as wide as the image has PCA exact (0): no line to compare with.
     phase1

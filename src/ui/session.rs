@@ -297,12 +297,14 @@ impl Session {
 
     /// Whether any phase that trains the inner layers has run on the current model.
     pub fn inner_trained(&self) -> bool {
-        let done = self
-            .snapshot
-            .as_ref()
-            .map(|s| s.epochs_done)
-            .unwrap_or_default();
-        done.iter().any(|(p, e)| p != Phase::ONE && e > 0)
+        let Some(s) = self.snapshot.as_ref() else {
+            return false;
+        };
+        // One autoencoder has no inner layers: phase 1 trains all of it.
+        let one = s.params.depth() == 1;
+        s.epochs_done
+            .iter()
+            .any(|(p, e)| (one || p != Phase::ONE) && e > 0)
     }
 
     /// The shape of the worker's model, once it has shown it.

@@ -52,8 +52,8 @@ pub struct AppOptions {
     /// Phases to run one after the other as soon as the window is up, numbered as
     /// `--autostart` takes them: 1..K layer-wise, K+1 fine-tuning, at the model's depth.
     pub autostart: Vec<u8>,
-    /// Start from this preset's hyperparameters instead of the persisted ones.
-    pub preset: Option<crate::train::Preset>,
+    /// Start from these hyperparameters instead of the persisted ones.
+    pub hyperparams: Option<crate::train::Hyperparams>,
     /// A checkpoint to open at launch, and its network (the settings' widths follow it).
     pub load: Option<(PathBuf, crate::model::Arch)>,
     /// Where the model is kept when the window closes (none: not kept).
