@@ -6,16 +6,20 @@
 #   benches/variants.sh [target/release/layerwise] > variants.tsv
 set -euo pipefail
 bin=${1:-target/release/layerwise}
+# VARIANTS="sigmoid bce,tied" benches/variants.sh: only the variants named (comma-separated).
+only=${VARIANTS:-}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 lscpu | grep -E '^(Model name|CPU family|Model):' >&2
 declare -a names=(plain tied "denoising gaussian:1.0" "denoising mask:0.25" "sparse l1:1e-5"
-  "sigmoid" "sparse sigmoid kl:0.1:0.2" "linear")
+  "sigmoid" "sigmoid bce" "sparse sigmoid kl:0.1:0.2" "linear")
 declare -a flags=("" "--tied-weights" "--noise gaussian:1.0" "--noise mask:0.25"
-  "--sparsity l1:0.00001" "--activation sigmoid" "--activation sigmoid --sparsity kl:0.1:0.2"
+  "--sparsity l1:0.00001" "--activation sigmoid" "--activation sigmoid --loss bce"
+  "--activation sigmoid --sparsity kl:0.1:0.2"
   "--activation linear --l2 0 --init glorot --learning-rate 0.001 --epochs 8")
 printf 'variant\tseed\ttest_mse\tpca_mse\ttrain_s\tfrozen100\tfrozen1000\tfine100\tfine1000\n'
 for i in "${!names[@]}"; do
+  if [ -n "$only" ] && [[ ",$only," != *",${names[$i]},"* ]]; then continue; fi
   for seed in 1 2 3; do
     # shellcheck disable=SC2086
     "$bin" train ${flags[$i]} --seed "$seed" --save "$out/m.safetensors" --json >"$out/t.json"

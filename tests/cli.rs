@@ -641,11 +641,19 @@ fn nonsensical_variants_are_refused_up_front_by_train_and_by_the_app() {
             v
         };
         let o = layerwise(&args(&["--noise", "mask:2"]));
-        assert_fails(&o, 2, "the masked fraction must lie strictly between 0 and 1, not 2");
+        assert_fails(
+            &o,
+            2,
+            "the masked fraction must lie strictly between 0 and 1, not 2",
+        );
         let o = layerwise(&args(&["--noise", "salt:0.1"]));
         assert_fails(&o, 2, "is not a noise");
         let o = layerwise(&args(&["--sparsity", "kl:0.1:0.2"]));
-        assert_fails(&o, 2, "a KL target is a firing rate, which only a sigmoid code has");
+        assert_fails(
+            &o,
+            2,
+            "a KL target is a firing rate, which only a sigmoid code has",
+        );
         let o = layerwise(&args(&["--activation", "tanh"]));
         assert_fails(&o, 2, "tanh");
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use layerwise::data::Mnist;
-use layerwise::model::{Phase, Widths};
+use layerwise::model::{Activation, Noise, Phase, Sparsity, Widths};
 use layerwise::train::classify::{Arm, ArmRun, RunSpec, Sampling};
 use layerwise::train::{Hyperparams, Trainer, in_pool};
 
@@ -61,6 +61,35 @@ fn training_steps_do_not_allocate_on_any_number_of_threads() {
             .chain([(Phase::FineTune, false)])
             .collect();
         pool.install(|| in_pool(|| steps_do_not_allocate(&mut d, &phases, threads)));
+        // The variants: tied, denoising and sparse, sigmoid with a KL penalty.
+        let variants = [
+            Hyperparams {
+                layers: Widths::new(&[96, 64, 48]).unwrap(),
+                tied_weights: true,
+                noise: Noise::Mask { fraction: 0.25 },
+                sparsity: Sparsity::L1 { weight: 1e-5 },
+                ..hp.clone()
+            },
+            Hyperparams {
+                layers: Widths::new(&[96, 64]).unwrap(),
+                activation: Activation::Sigmoid,
+                noise: Noise::Gaussian { sd: 0.3 },
+                sparsity: Sparsity::Kl {
+                    target: 0.1,
+                    weight: 0.2,
+                },
+                ..hp.clone()
+            },
+        ];
+        for v in variants {
+            let depth = v.layers.depth() as u8;
+            let mut d = Trainer::new(data.clone(), v).unwrap();
+            let phases: Vec<(Phase, bool)> = (1..=depth)
+                .flat_map(|k| [(Phase::Layer(k), false), (Phase::Layer(k), true)])
+                .chain([(Phase::FineTune, false)])
+                .collect();
+            pool.install(|| in_pool(|| steps_do_not_allocate(&mut d, &phases, threads)));
+        }
         let encoder = t.params().clone();
         for (arm, sampling) in Arm::ALL
             .map(|a| (a, Sampling::Epochs))

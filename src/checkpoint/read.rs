@@ -111,6 +111,7 @@ fn activations(meta: &Meta) -> Result<Activations, CheckpointProblem> {
             .map_err(|_| bad("activation", v, "elu, relu, sigmoid or linear"))?;
     }
     act.linear_code = flag(meta, "linear_code")?;
+    act.sigmoid_output = flag(meta, "sigmoid_output")?;
     Ok(act)
 }
 

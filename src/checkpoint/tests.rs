@@ -291,6 +291,7 @@ fn activations_round_trip_and_the_recipe_files_stay_as_they_were() {
     let act = Activations {
         hidden: Activation::Sigmoid,
         linear_code: true,
+        sigmoid_output: true,
     };
     let arch = Arch::new(6, crate::model::Widths::new(&[5, 4]).unwrap()).with_act(act);
     let ck = Checkpoint::bare(Params::he_init(arch, 3));
@@ -309,7 +310,10 @@ fn activations_round_trip_and_the_recipe_files_stay_as_they_were() {
             .contains_key("activation")
     );
     let msg = refused(&bytes, Some(arch));
-    assert!(msg.contains("(sigmoid, linear code)"), "{msg}");
+    assert!(
+        msg.contains("(sigmoid, linear code, sigmoid output (BCE))"),
+        "{msg}"
+    );
     let msg = refused(&with_meta("activation", "tanh"), None);
     assert!(msg.contains("activation = 'tanh'"), "{msg}");
 }

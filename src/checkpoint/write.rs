@@ -44,6 +44,9 @@ pub fn to_bytes<'a>(ck: &'a Checkpoint) -> Result<Vec<u8>, CheckpointProblem> {
     if !act.is_recipe() {
         meta.insert("activation".into(), act.hidden.to_string());
         meta.insert("linear_code".into(), act.linear_code.to_string());
+        if act.sigmoid_output {
+            meta.insert("sigmoid_output".into(), "true".into());
+        }
     }
     if ck.params.tied {
         meta.insert("tied_weights".into(), "true".into());

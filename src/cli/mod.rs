@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::checkpoint;
 use crate::data::Mnist;
 use crate::model::{Activation, Init, Noise, Sparsity, Widths};
-use crate::train::{CachedSampling, Hyperparams, Preset, check_inputs};
+use crate::train::{CachedSampling, Hyperparams, Loss, Preset, check_inputs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -187,6 +187,10 @@ pub struct HyperArgs {
     /// sigmoid code's firing rate; the chapter's kl:0.1:0.2) or `l1:WEIGHT`.
     #[arg(long, value_name = "kl:T:W|l1:W")]
     pub sparsity: Option<Sparsity>,
+    /// The reconstruction loss: `mse` (the recipe's, linear output) or `bce` (binary
+    /// cross-entropy through a sigmoid output; needs --activation sigmoid).
+    #[arg(long, value_name = "mse|bce")]
+    pub loss: Option<Loss>,
 }
 
 impl HyperArgs {
@@ -225,6 +229,7 @@ impl HyperArgs {
         h.tied_weights |= self.tied_weights;
         h.noise = self.noise.unwrap_or(h.noise);
         h.sparsity = self.sparsity.unwrap_or(h.sparsity);
+        h.loss = self.loss.unwrap_or(h.loss);
         Ok(h)
     }
 }

@@ -86,6 +86,9 @@ pub struct Activations {
     pub hidden: Activation,
     /// The code layer (encoder layer K) is linear whatever `hidden` is.
     pub linear_code: bool,
+    /// The output layer is a sigmoid, and every reconstruction loss binary
+    /// cross-entropy (the second edition's and Vincent et al.'s); else linear and MSE.
+    pub sigmoid_output: bool,
 }
 
 impl Activations {
@@ -93,11 +96,14 @@ impl Activations {
     pub const RECIPE: Activations = Activations {
         hidden: Activation::Elu,
         linear_code: false,
+        sigmoid_output: false,
     };
 
     /// Dense layer `j`'s activation, of `layers` (2K).
     pub fn layer(self, j: usize, layers: usize) -> Activation {
-        if j + 1 == layers || (self.linear_code && j + 1 == layers / 2) {
+        if j + 1 == layers && self.sigmoid_output {
+            Activation::Sigmoid
+        } else if j + 1 == layers || (self.linear_code && j + 1 == layers / 2) {
             Activation::Linear
         } else {
             self.hidden
@@ -115,6 +121,9 @@ impl std::fmt::Display for Activations {
         f.write_str(self.hidden.name())?;
         if self.linear_code && self.hidden != Activation::Linear {
             f.write_str(", linear code")?;
+        }
+        if self.sigmoid_output {
+            f.write_str(", sigmoid output (BCE)")?;
         }
         Ok(())
     }
@@ -137,6 +146,7 @@ mod tests {
         let coded = Activations {
             hidden: Sigmoid,
             linear_code: true,
+            sigmoid_output: false,
         };
         let got: Vec<_> = (0..8).map(|j| coded.layer(j, 8)).collect();
         assert_eq!(

@@ -319,6 +319,34 @@ dispatch! {
     }
 }
 
+/// Each row's binary cross-entropy `-sum(t ln y + (1 - t) ln(1 - y))` into `row_sums`
+/// (rows `width` long), and `d = (y - t) * scale`: the gradient at a sigmoid output's
+/// pre-activation, where the sigmoid's derivative cancels. `y` is kept 1e-7 inside
+/// (0, 1) for the logarithms only.
+pub fn bce_grad(
+    y: &[f32],
+    t: &[f32],
+    d: &mut [f32],
+    scale: f32,
+    width: usize,
+    row_sums: &mut [f64],
+) {
+    let rows = y
+        .chunks_exact(width)
+        .zip(t.chunks_exact(width))
+        .zip(d.chunks_exact_mut(width));
+    for (((y, t), d), sum) in rows.zip(row_sums.iter_mut()) {
+        let mut acc = 0f64;
+        for ((&y, &t), d) in y.iter().zip(t).zip(d) {
+            let c = (y as f64).clamp(1e-7, 1.0 - 1e-7);
+            let t64 = t as f64;
+            acc -= t64 * c.ln() + (1.0 - t64) * (1.0 - c).ln();
+            *d = (y - t) * scale;
+        }
+        *sum = acc;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

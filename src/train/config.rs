@@ -85,6 +85,41 @@ pub struct Hyperparams {
     pub noise: Noise,
     /// A penalty on each layer-wise phase's code activations (a sparse autoencoder).
     pub sparsity: Sparsity,
+    /// The reconstruction loss (BCE makes the output a sigmoid).
+    pub loss: Loss,
+}
+
+/// The reconstruction loss every phase minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    /// Mean squared error through a linear output: the recipe's.
+    #[default]
+    Mse,
+    /// Binary cross-entropy through a sigmoid output, every phase's target in [0, 1]
+    /// (so the hidden layers are sigmoids too).
+    Bce,
+}
+
+impl std::str::FromStr for Loss {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "mse" => Ok(Loss::Mse),
+            "bce" => Ok(Loss::Bce),
+            _ => Err(format!("'{s}' is not one of: mse, bce")),
+        }
+    }
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Loss::Mse => "mse",
+            Loss::Bce => "bce",
+        })
+    }
 }
 
 impl Hyperparams {
@@ -111,6 +146,7 @@ impl Hyperparams {
         tied_weights: false,
         noise: Noise::None,
         sparsity: Sparsity::None,
+        loss: Loss::Mse,
     };
 }
 
@@ -234,6 +270,10 @@ impl Hyperparams {
         self.layers = arch.widths;
         self.activation = arch.act.hidden;
         self.linear_code = arch.act.linear_code;
+        self.loss = match arch.act.sigmoid_output {
+            true => Loss::Bce,
+            false => Loss::Mse,
+        };
         self.tied_weights = arch.tied;
     }
 
@@ -241,6 +281,7 @@ impl Hyperparams {
         Activations {
             hidden: self.activation,
             linear_code: self.linear_code,
+            sigmoid_output: self.loss == Loss::Bce,
         }
     }
 
@@ -319,6 +360,20 @@ impl Hyperparams {
         }
         if let Some(p) = self.sparsity.problem() {
             return err("sparsity", p);
+        }
+        if self.loss == Loss::Bce
+            && self.layers.depth() > 1
+            && self.activation != Activation::Sigmoid
+        {
+            return err(
+                "loss",
+                format!(
+                    "binary cross-entropy needs every phase's target in [0, 1]: phases 2 \
+                     and up reconstruct hidden layers, so they must be sigmoids (use \
+                     --activation sigmoid), not {}",
+                    self.activation
+                ),
+            );
         }
         let sigmoid_code = self.activation == Activation::Sigmoid && !self.linear_code;
         if matches!(self.sparsity, Sparsity::Kl { .. }) && !sigmoid_code {

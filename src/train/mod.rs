@@ -13,7 +13,7 @@ pub mod trainer;
 pub mod worker;
 
 pub use cache::{CacheInfo, cache_bytes};
-pub use config::{CachedSampling, HyperparamError, Hyperparams, Preset};
+pub use config::{CachedSampling, HyperparamError, Hyperparams, Loss, Preset};
 pub use handle::WorkerHandle;
 pub use step::{EpochEnd, PhaseEnd, Step};
 pub use trainer::{TrainError, Trainer, check_inputs, in_pool};

@@ -9,7 +9,7 @@ use super::session::{PcaFigure, PhaseResult, Session};
 use super::stack::{StackView, stack_ui};
 use crate::model::{Activation, Arch, Init, Phase, Widths};
 use crate::train::protocol::RunState;
-use crate::train::{Hyperparams, Preset};
+use crate::train::{Hyperparams, Loss, Preset};
 
 /// Text being edited in the float fields, so that "0." or "1e-" can be typed.
 #[derive(Debug, Default)]
@@ -290,6 +290,15 @@ impl TrainingPanel {
                 .response
                 .labelled_by(label);
             ui.checkbox(&mut hp.linear_code, "linear code");
+            let bce = hp.loss == Loss::Bce;
+            let mut on = bce;
+            ui.checkbox(&mut on, "BCE").on_hover_text(
+                "Binary cross-entropy through a sigmoid output instead of MSE through a \
+                     linear one (every phase's target must lie in [0, 1]: sigmoid layers)",
+            );
+            if on != bce {
+                hp.loss = if on { Loss::Bce } else { Loss::Mse };
+            }
         });
         ui.end_row();
         let label = ui.label("Init").id;

@@ -22,7 +22,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use super::flat::{flat, flat_mut, vec_of};
 use super::inference::dense;
-use super::kernels::{biased_mse, biased_mse_grad, mse, mse_grad};
+use super::kernels::{bce_grad, biased_mse, biased_mse_grad, mse, mse_grad};
 use super::linalg::{matmul, matmul_serial};
 use super::parallel::{
     WeightGradient, above, below, for_row_blocks, level_views, row_block, weight_gradients,
@@ -276,7 +276,19 @@ fn stage_decode(
     let (a, enc, dec) = (k - 1, k - 1, 2 * depth - k);
     let o = dec + 1;
     let width = r.act[a].ncols();
-    if k == 1 {
+    if p.act.sigmoid_output {
+        // A sigmoid output under binary cross-entropy: the delta at its pre-activation
+        // is `y - t` (mean over the values, no factor 2).
+        r.dense(p, dec, k, o);
+        bce_grad(
+            flat(r.act[o].view()),
+            flat(r.act[a].view()),
+            flat_mut(r.d[o].view_mut()),
+            scale / 2.0,
+            width,
+            r.loss,
+        );
+    } else if k == 1 {
         // The output layer is linear; its bias is added inside the loss pass.
         let (h, out) = below(&mut r.act, k, o);
         matmul_serial(out.view_mut(), h.view(), p.w[dec].view(), false);
@@ -332,7 +344,7 @@ pub fn stage_loss(p: &Params, k: usize, ws: &mut Workspace) -> f32 {
         let (h, out) = below(act, k, o);
         matmul(out.view_mut(), h.view(), p.w[dec].view(), false);
     }
-    let sum = if k == 1 {
+    let sum = if k == 1 && !p.act.sigmoid_output {
         biased_mse(flat(act[o].view()), vec_of(&p.b[dec]), flat(act[a].view()))
     } else {
         let f = p.act.layer(dec, p.layers());
@@ -366,18 +378,29 @@ fn stack_rows(p: &Params, fill: FillRows<'_>, mut r: Rows<'_>, scale: f32) {
     for j in 0..last {
         r.dense(p, j, j, j + 1);
     }
-    {
+    if p.act.sigmoid_output {
+        r.dense(p, last, last, last + 1);
+        let width = r.act[0].ncols();
+        bce_grad(
+            flat(r.act[last + 1].view()),
+            flat(r.act[0].view()),
+            flat_mut(r.d[last + 1].view_mut()),
+            scale / 2.0,
+            width,
+            r.loss,
+        );
+    } else {
         let (h, out) = below(&mut r.act, last, last + 1);
         matmul_serial(out.view_mut(), h.view(), p.w[last].view(), false);
+        biased_mse_grad(
+            flat(r.act[last + 1].view()),
+            vec_of(&p.b[last]),
+            flat(r.act[0].view()),
+            flat_mut(r.d[last + 1].view_mut()),
+            scale,
+            r.loss,
+        );
     }
-    biased_mse_grad(
-        flat(r.act[last + 1].view()),
-        vec_of(&p.b[last]),
-        flat(r.act[0].view()),
-        flat_mut(r.d[last + 1].view_mut()),
-        scale,
-        r.loss,
-    );
     for j in (1..=last).rev() {
         r.back(p, j, j + 1, j, j - 1);
     }
@@ -449,16 +472,19 @@ pub fn stack_loss(p: &Params, ws: &mut Workspace) -> f32 {
     for j in 0..=last {
         let (h, c) = below(act, j, j + 1);
         matmul(c.view_mut(), h.view(), p.w[j].view(), false);
-        if j < last {
+        if j < last || p.act.sigmoid_output {
             let f = p.act.layer(j, p.layers());
             f.bias_apply(flat_mut(c.view_mut()), vec_of(&p.b[j]));
         }
     }
-    let sum = biased_mse(
-        flat(act[last + 1].view()),
-        vec_of(&p.b[last]),
-        flat(act[0].view()),
-    );
+    let sum = match p.act.sigmoid_output {
+        true => mse(flat(act[last + 1].view()), flat(act[0].view())),
+        false => biased_mse(
+            flat(act[last + 1].view()),
+            vec_of(&p.b[last]),
+            flat(act[0].view()),
+        ),
+    };
     (sum / act[0].len() as f64) as f32
 }
 

@@ -197,6 +197,7 @@ fn every_activation_and_a_linear_code_have_exact_gradients() {
             let a = arch(&[8, 6, 4]).with_act(Activations {
                 hidden,
                 linear_code,
+                ..Activations::RECIPE
             });
             for phase in [Phase::ONE, Phase::Layer(3)] {
                 check_arch(a, phase, 1e-3);
@@ -223,6 +224,7 @@ fn tied_weights_have_exact_gradients_in_every_phase_and_stay_transposed() {
         .with_act(crate::model::Activations {
             hidden: crate::model::Activation::Sigmoid,
             linear_code: false,
+            ..crate::model::Activations::RECIPE
         });
     check_arch(one, Phase::ONE, 1e-3);
     // Both copies' gradients are the same bits, so any element-wise update keeps them so.
@@ -347,6 +349,7 @@ fn a_sparsity_penalty_on_the_code_has_exact_gradients() {
     let sigmoid = Activations {
         hidden: Activation::Sigmoid,
         linear_code: false,
+        ..Activations::RECIPE
     };
     let x = batch(9, 12, 8);
     let pixels = rows_of(&x);
@@ -391,5 +394,83 @@ fn a_sparsity_penalty_on_the_code_has_exact_gradients() {
             }
             assert!(worst < 1e-2, "{s} phase {k}: worst relative error {worst}");
         }
+    }
+}
+
+#[test]
+fn binary_cross_entropy_through_a_sigmoid_output_has_exact_gradients() {
+    use crate::model::{Activation, Activations};
+    let a = arch(&[8, 6, 4]).with_act(Activations {
+        hidden: Activation::Sigmoid,
+        sigmoid_output: true,
+        ..Activations::RECIPE
+    });
+    let x = batch(9, a.inputs, 9);
+    let pixels = rows_of(&x);
+    let mut p = params(a);
+    let mut ws = Workspace::new(a, 9);
+    for phase in [1, 2, 3]
+        .map(Phase::Layer)
+        .into_iter()
+        .chain([Phase::FineTune])
+    {
+        // The loss in f64, from the rows' sums: its f32 rounding would be 1% of the
+        // smallest gradients here.
+        let forward = |p: &Params, ws: &mut Workspace| {
+            let width = match phase {
+                Phase::Layer(k) => {
+                    stage_forward(p, k as usize, StageInput::Pixels(&pixels), ws);
+                    a.level(k as usize - 1)
+                }
+                _ => {
+                    stack_forward(p, &pixels, ws);
+                    a.inputs
+                }
+            };
+            ws.row_loss.iter().sum::<f64>() / (9 * width) as f64
+        };
+        let bce = forward(&p, &mut ws);
+        // The loss is the mean binary cross-entropy of the sigmoid output.
+        let out = ws.act[match phase {
+            Phase::Layer(k) => 6 - k as usize + 1,
+            _ => 6,
+        }]
+        .clone();
+        let target = match phase {
+            Phase::Layer(k) => level(&p, &x, k as usize - 1),
+            _ => x.clone(),
+        };
+        assert!(out.iter().all(|&y| y > 0.0 && y < 1.0));
+        let by_hand = out
+            .iter()
+            .zip(target.iter())
+            .map(|(&y, &t)| {
+                -(t as f64 * (y as f64).ln() + (1.0 - t as f64) * (1.0 - y as f64).ln())
+            })
+            .sum::<f64>()
+            / out.len() as f64;
+        assert!(
+            (bce - by_hand).abs() < 1e-6 * by_hand,
+            "{phase:?}: {bce} {by_hand}"
+        );
+        phase_backward(phase, &mut ws);
+        let grads = ws.grads.clone();
+        let mut worst = 0f64;
+        for &t in phase.tensors(3).iter() {
+            for i in 0..p.tensor(t).len() {
+                let w = p.tensor(t)[i];
+                let h = 1e-2 * w.abs().max(0.1);
+                p.tensor_mut(t)[i] = w + h;
+                let up = forward(&p, &mut ws);
+                p.tensor_mut(t)[i] = w - h;
+                let down = forward(&p, &mut ws);
+                p.tensor_mut(t)[i] = w;
+                let numeric = (up - down) / (2.0 * h as f64);
+                let analytic = grads.tensor(t)[i] as f64;
+                let rel = (analytic - numeric).abs() / (analytic.abs() + numeric.abs()).max(2e-3);
+                worst = worst.max(rel);
+            }
+        }
+        assert!(worst < 1e-2, "{phase:?}: worst relative error {worst}");
     }
 }
