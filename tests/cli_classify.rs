@@ -165,3 +165,69 @@ fn a_deep_encoder_goes_under_the_softmax_whole() {
         stdout(&o)
     );
 }
+
+/// Two encoders side by side: the second runs the pretrained arms only, each paired
+/// with the first's run of the same budget, arm and seed.
+#[test]
+fn against_runs_a_second_encoder_seed_for_seed_beside_the_first() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = model(da.path(), &[]);
+    let b = model(db.path(), &["--noise", "mask:0.25"]);
+    let args = [
+        "classify",
+        "--load",
+        &a,
+        "--against",
+        &b,
+        "--labels",
+        "100",
+        "--seeds",
+        "2",
+        "--arms",
+        "scratch,frozen",
+        "--steps",
+        "20",
+    ];
+    let o = layerwise(&[&args[..], &["--json"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let results = v["against"]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "frozen x 2 seeds, no scratch");
+    assert!(results.iter().all(|r| r["arm"] == "frozen"));
+    assert_eq!(v["against"]["encoder"]["source"], b.as_str());
+    let d = &v["against"]["differences"][0];
+    assert_eq!(d["pairs"], 2);
+    let first = v["results"].as_array().unwrap();
+    let acc = |rs: &[serde_json::Value], seed: u64| {
+        rs.iter()
+            .find(|r| r["arm"] == "frozen" && r["seed"] == seed)
+            .unwrap()["test_accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    let mean = (acc(results, 1) - acc(first, 1) + acc(results, 2) - acc(first, 2)) / 2.0;
+    assert!((d["mean"].as_f64().unwrap() - mean).abs() < 1e-12, "{d}");
+    // The other encoder learnt other features: other accuracies.
+    assert_ne!(acc(results, 1), acc(first, 1));
+
+    let o = layerwise(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(&format!("Against {b}")), "{out}");
+    assert!(out.contains("minus the first, same seed"), "{out}");
+    let o = layerwise(&[
+        "classify",
+        "--load",
+        &a,
+        "--against",
+        &b,
+        "--arms",
+        "scratch",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("give --arms with one besides scratch"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -41,6 +41,10 @@ pub struct ClassifyArgs {
     /// without it, the recipe is trained first.
     #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
+    /// A second autoencoder (a checkpoint) whose encoder runs the same sweep, but
+    /// scratch, beside the first: plain against denoising, say, seed for seed.
+    #[arg(long, value_name = "FILE", conflicts_with = "book")]
+    pub against: Option<PathBuf>,
     /// The notebook's experiment: 20,000 labels, 4 epochs of 133 steps, each batch the
     /// head of a fresh permutation, scratch against pretrained with every layer
     /// fine-tuned; the test accuracy after each epoch beside the notebook's.
@@ -78,7 +82,69 @@ struct Report<'a> {
     encoder: Encoder,
     results: &'a [ArmResult],
     summary: Vec<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    against: Option<Against>,
     seconds: f64,
+}
+
+/// The second encoder's sweep (`--against`), and how it differs from the first's.
+#[derive(Debug, Serialize)]
+struct Against {
+    encoder: Encoder,
+    results: Vec<ArmResult>,
+    summary: Vec<Summary>,
+    /// Per budget and arm: its accuracy minus the first encoder's, seed for seed.
+    differences: Vec<Difference>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Difference {
+    labels: usize,
+    arm: Arm,
+    /// Mean and sample sd of the paired differences, and how many pairs.
+    mean: f64,
+    sd: f64,
+    pairs: usize,
+}
+
+/// `b`'s accuracy minus `a`'s for each run both have (same budget, arm and seed).
+fn differences(a: &[ArmResult], b: &[ArmResult]) -> Vec<Difference> {
+    let mut out: Vec<Difference> = Vec::new();
+    for rb in b {
+        let Some(ra) = a
+            .iter()
+            .find(|r| (r.labels, r.arm, r.seed) == (rb.labels, rb.arm, rb.seed))
+        else {
+            continue;
+        };
+        let d = rb.test_accuracy - ra.test_accuracy;
+        match out
+            .iter_mut()
+            .find(|x| (x.labels, x.arm) == (rb.labels, rb.arm))
+        {
+            // Welford's running mean and sum of squares, kept in `sd` until the end.
+            Some(x) => {
+                x.pairs += 1;
+                let delta = d - x.mean;
+                x.mean += delta / x.pairs as f64;
+                x.sd += delta * (d - x.mean);
+            }
+            None => out.push(Difference {
+                labels: rb.labels,
+                arm: rb.arm,
+                mean: d,
+                sd: 0.0,
+                pairs: 1,
+            }),
+        }
+    }
+    for x in &mut out {
+        x.sd = match x.pairs {
+            0 | 1 => 0.0,
+            n => (x.sd / (n - 1) as f64).sqrt(),
+        };
+    }
+    out
 }
 
 #[derive(Debug, Serialize)]
@@ -112,6 +178,11 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
     let data = load_data(data)?;
     let spec = args.spec();
     spec.validate(data.train.len()).map_err(Failure::input)?;
+    if args.against.is_some() && spec.arms.iter().all(|&a| a == Arm::Scratch) {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--against compares encoders: give --arms with one besides scratch"
+        )));
+    }
     let (params, encoder) = encoder(&data, args.load.as_deref())?;
     let mut sweep =
         Sweep::new(data.clone(), Arc::new(params), spec.clone()).map_err(Failure::input)?;
@@ -152,6 +223,12 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
             outcome.results.len(),
             outcome.seconds
         );
+    }
+    let against = match (&args.against, &interrupted) {
+        (Some(path), None) => Some(against(&data, path, &spec, &outcome.results, text)?),
+        _ => None,
+    };
+    if text {
         return interrupted.map_or(Ok(()), Err);
     }
     let report = Report {
@@ -167,11 +244,73 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
         encoder,
         results: &outcome.results,
         summary,
+        against,
         seconds: started.elapsed().as_secs_f64(),
     };
     let json = serde_json::to_string(&report).map_err(|e| Failure::Training(e.into()))?;
     println!("{json}");
     interrupted.map_or(Ok(()), Err)
+}
+
+/// The sweep again on `path`'s encoder (its pretrained arms only: scratch does not
+/// depend on the encoder), printed beside the first's when `text`.
+fn against(
+    data: &Arc<Mnist>,
+    path: &Path,
+    spec: &ExperimentSpec,
+    first: &[ArmResult],
+    text: bool,
+) -> Result<Against, Failure> {
+    let (params, encoder) = encoder(data, Some(path))?;
+    let spec = ExperimentSpec {
+        arms: spec
+            .arms
+            .iter()
+            .copied()
+            .filter(|&a| a != Arm::Scratch)
+            .collect(),
+        ..spec.clone()
+    };
+    let mut sweep = Sweep::new(data.clone(), Arc::new(params), spec).map_err(Failure::input)?;
+    let outcome = experiment::run(&mut sweep, interrupt::flag(), |_, _| {})
+        .map_err(|e| Failure::Training(e.into()))?;
+    if outcome.cancelled {
+        return Err(Failure::Interrupted(anyhow::anyhow!(
+            "interrupted by Ctrl-C during the --against sweep"
+        )));
+    }
+    let summary = experiment::summarize(&outcome.results);
+    let differences = differences(first, &outcome.results);
+    if text {
+        println!(
+            "Against {} (test MSE {:.6}):",
+            encoder.source, encoder.test_mse
+        );
+        println!("labels  arm         test accuracy (mean ± sd)   minus the first, same seed");
+        for s in &summary {
+            let d = differences
+                .iter()
+                .find(|d| (d.labels, d.arm) == (s.labels, s.arm))
+                .map_or(String::new(), |d| {
+                    format!("{:+.2} ± {:.2} points", 100.0 * d.mean, 100.0 * d.sd)
+                });
+            println!(
+                "{:>6}  {:<10}  {:.4} ± {:.4} ({} runs)      {d}",
+                s.labels, s.arm, s.mean, s.sd, s.runs
+            );
+        }
+        println!(
+            "  [{} runs in {:.1} s]",
+            outcome.results.len(),
+            outcome.seconds
+        );
+    }
+    Ok(Against {
+        encoder,
+        results: outcome.results,
+        summary,
+        differences,
+    })
 }
 
 /// The autoencoder's parameters: from `--load`, or the recipe trained here first (which
@@ -281,4 +420,41 @@ fn progress_bar(sweep: &Sweep) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(labels: usize, arm: Arm, seed: u64, test_accuracy: f64) -> ArmResult {
+        ArmResult {
+            arm,
+            labels,
+            seed,
+            test_accuracy,
+            steps: 1,
+            seconds: 0.0,
+            confusion: crate::model::Confusion::new(10),
+            epochs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn differences_pair_runs_seed_for_seed() {
+        let f = Arm::Frozen;
+        let a = [
+            result(100, f, 1, 0.70),
+            result(100, f, 2, 0.72),
+            result(100, f, 3, 0.74),
+            result(100, Arm::Scratch, 1, 0.5),
+        ];
+        // Seed 3 is missing from b: no pair; scratch is not in b at all.
+        let b = [result(100, f, 2, 0.76), result(100, f, 1, 0.72)];
+        let d = differences(&a, &b);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].labels, d[0].arm, d[0].pairs), (100, f, 2));
+        assert!((d[0].mean - 0.03).abs() < 1e-12, "{d:?}");
+        // Differences 0.04 and 0.02: sample sd sqrt(2) * 0.01.
+        assert!((d[0].sd - 0.01 * 2f64.sqrt()).abs() < 1e-12, "{d:?}");
+    }
 }
