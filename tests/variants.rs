@@ -117,6 +117,50 @@ fn a_denoising_run_is_the_same_bits_cached_or_not_and_on_one_thread_or_two() {
     }
 }
 
+/// A denoising run saved after each epoch and resumed into a trainer made with another
+/// seed trains the bits of a straight run: the noise comes back with the checkpoint.
+#[test]
+fn a_denoising_run_resumed_from_checkpoints_is_the_same_bits_as_a_straight_one() {
+    use layerwise::checkpoint;
+    let hp = Hyperparams {
+        noise: Noise::Mask { fraction: 0.25 },
+        epochs: 1,
+        batch_size: 1000,
+        ..hp()
+    };
+    let mut straight = Trainer::new(
+        data(),
+        Hyperparams {
+            epochs: 2,
+            ..hp.clone()
+        },
+    )
+    .unwrap();
+    for k in [1, 2] {
+        engine::run(&mut straight, Phase::Layer(k), k == 2);
+    }
+    let mut t = Trainer::new(data(), hp.clone()).unwrap();
+    for k in [1, 1, 2, 2] {
+        engine::run(&mut t, Phase::Layer(k), k == 2);
+        let bytes = checkpoint::to_bytes(&t.checkpoint()).unwrap();
+        let mut u = Trainer::new(
+            data(),
+            Hyperparams {
+                seed: 999,
+                ..hp.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            u.restore(checkpoint::from_bytes(&bytes, None).unwrap())
+                .unwrap(),
+            None
+        );
+        t = u;
+    }
+    assert!(t.params() == straight.params());
+}
+
 #[test]
 fn nonsensical_noise_is_refused_with_its_reason() {
     let bad = Hyperparams {

@@ -13,7 +13,7 @@ use crate::model::grad::{
 use crate::model::params::stream_seed;
 use crate::model::{Noise, Phase};
 
-/// The seed's stream for denoising noise (beside the trainer's init and batch order).
+/// Where a denoising batch's key starts (the other streams are the trainer's).
 const NOISE_STREAM: u64 = 4;
 
 /// A loss this many times the phase's first one means the run has blown up (at the
@@ -159,9 +159,11 @@ impl Trainer {
         }
     }
 
-    /// A denoising phase's noise for this batch: drawn from the seed, the phase and the
-    /// number of the batch among all the phase has trained, so that the same run gives
-    /// the same bits, cached or not, resumed from a checkpoint or not.
+    /// A denoising phase's noise for this batch: drawn from the batch itself (which
+    /// images, in which order), the phase and the number of the batch among all the
+    /// phase has trained. All three come back with a checkpoint, so a resumed run draws
+    /// the noise a straight one does whatever seed it was started with, and a cached
+    /// phase the noise of an uncached one.
     fn noise_of(&self, run: &Run) -> Option<(Noise, u64)> {
         let Phase::Layer(k) = run.phase else {
             return None;
@@ -170,8 +172,14 @@ impl Trainer {
             return None;
         }
         let done = self.epochs_done[run.phase] as u64 * run.batches as u64 + run.batch as u64;
-        let phase = stream_seed(stream_seed(self.hp.seed, NOISE_STREAM), k as u64);
-        Some((self.hp.noise, stream_seed(phase, done)))
+        let which = self
+            .idx
+            .iter()
+            .fold(NOISE_STREAM, |h, &i| stream_seed(h, i as u64));
+        Some((
+            self.hp.noise,
+            stream_seed(stream_seed(which, k as u64), done),
+        ))
     }
 
     /// The forward pass and the row-local backward pass of the batch; returns its loss.
