@@ -7,7 +7,7 @@
 use layerwise::model::{Phase, Widths};
 use layerwise::train::{Hyperparams, Trainer};
 
-// Only `changed` is used here; the rest serves the other engine tests.
+// Only `changed` and `steps` are used here; the rest serves the other engine tests.
 #[allow(dead_code)]
 #[path = "support/engine.rs"]
 mod engine;
@@ -29,11 +29,7 @@ fn hp(depth: usize) -> Hyperparams {
 }
 
 fn steps(t: &mut Trainer, phase: Phase, cache: bool) {
-    t.begin_phase(phase, cache).unwrap();
-    for _ in 0..STEPS {
-        t.step().unwrap();
-    }
-    t.stop();
+    engine::steps(t, phase, cache, STEPS);
 }
 
 #[test]

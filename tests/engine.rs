@@ -7,6 +7,8 @@ use layerwise::checkpoint;
 use layerwise::model::Phase;
 use layerwise::train::{CachedSampling, Hyperparams, TrainError, Trainer};
 
+// `steps` serves the depth and variant tests.
+#[allow(dead_code)]
 #[path = "support/engine.rs"]
 mod engine;
 #[path = "support/mnist.rs"]

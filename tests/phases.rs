@@ -8,6 +8,8 @@ use layerwise::checkpoint;
 use layerwise::model::{Phase, TENSOR_NAMES};
 use layerwise::train::Trainer;
 
+// `steps` serves the depth and variant tests.
+#[allow(dead_code)]
 #[path = "support/engine.rs"]
 mod engine;
 #[path = "support/mnist.rs"]

@@ -27,11 +27,7 @@ fn hp() -> Hyperparams {
 }
 
 fn steps(t: &mut Trainer, phase: Phase, cache: bool) {
-    t.begin_phase(phase, cache).unwrap();
-    for _ in 0..STEPS {
-        t.step().unwrap();
-    }
-    t.stop();
+    engine::steps(t, phase, cache, STEPS);
 }
 
 #[test]

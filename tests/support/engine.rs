@@ -22,6 +22,15 @@ pub fn run(t: &mut Trainer, phase: Phase, cache: bool) -> Vec<f32> {
     epoch_mse
 }
 
+/// `n` steps of `phase`, then stopped: a fraction of an epoch.
+pub fn steps(t: &mut Trainer, phase: Phase, cache: bool, n: usize) {
+    t.begin_phase(phase, cache).unwrap();
+    for _ in 0..n {
+        t.step().unwrap();
+    }
+    t.stop();
+}
+
 /// The names of the tensors that differ between `a` and `b`.
 pub fn changed(a: &Params, b: &Params) -> Vec<String> {
     a.arch()

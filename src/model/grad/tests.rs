@@ -285,6 +285,35 @@ fn each_phase_loss_is_its_autoencoders_own_test_error() {
     }
 }
 
+/// The worst relative error of `grads` (data gradients, no L2) against central
+/// differences of `loss` in every element of `phase`'s tensors of `p`; differences
+/// below `floor` are compared in absolute terms.
+fn worst_error(
+    p: &mut Params,
+    phase: Phase,
+    grads: &Params,
+    floor: f64,
+    loss: &mut dyn FnMut(&Params) -> f64,
+) -> f64 {
+    let mut worst = 0f64;
+    for &t in phase.tensors(p.depth()).iter() {
+        for i in 0..p.tensor(t).len() {
+            let w = p.tensor(t)[i];
+            let h = 1e-2 * w.abs().max(0.1);
+            p.tensor_mut(t)[i] = w + h;
+            let up = loss(p);
+            p.tensor_mut(t)[i] = w - h;
+            let down = loss(p);
+            p.tensor_mut(t)[i] = w;
+            let numeric = (up - down) / (2.0 * h as f64);
+            let analytic = grads.tensor(t)[i] as f64;
+            let rel = (analytic - numeric).abs() / (analytic.abs() + numeric.abs()).max(floor);
+            worst = worst.max(rel);
+        }
+    }
+    worst
+}
+
 #[test]
 fn a_denoising_phase_has_exact_gradients_and_never_corrupts_its_target() {
     use crate::model::Noise;
@@ -318,23 +347,10 @@ fn a_denoising_phase_has_exact_gradients_and_never_corrupts_its_target() {
                 }
             }
             // The loss has no L2 term here: gradients of 1e-5 vanish in its f32 rounding.
-            let mut worst = 0f64;
-            for &t in Phase::Layer(k as u8).tensors(3).iter() {
-                for i in 0..p.tensor(t).len() {
-                    let w = p.tensor(t)[i];
-                    let h = 1e-2 * w.abs().max(0.1);
-                    let mut loss = |v: f32| {
-                        p.tensor_mut(t)[i] = v;
-                        stage_forward(&p, k, StageInput::Pixels(&pixels), &mut ws) as f64
-                    };
-                    let numeric = (loss(w + h) - loss(w - h)) / (2.0 * h as f64);
-                    p.tensor_mut(t)[i] = w;
-                    let analytic = grads.tensor(t)[i] as f64;
-                    let rel =
-                        (analytic - numeric).abs() / (analytic.abs() + numeric.abs()).max(2e-3);
-                    worst = worst.max(rel);
-                }
-            }
+            let phase = Phase::Layer(k as u8);
+            let worst = worst_error(&mut p, phase, &grads, 2e-3, &mut |p| {
+                stage_forward(p, k, StageInput::Pixels(&pixels), &mut ws) as f64
+            });
             assert!(
                 worst < 1e-2,
                 "{noise} phase {k}: worst relative error {worst}"
@@ -374,24 +390,11 @@ fn a_sparsity_penalty_on_the_code_has_exact_gradients() {
             stage_gradients(&p, k, StageInput::Pixels(&pixels), &mut plain);
             let enc = 2 * (k - 1);
             assert_ne!(grads.tensor(enc), plain.grads.tensor(enc), "{s}: no effect");
-            let mut worst = 0f64;
-            for &t in Phase::Layer(k as u8).tensors(3).iter() {
-                for i in 0..p.tensor(t).len() {
-                    let w = p.tensor(t)[i];
-                    let h = 1e-2 * w.abs().max(0.1);
-                    let mut loss = |v: f32| {
-                        p.tensor_mut(t)[i] = v;
-                        let data = stage_forward(&p, k, StageInput::Pixels(&pixels), &mut ws);
-                        data as f64 + s.penalty(ws.act[k].view())
-                    };
-                    let numeric = (loss(w + h) - loss(w - h)) / (2.0 * h as f64);
-                    p.tensor_mut(t)[i] = w;
-                    let analytic = grads.tensor(t)[i] as f64;
-                    let rel =
-                        (analytic - numeric).abs() / (analytic.abs() + numeric.abs()).max(2e-3);
-                    worst = worst.max(rel);
-                }
-            }
+            let phase = Phase::Layer(k as u8);
+            let worst = worst_error(&mut p, phase, &grads, 2e-3, &mut |p| {
+                let data = stage_forward(p, k, StageInput::Pixels(&pixels), &mut ws);
+                data as f64 + s.penalty(ws.act[k].view())
+            });
             assert!(worst < 1e-2, "{s} phase {k}: worst relative error {worst}");
         }
     }
@@ -455,22 +458,7 @@ fn binary_cross_entropy_through_a_sigmoid_output_has_exact_gradients() {
         );
         phase_backward(phase, &mut ws);
         let grads = ws.grads.clone();
-        let mut worst = 0f64;
-        for &t in phase.tensors(3).iter() {
-            for i in 0..p.tensor(t).len() {
-                let w = p.tensor(t)[i];
-                let h = 1e-2 * w.abs().max(0.1);
-                p.tensor_mut(t)[i] = w + h;
-                let up = forward(&p, &mut ws);
-                p.tensor_mut(t)[i] = w - h;
-                let down = forward(&p, &mut ws);
-                p.tensor_mut(t)[i] = w;
-                let numeric = (up - down) / (2.0 * h as f64);
-                let analytic = grads.tensor(t)[i] as f64;
-                let rel = (analytic - numeric).abs() / (analytic.abs() + numeric.abs()).max(2e-3);
-                worst = worst.max(rel);
-            }
-        }
+        let worst = worst_error(&mut p, phase, &grads, 2e-3, &mut |p| forward(p, &mut ws));
         assert!(worst < 1e-2, "{phase:?}: worst relative error {worst}");
     }
 }
