@@ -888,3 +888,43 @@ fn a_linear_autoencoder_shows_its_overlap_with_pcas_subspace() {
     assert!(after > before + 0.4, "{before} -> {after}");
     h.get_by_label_contains(&format!("overlap {after:.4}"));
 }
+
+/// A kill loses the settings but not the kept model: restoring a tied model into an
+/// app whose settings say untied builds the kept network first, then takes the model.
+#[test]
+fn a_kept_model_of_another_network_than_the_settings_restores_whole() {
+    use layerwise::checkpoint;
+    let dir = tempfile::tempdir().unwrap();
+    let tied = Hyperparams {
+        tied_weights: true,
+        ..short()
+    };
+    let mut h = app_keeping_models_in(dir.path(), tied);
+    h.get_by_label(PHASE1).click();
+    h.run_steps(2);
+    assert!(wait(&mut h, phases_done(1)));
+    h.state_mut().close();
+    drop(h);
+    let set = layerwise::keep::current(&layerwise::ui::kept_session_folder(dir.path()))
+        .unwrap()
+        .expect("a kept session");
+    let kept = checkpoint::load(&set.join("model.safetensors"), None).unwrap();
+    assert!(kept.params.tied);
+
+    let mut h = app_keeping_models_in(dir.path(), short());
+    assert!(h.state().restore_offered());
+    h.run_steps(2);
+    h.get_by_label_contains("784-300-150-300-784 tied model");
+    h.get_by_label("Restore").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s
+        .snapshot()
+        .as_ref()
+        .is_some_and(|p| *p.params == kept.params)));
+    assert!(h.state().settings().hyperparams.tied_weights);
+    assert!(
+        h.state().notes().errors().is_empty(),
+        "{:?}",
+        h.state().notes().errors()
+    );
+}

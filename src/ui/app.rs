@@ -433,7 +433,7 @@ impl LayerwiseApp {
         }
     }
 
-    fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.autostart.clear();
         if self.link.is_up() {
             self.sync_hyperparams();

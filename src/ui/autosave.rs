@@ -43,6 +43,8 @@ fn kept_files(dir: &Path) -> Result<Option<[PathBuf; 3]>, Unreadable> {
 #[derive(Debug, Clone)]
 pub struct Offer {
     pub path: PathBuf,
+    /// The kept model's network, which the settings may not know (a kill loses them).
+    pub arch: crate::model::Arch,
     pub summary: String,
     /// Its training record (curves, epochs, snapshots), when one was kept and reads.
     pub record: Option<(SessionRecord, Vec<Snapshot>)>,
@@ -101,6 +103,7 @@ pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
     };
     Ok(Some(Offer {
         summary,
+        arch: ck.params.arch(),
         path,
         record,
     }))

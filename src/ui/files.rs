@@ -126,6 +126,13 @@ impl LayerwiseApp {
         };
         match choice {
             autosave::Choice::Restore => {
+                // The worker takes only a model of its own network: after a kill the
+                // saved settings can be older than the kept model, so build its first.
+                let hp = &mut self.settings.hyperparams;
+                if offer.arch != super::app::model_arch(&self.session, hp) {
+                    hp.take_shape(offer.arch);
+                    self.reset();
+                }
                 self.pending_record = offer.record.map(|r| (offer.path.clone(), r));
                 self.send(Command::LoadCheckpoint(offer.path));
             }
