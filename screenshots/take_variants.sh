@@ -22,11 +22,7 @@ run() {
   echo "$name: done $((SECONDS - start)) s after launch"
   sleep 2
   shot "$name"
-  xdotool windowfocus --sync "$win" 2>/dev/null || true
-  xdotool key --window "$win" ctrl+q
-  for _ in $(seq 100); do kill -0 $app 2>/dev/null || break; sleep 0.1; done
-  kill $app 2>/dev/null && echo "the app had not closed on ctrl+q within 10 s" || true
-  wait $app || true
+  quit_app
   cat "$tmp/stderr"
 }
 

@@ -36,3 +36,11 @@ shot() {
   import -window "$win" "$out/$1"
   echo "saved $out/$1${start:+ at $((SECONDS - start)) s}"
 }
+# Closes the app $app (window $win) with ctrl+q, as a user would; kills it after 10 s.
+quit_app() {
+  xdotool windowfocus --sync "$win" 2>/dev/null || true
+  xdotool key --window "$win" ctrl+q
+  for _ in $(seq 100); do kill -0 "$app" 2>/dev/null || break; sleep 0.1; done
+  kill "$app" 2>/dev/null && echo "the app had not closed on ctrl+q within 10 s" || true
+  wait "$app" || true
+}
