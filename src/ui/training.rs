@@ -380,7 +380,8 @@ fn preset_field(ui: &mut Ui, hp: &mut Hyperparams) {
         .label("Preset")
         .on_hover_text(
             "recipe: the book's 784-300-150-300-784; hinton2006: the 2006 paper's \
-             784-1000-500-250-30, four phases, then fine-tuning (as `--preset`)",
+             784-1000-500-250-30, four phases, then fine-tuning; linear: one linear \
+             784-150 autoencoder without L2, which meets PCA-150 (as `--preset`)",
         )
         .id;
     let current = Preset::ALL.into_iter().find(|p| p.hyperparams() == *hp);
