@@ -157,6 +157,90 @@ fn the_same_seeds_give_the_same_numbers_and_other_seeds_others() {
     assert_eq!((table[0].labels, table[0].arm), (100, Arm::Scratch));
 }
 
+/// Two encoders, one sweep: the first's runs are exactly those of a sweep of it alone;
+/// the second runs the pretrained arms only, each right after the first's same run,
+/// and its rows say how far they differ, seed for seed.
+#[test]
+fn a_sweep_against_a_second_encoder_pairs_its_pretrained_runs_with_the_first() {
+    let spec = ExperimentSpec {
+        budgets: vec![100],
+        arms: vec![Arm::Scratch, Arm::Frozen],
+        seeds: 2,
+        protocol: Protocol::FixedSteps { steps: 30 },
+    };
+    let other = {
+        let hp = Hyperparams {
+            epochs: 1,
+            batch_size: 1000,
+            seed: 7,
+            ..Hyperparams::default()
+        };
+        let mut t = Trainer::new(data(), hp).unwrap();
+        t.begin_phase(Phase::ONE, true).unwrap();
+        t.run_phase(|_| {}).unwrap();
+        Arc::new(t.params().clone())
+    };
+    let go = |against: Option<Arc<Params>>| {
+        let mut sweep = Sweep::new(data(), encoder(), spec.clone()).unwrap();
+        if let Some(b) = against {
+            sweep = sweep.against(b).unwrap();
+        }
+        experiment::run(&mut sweep, &AtomicBool::new(false), |_, _| {})
+            .unwrap()
+            .results
+    };
+    let alone = go(None);
+    let both = go(Some(other.clone()));
+    let order: Vec<(Arm, u64, bool)> = both.iter().map(|r| (r.arm, r.seed, r.against)).collect();
+    let f = Arm::Frozen;
+    assert_eq!(
+        order,
+        [
+            (Arm::Scratch, 1, false),
+            (f, 1, false),
+            (f, 1, true),
+            (Arm::Scratch, 2, false),
+            (f, 2, false),
+            (f, 2, true)
+        ]
+    );
+    let first: Vec<_> = both.iter().filter(|r| !r.against).map(numbers).collect();
+    assert_eq!(first, alone.iter().map(numbers).collect::<Vec<_>>());
+    let acc = |rs: &[ArmResult], seed, against| {
+        rs.iter()
+            .find(|r| (r.arm, r.seed, r.against) == (f, seed, against))
+            .unwrap()
+            .test_accuracy
+    };
+    assert_ne!(acc(&both, 1, true), acc(&both, 1, false), "another encoder");
+    let table = experiment::summarize(&both);
+    let keys: Vec<(Arm, bool)> = table.iter().map(|s| (s.arm, s.against)).collect();
+    assert_eq!(keys, [(Arm::Scratch, false), (f, false), (f, true)]);
+    let d = [1, 2].map(|seed| acc(&both, seed, true) - acc(&both, seed, false));
+    let (mean, sd) = table[2].vs_first.unwrap();
+    assert!((mean - (d[0] + d[1]) / 2.0).abs() < 1e-12);
+    assert!((sd - (d[0] - d[1]).abs() / 2f64.sqrt()).abs() < 1e-12);
+    assert!(table[1].vs_first.is_none() && table[2].vs_scratch.is_some());
+    // The same encoder twice: the second's runs are the first's, bit for bit.
+    let twice = go(Some(encoder()));
+    assert_eq!(
+        acc(&twice, 2, true).to_bits(),
+        acc(&twice, 2, false).to_bits()
+    );
+    assert_eq!(experiment::summarize(&twice)[2].vs_first, Some((0.0, 0.0)));
+
+    let refused = |spec: ExperimentSpec| {
+        let sweep = Sweep::new(data(), encoder(), spec).unwrap();
+        sweep.against(other.clone()).err().unwrap().to_string()
+    };
+    let scratch_only = ExperimentSpec {
+        arms: vec![Arm::Scratch],
+        ..spec.clone()
+    };
+    assert!(refused(scratch_only).contains("an arm besides scratch"));
+    assert!(refused(ExperimentSpec::book()).contains("one encoder"));
+}
+
 #[test]
 fn cancel_is_checked_before_every_step() {
     let spec = ExperimentSpec {

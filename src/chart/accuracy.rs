@@ -202,6 +202,8 @@ mod tests {
             mean,
             sd: 0.01,
             vs_scratch: None,
+            against: false,
+            vs_first: None,
         }
     }
 

@@ -107,46 +107,6 @@ struct Difference {
     pairs: usize,
 }
 
-/// `b`'s accuracy minus `a`'s for each run both have (same budget, arm and seed).
-fn differences(a: &[ArmResult], b: &[ArmResult]) -> Vec<Difference> {
-    let mut out: Vec<Difference> = Vec::new();
-    for rb in b {
-        let Some(ra) = a
-            .iter()
-            .find(|r| (r.labels, r.arm, r.seed) == (rb.labels, rb.arm, rb.seed))
-        else {
-            continue;
-        };
-        let d = rb.test_accuracy - ra.test_accuracy;
-        match out
-            .iter_mut()
-            .find(|x| (x.labels, x.arm) == (rb.labels, rb.arm))
-        {
-            // Welford's running mean and sum of squares, kept in `sd` until the end.
-            Some(x) => {
-                x.pairs += 1;
-                let delta = d - x.mean;
-                x.mean += delta / x.pairs as f64;
-                x.sd += delta * (d - x.mean);
-            }
-            None => out.push(Difference {
-                labels: rb.labels,
-                arm: rb.arm,
-                mean: d,
-                sd: 0.0,
-                pairs: 1,
-            }),
-        }
-    }
-    for x in &mut out {
-        x.sd = match x.pairs {
-            0 | 1 => 0.0,
-            n => (x.sd / (n - 1) as f64).sqrt(),
-        };
-    }
-    out
-}
-
 #[derive(Debug, Serialize)]
 struct Settings<'a> {
     #[serde(flatten)]
@@ -183,9 +143,21 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
             "--against compares encoders: give --arms with one besides scratch"
         )));
     }
+    // The second encoder first: a bad file is said before the recipe trains.
+    let second = match &args.against {
+        Some(path) => Some(encoder(&data, Some(path))?),
+        None => None,
+    };
     let (params, encoder) = encoder(&data, args.load.as_deref())?;
     let mut sweep =
         Sweep::new(data.clone(), Arc::new(params), spec.clone()).map_err(Failure::input)?;
+    let second = match second {
+        Some((params, e)) => {
+            sweep = sweep.against(Arc::new(params)).map_err(Failure::input)?;
+            Some(e)
+        }
+        None => None,
+    };
     let text = !args.json;
     if text {
         println!("{}", heading(&spec, sweep.encoder_arch()));
@@ -203,7 +175,9 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let summary = experiment::summarize(&outcome.results);
+    let (results, second_results): (Vec<ArmResult>, Vec<ArmResult>) =
+        outcome.results.into_iter().partition(|r| !r.against);
+    let summary = experiment::summarize(&results);
     if let Some(path) = &args.chart {
         let title = "TEST ACCURACY AGAINST LABELS, PER ARM";
         crate::chart::accuracy_chart(&summary, title)
@@ -211,24 +185,52 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
             .map_err(Failure::input)?;
     }
     let interrupted = outcome.cancelled.then(|| {
-        let (done, all) = (outcome.results.len(), sweep.progress().runs_total);
+        let (done, all) = (
+            results.len() + second_results.len(),
+            sweep.progress().runs_total,
+        );
         Failure::Interrupted(anyhow::anyhow!(
             "interrupted by Ctrl-C after {done} of {all} runs; the results are of those that finished"
         ))
     });
     if text {
         print_table(&summary);
+    }
+    let against = second.map(|encoder| {
+        let both: Vec<ArmResult> = results.iter().chain(&second_results).cloned().collect();
+        let summary: Vec<Summary> = (experiment::summarize(&both).into_iter())
+            .filter(|s| s.against)
+            .collect();
+        let differences = summary
+            .iter()
+            .filter_map(|s| {
+                let (mean, sd) = s.vs_first?;
+                Some(Difference {
+                    labels: s.labels,
+                    arm: s.arm,
+                    mean,
+                    sd,
+                    // Each of its runs right after the first encoder's: all paired.
+                    pairs: s.runs,
+                })
+            })
+            .collect();
+        Against {
+            encoder,
+            results: second_results,
+            summary,
+            differences,
+        }
+    });
+    if text {
+        if let Some(a) = &against {
+            print_against(a);
+        }
         println!(
             "  [{} runs in {:.1} s]",
-            outcome.results.len(),
+            sweep.progress().runs_done,
             outcome.seconds
         );
-    }
-    let against = match (&args.against, &interrupted) {
-        (Some(path), None) => Some(against(&data, path, &spec, &outcome.results, text)?),
-        _ => None,
-    };
-    if text {
         return interrupted.map_or(Ok(()), Err);
     }
     let report = Report {
@@ -242,7 +244,7 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
             threads: rayon::current_num_threads(),
         },
         encoder,
-        results: &outcome.results,
+        results: &results,
         summary,
         against,
         seconds: started.elapsed().as_secs_f64(),
@@ -252,65 +254,25 @@ pub fn run(data: Option<&Path>, args: ClassifyArgs) -> Result<(), Failure> {
     interrupted.map_or(Ok(()), Err)
 }
 
-/// The sweep again on `path`'s encoder (its pretrained arms only: scratch does not
-/// depend on the encoder), printed beside the first's when `text`.
-fn against(
-    data: &Arc<Mnist>,
-    path: &Path,
-    spec: &ExperimentSpec,
-    first: &[ArmResult],
-    text: bool,
-) -> Result<Against, Failure> {
-    let (params, encoder) = encoder(data, Some(path))?;
-    let spec = ExperimentSpec {
-        arms: spec
-            .arms
-            .iter()
-            .copied()
-            .filter(|&a| a != Arm::Scratch)
-            .collect(),
-        ..spec.clone()
-    };
-    let mut sweep = Sweep::new(data.clone(), Arc::new(params), spec).map_err(Failure::input)?;
-    let outcome = experiment::run(&mut sweep, interrupt::flag(), |_, _| {})
-        .map_err(|e| Failure::Training(e.into()))?;
-    if outcome.cancelled {
-        return Err(Failure::Interrupted(anyhow::anyhow!(
-            "interrupted by Ctrl-C during the --against sweep"
-        )));
-    }
-    let summary = experiment::summarize(&outcome.results);
-    let differences = differences(first, &outcome.results);
-    if text {
+/// The second encoder's rows, each beside its difference from the first's.
+fn print_against(a: &Against) {
+    println!(
+        "Against {} (test MSE {:.6}):",
+        a.encoder.source, a.encoder.test_mse
+    );
+    println!("labels  arm         test accuracy (mean ± sd)   minus the first, same seed");
+    for (s, d) in a.summary.iter().zip(&a.differences) {
         println!(
-            "Against {} (test MSE {:.6}):",
-            encoder.source, encoder.test_mse
-        );
-        println!("labels  arm         test accuracy (mean ± sd)   minus the first, same seed");
-        for s in &summary {
-            let d = differences
-                .iter()
-                .find(|d| (d.labels, d.arm) == (s.labels, s.arm))
-                .map_or(String::new(), |d| {
-                    format!("{:+.2} ± {:.2} points", 100.0 * d.mean, 100.0 * d.sd)
-                });
-            println!(
-                "{:>6}  {:<10}  {:.4} ± {:.4} ({} runs)      {d}",
-                s.labels, s.arm, s.mean, s.sd, s.runs
-            );
-        }
-        println!(
-            "  [{} runs in {:.1} s]",
-            outcome.results.len(),
-            outcome.seconds
+            "{:>6}  {:<10}  {:.4} ± {:.4} ({} runs)      {:+.2} ± {:.2} points",
+            s.labels,
+            s.arm,
+            s.mean,
+            s.sd,
+            s.runs,
+            100.0 * d.mean,
+            100.0 * d.sd
         );
     }
-    Ok(Against {
-        encoder,
-        results: outcome.results,
-        summary,
-        differences,
-    })
 }
 
 /// The autoencoder's parameters: from `--load`, or the recipe trained here first (which
@@ -420,41 +382,4 @@ fn progress_bar(sweep: &Sweep) -> ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn result(labels: usize, arm: Arm, seed: u64, test_accuracy: f64) -> ArmResult {
-        ArmResult {
-            arm,
-            labels,
-            seed,
-            test_accuracy,
-            steps: 1,
-            seconds: 0.0,
-            confusion: crate::model::Confusion::new(10),
-            epochs: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn differences_pair_runs_seed_for_seed() {
-        let f = Arm::Frozen;
-        let a = [
-            result(100, f, 1, 0.70),
-            result(100, f, 2, 0.72),
-            result(100, f, 3, 0.74),
-            result(100, Arm::Scratch, 1, 0.5),
-        ];
-        // Seed 3 is missing from b: no pair; scratch is not in b at all.
-        let b = [result(100, f, 2, 0.76), result(100, f, 1, 0.72)];
-        let d = differences(&a, &b);
-        assert_eq!(d.len(), 1);
-        assert_eq!((d[0].labels, d[0].arm, d[0].pairs), (100, f, 2));
-        assert!((d[0].mean - 0.03).abs() < 1e-12, "{d:?}");
-        // Differences 0.04 and 0.02: sample sd sqrt(2) * 0.01.
-        assert!((d[0].sd - 0.01 * 2f64.sqrt()).abs() < 1e-12, "{d:?}");
-    }
 }

@@ -167,6 +167,9 @@ pub struct ArmResult {
     /// After each epoch (the notebook's protocol only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub epochs: Vec<EpochAccuracy>,
+    /// Pretrained from the second encoder a sweep compares (`Sweep::against`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub against: bool,
 }
 
 /// Where a sweep stands.

@@ -118,6 +118,7 @@ mod tests {
             seconds: 0.5,
             confusion: Confusion::new(10),
             epochs: Vec::new(),
+            against: false,
         }
     }
 

@@ -18,7 +18,10 @@ pub struct Sweep {
     spec: ExperimentSpec,
     data: Arc<Mnist>,
     encoder: Arc<Params>,
-    plan: Vec<RunSpec>,
+    /// The second encoder whose pretrained arms run beside the first's.
+    against: Option<Arc<Params>>,
+    /// Each run, and whether it starts from `against`.
+    plan: Vec<(RunSpec, bool)>,
     next: usize,
     current: Option<Current>,
     started: Instant,
@@ -28,6 +31,7 @@ pub struct Sweep {
 
 struct Current {
     run: ArmRun,
+    against: bool,
     seconds: f64,
     epochs: Vec<EpochAccuracy>,
 }
@@ -41,25 +45,45 @@ impl Sweep {
         spec: ExperimentSpec,
     ) -> Result<Self, SpecError> {
         spec.validate(data.train.len())?;
-        if encoder.arch().inputs != PIXELS {
-            let arch = encoder.arch();
-            return Err(SpecError(format!(
-                "the autoencoder {arch} does not take 28x28 images"
-            )));
-        }
-        let plan = spec.plan();
-        let steps_total = plan.iter().map(|r| r.steps as u64).sum();
+        check_inputs(&encoder)?;
+        let plan: Vec<(RunSpec, bool)> = spec.plan().into_iter().map(|r| (r, false)).collect();
         Ok(Self {
+            steps_total: steps(&plan),
             spec,
             data,
             encoder,
+            against: None,
             plan,
             next: 0,
             current: None,
             started: Instant::now(),
             steps_done: 0,
-            steps_total,
         })
+    }
+
+    /// Also runs every pretrained arm from `encoder`, each right after the same run
+    /// from the first encoder (same budget, arm and seed: paired, and in step with it).
+    /// Scratch runs once: it does not depend on the encoder.
+    pub fn against(mut self, encoder: Arc<Params>) -> Result<Self, SpecError> {
+        check_inputs(&encoder)?;
+        if self.spec.is_book() {
+            return Err(SpecError(
+                "the notebook's experiment runs one encoder; compare encoders with a sweep".into(),
+            ));
+        }
+        if !self.spec.arms.iter().any(|a| a.pretrained()) {
+            return Err(SpecError(
+                "comparing encoders needs an arm besides scratch".into(),
+            ));
+        }
+        self.plan = (self.plan.into_iter())
+            .flat_map(|(run, _)| {
+                std::iter::once((run, false)).chain(run.arm.pretrained().then_some((run, true)))
+            })
+            .collect();
+        self.steps_total = steps(&self.plan);
+        self.against = Some(encoder);
+        Ok(self)
     }
 
     pub fn spec(&self) -> &ExperimentSpec {
@@ -69,6 +93,11 @@ impl Sweep {
     /// The shape of the encoder the pretrained arms start from.
     pub fn encoder_arch(&self) -> Arch {
         self.encoder.arch()
+    }
+
+    /// The second encoder's shape, when the sweep compares two.
+    pub fn against_arch(&self) -> Option<Arch> {
+        self.against.as_ref().map(|p| p.arch())
     }
 
     pub fn runs(&self) -> usize {
@@ -137,6 +166,7 @@ impl Sweep {
                 seconds: cur.seconds,
                 confusion,
                 epochs: std::mem::take(&mut cur.epochs),
+                against: cur.against,
             });
             self.current = None;
         }
@@ -146,16 +176,34 @@ impl Sweep {
     /// Starts the plan's next run when none is in progress.
     fn start_next(&mut self) {
         if self.current.is_none() && self.next < self.plan.len() {
-            let spec = self.plan[self.next];
+            let (spec, against) = self.plan[self.next];
             self.next += 1;
+            let encoder = match (&self.against, against) {
+                (Some(b), true) => b,
+                _ => &self.encoder,
+            };
             crate::model::linalg::warm_up();
             self.current = Some(Current {
-                run: ArmRun::new(self.data.clone(), &self.encoder, spec),
+                run: ArmRun::new(self.data.clone(), encoder, spec),
+                against,
                 seconds: 0.0,
                 epochs: Vec::new(),
             });
         }
     }
+}
+
+fn check_inputs(encoder: &Params) -> Result<(), SpecError> {
+    match encoder.arch() {
+        arch if arch.inputs != PIXELS => Err(SpecError(format!(
+            "the autoencoder {arch} does not take 28x28 images"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn steps(plan: &[(RunSpec, bool)]) -> u64 {
+    plan.iter().map(|(r, _)| r.steps as u64).sum()
 }
 
 /// How a sweep ended.
@@ -196,11 +244,14 @@ pub fn run(
     })
 }
 
-/// One row of the table: a budget and an arm over its seeds.
+/// One row of the table: a budget and an arm (and encoder) over its seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub labels: usize,
     pub arm: Arm,
+    /// The second encoder's row (`Sweep::against`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub against: bool,
     pub runs: usize,
     pub mean: f64,
     /// The sample standard deviation over seeds (0 for one run).
@@ -209,39 +260,49 @@ pub struct Summary {
     /// accuracy minus scratch's with the same seed (same initialisation of the
     /// softmax layer, same batches).
     pub vs_scratch: Option<(f64, f64)>,
+    /// The second encoder's rows: the same, minus the first encoder's same arm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs_first: Option<(f64, f64)>,
 }
 
-/// Mean ± standard deviation per budget and arm, budgets ascending, arms in
-/// `Arm::ALL` order.
+/// Mean ± standard deviation per budget, arm and encoder, budgets ascending, arms in
+/// `Arm::ALL` order, the second encoder's row after the first's.
 pub fn summarize(results: &[ArmResult]) -> Vec<Summary> {
-    let mut keys: Vec<(usize, Arm)> = results.iter().map(|r| (r.labels, r.arm)).collect();
+    let key = |r: &ArmResult| (r.labels, r.arm, r.against);
+    let mut keys: Vec<(usize, Arm, bool)> = results.iter().map(key).collect();
     keys.sort();
     keys.dedup();
-    let accuracy = |labels, arm, seed| {
+    let accuracy = |k: (usize, Arm, bool), seed| {
         results
             .iter()
-            .find(|r| (r.labels, r.arm, r.seed) == (labels, arm, seed))
+            .find(|r| key(r) == k && r.seed == seed)
             .map(|r| r.test_accuracy)
     };
+    // Paired differences of the runs `k` against the run of `other` with the same seed.
+    let paired = |runs: &[&ArmResult], other| {
+        let d: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| Some(r.test_accuracy - accuracy(other, r.seed)?))
+            .collect();
+        (!d.is_empty()).then(|| mean_sd(d.into_iter()))
+    };
     keys.into_iter()
-        .map(|(labels, arm)| {
-            let runs: Vec<&ArmResult> = results
-                .iter()
-                .filter(|r| (r.labels, r.arm) == (labels, arm))
-                .collect();
+        .map(|k @ (labels, arm, against)| {
+            let runs: Vec<&ArmResult> = results.iter().filter(|r| key(r) == k).collect();
             let (mean, sd) = mean_sd(runs.iter().map(|r| r.test_accuracy));
-            let paired: Vec<f64> = runs
-                .iter()
-                .filter_map(|r| Some(r.test_accuracy - accuracy(labels, Arm::Scratch, r.seed)?))
-                .collect();
             Summary {
                 labels,
                 arm,
+                against,
                 runs: runs.len(),
                 mean,
                 sd,
-                vs_scratch: (arm != Arm::Scratch && !paired.is_empty())
-                    .then(|| mean_sd(paired.into_iter())),
+                vs_scratch: (arm != Arm::Scratch)
+                    .then(|| paired(&runs, (labels, Arm::Scratch, false)))
+                    .flatten(),
+                vs_first: against
+                    .then(|| paired(&runs, (labels, arm, false)))
+                    .flatten(),
             }
         })
         .collect()
