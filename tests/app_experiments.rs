@@ -82,7 +82,7 @@ fn run_fills_the_chart_result_by_result_and_the_table_shows_the_numbers() {
     assert!(h.state_mut().wait_for_disk(ui_app::TIMEOUT));
     let csv = std::fs::read_to_string(dir.path().join("experiment.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 8);
-    assert!(csv.starts_with("arm,labels,seed,test_accuracy,steps,seconds\n"));
+    assert!(csv.starts_with("arm,labels,seed,test_accuracy,steps,seconds,encoder\n"));
     let (w, _) = image::image_dimensions(dir.path().join("experiment.png")).unwrap();
     assert!(w > 800);
 }

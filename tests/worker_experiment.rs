@@ -15,7 +15,8 @@ use layerwise::train::WorkerHandle;
 use layerwise::train::classify::Arm;
 use layerwise::train::experiment::{self, ExperimentSpec, Protocol, Sweep};
 use layerwise::train::protocol::{
-    Command, CommandKind, Event, ExperimentEnd, ExperimentEvent, Gate, RunState,
+    Command, CommandKind, Event, ExperimentEnd, ExperimentEvent, Gate, RunState, SecondEncoder,
+    SecondSource,
 };
 
 #[path = "support/mnist.rs"]
@@ -338,4 +339,115 @@ fn the_book_reports_each_epoch_and_other_commands_wait_for_the_end() {
     h.send(Command::Stop);
     let x = experiment_events(&until(&h, handled(CommandKind::Stop)));
     assert_eq!(ended(&x).0, ExperimentEnd::Cancelled);
+}
+
+fn errors(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn second_of(events: &[Event]) -> Option<Option<SecondEncoder>> {
+    events.iter().find_map(|e| match e {
+        Event::SecondEncoder(s) => Some(s.clone()),
+        _ => None,
+    })
+}
+
+/// Encoder B: refused before any training and from a file that is no checkpoint; kept
+/// from the model (which then goes on: reset, retrained by the sweep) or from a file;
+/// its pretrained runs follow A's in the sweep; forgotten, sweeps run A alone.
+#[test]
+fn a_second_encoder_is_kept_from_the_model_or_a_file_and_runs_beside_the_first() {
+    let h = worker();
+    let set = |source: Option<SecondSource>| {
+        h.send(Command::SetSecondEncoder(source));
+        until(&h, handled(CommandKind::SetSecondEncoder))
+    };
+    let e = set(Some(SecondSource::Current));
+    assert!(errors(&e)[0].contains("train the model first"), "{e:?}");
+    assert_eq!(second_of(&e), None, "nothing kept");
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a checkpoint").unwrap();
+    let e = set(Some(SecondSource::File(junk)));
+    assert_eq!(errors(&e).len(), 1, "{e:?}");
+    assert_eq!(second_of(&e), None);
+
+    // B: phase 1 alone (its inner layers as initialised).
+    h.send(Command::StartPhase(Phase::ONE));
+    until(&h, |e| matches!(e, Event::PhaseDone { .. }));
+    let e = set(Some(SecondSource::Current));
+    let b = second_of(&e).flatten().expect("kept");
+    assert!(
+        b.name
+            .starts_with("784-300-150-300-784, 1 epoch(s) of phase 1 and 0"),
+        "{}",
+        b.name
+    );
+    assert!(b.test_mse.is_finite() && b.test_mse > 0.0);
+    let path = dir.path().join("b.safetensors");
+    h.send(Command::SaveCheckpoint(path.clone()));
+    until(&h, handled(CommandKind::SaveCheckpoint));
+
+    // A: reset, then trained by the sweep (phases 1 and 2).
+    h.send(Command::Reset);
+    h.send(Command::RunExperiment(small()));
+    let events = until(&h, |e| {
+        matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }))
+    });
+    let x = experiment_events(&events);
+    let started = x.iter().find_map(|e| match e {
+        ExperimentEvent::Started { runs, against, .. } => Some((*runs, against.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        started,
+        Some((6, Some(b.clone()))),
+        "2 budgets x (scratch, A, B)"
+    );
+    let order: Vec<(Arm, usize, bool)> = x
+        .iter()
+        .filter_map(|e| match e {
+            ExperimentEvent::Result(r) => Some((r.arm, r.labels, r.against)),
+            _ => None,
+        })
+        .collect();
+    let f = Arm::Frozen;
+    assert_eq!(
+        order,
+        [
+            (Arm::Scratch, 100, false),
+            (f, 100, false),
+            (f, 100, true),
+            (Arm::Scratch, 200, false),
+            (f, 200, false),
+            (f, 200, true)
+        ]
+    );
+
+    let e = set(Some(SecondSource::File(path)));
+    let from_file = second_of(&e).flatten().expect("kept");
+    assert!(
+        from_file
+            .name
+            .starts_with("b.safetensors: 784-300-150-300-784"),
+        "{}",
+        from_file.name
+    );
+    assert_eq!(from_file.test_mse, b.test_mse, "the same parameters");
+    assert_eq!(second_of(&set(None)), Some(None));
+    h.send(Command::RunExperiment(small()));
+    let events = until(&h, |e| {
+        matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }))
+    });
+    let runs = experiment_events(&events).iter().find_map(|e| match e {
+        ExperimentEvent::Started { runs, against, .. } => Some((*runs, against.is_none())),
+        _ => None,
+    });
+    assert_eq!(runs, Some((4, true)));
 }

@@ -86,15 +86,22 @@ pub fn accuracy_chart(summary: &[Summary], title: &str) -> Raster {
     }
     let f = Frame::new(summary, left, top);
     axes(&mut r, &f);
-    for (k, arm) in Arm::ALL.into_iter().enumerate() {
-        let nudge = (k as f64 - 1.5) * 0.02;
-        let rows: Vec<&Summary> = summary.iter().filter(|s| s.arm == arm).collect();
+    let pairs = Arm::ALL.into_iter().enumerate();
+    for ((k, arm), against) in pairs.flat_map(|a| [(a, false), (a, true)]) {
+        let nudge = (k as f64 - 1.5) * 0.02 + if against { 0.01 } else { 0.0 };
+        let color = match against {
+            true => paler(arm_color(arm)),
+            false => arm_color(arm),
+        };
+        let rows: Vec<&Summary> = (summary.iter())
+            .filter(|s| (s.arm, s.against) == (arm, against))
+            .collect();
         let points: Vec<(f32, f32)> = rows
             .iter()
             .map(|s| f.at((s.labels as f64).log10() + nudge, s.mean))
             .collect();
         for pair in points.windows(2) {
-            segment(&mut r, &f, pair[0], pair[1], arm_color(arm), 2.0);
+            segment(&mut r, &f, pair[0], pair[1], color, 2.0);
         }
         for (s, &p) in rows.iter().zip(&points) {
             let x = (s.labels as f64).log10() + nudge;
@@ -103,14 +110,22 @@ pub fn accuracy_chart(summary: &[Summary], title: &str) -> Raster {
                 &f,
                 f.at(x, s.mean - s.sd),
                 f.at(x, s.mean + s.sd),
-                arm_color(arm),
+                color,
                 1.2,
             );
-            segment(&mut r, &f, p, p, arm_color(arm), 4.0);
+            segment(&mut r, &f, p, p, color, 4.0);
         }
     }
-    legend(&mut r, left + PLOT_WIDTH + MARGIN, top);
+    let compared = summary.iter().any(|s| s.against);
+    legend(&mut r, left + PLOT_WIDTH + MARGIN, top, compared);
     r
+}
+
+/// Encoder B's shade of an arm's colour (`Sweep::against`).
+pub fn paler(c: Rgba) -> Rgba {
+    let [r, g, b, a] = c.map(|v| v as f32);
+    let up = |v: f32| (v + (255.0 - v) * 0.5).round() as u8;
+    [up(r), up(g), up(b), a as u8]
 }
 
 /// Grid lines and labels: a power of ten of labels per vertical line, accuracy in
@@ -168,12 +183,26 @@ fn segment(r: &mut Raster, f: &Frame, a: (f32, f32), b: (f32, f32), c: Rgba, wid
     }
 }
 
-fn legend(r: &mut Raster, x: usize, y: usize) {
+fn legend(r: &mut Raster, x: usize, y: usize, compared: bool) {
     let line = glyphs::HEIGHT * TEXT;
     for (k, arm) in Arm::ALL.into_iter().enumerate() {
         let top = y + k * (line + 12);
         fill(r, x, top, line, line, arm_color(arm));
+        if compared && arm.pretrained() {
+            fill(
+                r,
+                x + line / 2,
+                top,
+                line - line / 2,
+                line,
+                paler(arm_color(arm)),
+            );
+        }
         glyphs::draw_text(r, arm.name(), x + line + 10, top, TEXT, TEXT_COLOR);
+    }
+    if compared {
+        let top = y + Arm::ALL.len() * (line + 12) + 12;
+        glyphs::draw_text(r, "PALER: B", x, top, TEXT, WEAK_TEXT);
     }
 }
 
@@ -239,5 +268,26 @@ mod tests {
         // lies higher in the picture.
         assert!(scratch[0] < frozen[0], "{} vs {}", scratch[0], frozen[0]);
         assert_eq!(accuracy_chart(&[], "EMPTY").width, r.width);
+        assert!(rows_of(paler(arm_color(Arm::Frozen))).is_empty());
+
+        // A second encoder's frozen row, lower: drawn in the paler shade, below A's.
+        let b = Summary {
+            against: true,
+            ..row(10_000, Arm::Frozen, 0.80)
+        };
+        let r2 = accuracy_chart(&[&summary[..], &[b]].concat(), "TITLE");
+        let rows_of = |c: Rgba| -> Vec<usize> {
+            let left = MARGIN + AXIS_WIDTH;
+            (0..r2.height)
+                .filter(|&y| {
+                    (left..left + PLOT_WIDTH).any(|x| r2.rgba[4 * (y * r2.width + x)..][..4] == c)
+                })
+                .collect()
+        };
+        let (a, b) = (
+            rows_of(arm_color(Arm::Frozen)),
+            rows_of(paler(arm_color(Arm::Frozen))),
+        );
+        assert!(!b.is_empty() && b[0] > a[0], "{} vs {}", b[0], a[0]);
     }
 }

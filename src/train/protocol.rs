@@ -40,6 +40,9 @@ pub enum Command {
     RunExperiment(ExperimentSpec),
     /// Stop the experiment (or the recipe training it waits for) before its next step.
     CancelExperiment,
+    /// The encoder whose pretrained arms every later sweep runs beside the model's
+    /// (`Event::SecondEncoder`); `None` forgets it.
+    SetSecondEncoder(Option<SecondSource>),
     /// Does nothing but get its `Handled`: everything sent before it has been carried
     /// out once that arrives.
     Barrier,
@@ -71,6 +74,7 @@ pub enum CommandKind {
     OpenData,
     RunExperiment,
     CancelExperiment,
+    SetSecondEncoder,
     Barrier,
     #[cfg(feature = "test-hooks")]
     InjectPanic,
@@ -97,6 +101,7 @@ impl Command {
             Command::OpenData(_) => CommandKind::OpenData,
             Command::RunExperiment(_) => CommandKind::RunExperiment,
             Command::CancelExperiment => CommandKind::CancelExperiment,
+            Command::SetSecondEncoder(_) => CommandKind::SetSecondEncoder,
             Command::Barrier => CommandKind::Barrier,
             #[cfg(feature = "test-hooks")]
             Command::InjectPanic => CommandKind::InjectPanic,
@@ -105,6 +110,23 @@ impl Command {
             Command::Shutdown => CommandKind::Shutdown,
         }
     }
+}
+
+/// Where a sweep's second encoder comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecondSource {
+    /// A copy of the model as it is now (train another beside it next).
+    Current,
+    /// A checkpoint's encoder.
+    File(PathBuf),
+}
+
+/// The second encoder a sweep compares the model's with, as the app shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SecondEncoder {
+    /// Where it came from, its shape and its training, in a line.
+    pub name: String,
+    pub test_mse: f64,
 }
 
 /// Where the worker and a test meet (`Command::Hold`): each waits for the other.
@@ -254,6 +276,8 @@ pub enum Event {
     /// The answer to `Command::Checkpoint`.
     Checkpointed(Box<crate::checkpoint::Checkpoint>),
     Experiment(ExperimentEvent),
+    /// The answer to `Command::SetSecondEncoder`: the encoder kept, or none.
+    SecondEncoder(Option<SecondEncoder>),
     Error(String),
     /// Every command but `Shutdown` is answered by this, after the events it caused,
     /// in the order the commands were sent.
@@ -272,6 +296,8 @@ pub enum ExperimentEvent {
         steps: u64,
         /// Epochs per phase of the model whose encoder the pretrained arms start from.
         encoder_epochs: PhaseEpochs,
+        /// The second encoder whose pretrained arms run beside, if any.
+        against: Option<SecondEncoder>,
     },
     /// After every step.
     Progress(SweepProgress),

@@ -33,7 +33,9 @@ use crate::data::Mnist;
 use crate::model::{Noise, Phase};
 use crate::train::Hyperparams;
 use crate::train::experiment::ExperimentSpec;
-use crate::train::protocol::{Command, Event, ExperimentEvent, RunState, Snapshot, Waker};
+use crate::train::protocol::{
+    Command, Event, ExperimentEvent, RunState, SecondSource, Snapshot, Waker,
+};
 
 /// While a phase trains, the session is kept at least this often (and after every
 /// phase and experiment): a kill loses at most this much of the phase in progress.
@@ -414,6 +416,11 @@ impl LayerwiseApp {
             UiCommand::RunBook => self.send(Command::RunExperiment(ExperimentSpec::book())),
             UiCommand::CancelExperiment => self.send(Command::CancelExperiment),
             UiCommand::ExportExperiment => self.open_dialog(Purpose::ExportExperiment),
+            UiCommand::KeepEncoderB => {
+                self.send(Command::SetSecondEncoder(Some(SecondSource::Current)))
+            }
+            UiCommand::LoadEncoderB => self.open_dialog(Purpose::LoadEncoderB),
+            UiCommand::ForgetEncoderB => self.send(Command::SetSecondEncoder(None)),
             UiCommand::RunTsne => self.explore.run_tsne(&self.settings.explore),
             UiCommand::CancelTsne => self.explore.cancel_tsne(),
             UiCommand::ClearDrawing => self.explore.clear_drawing(),

@@ -93,6 +93,13 @@ commands! {
         "The notebook's own: 20,000 labels, scratch against pretrained, 4 epochs, one seed",
         None;
     CancelExperiment => "Cancel experiment", "Stop the experiment before its next step", None;
+    KeepEncoderB => "Keep as encoder B",
+        "Keep a copy of the model's encoder: later sweeps run its pretrained arms beside the model's, seed for seed. Then train another model (say, denoising) and run",
+        None;
+    LoadEncoderB => "Load encoder B…",
+        "Compare the model's encoder with a checkpoint's: later sweeps run its pretrained arms beside the model's, seed for seed",
+        None;
+    ForgetEncoderB => "Forget encoder B", "Sweeps run the model's encoder alone again", None;
     ExportExperiment => "Export experiment…",
         "Write the chart as PNG and every run's result as CSV into a folder",
         None;

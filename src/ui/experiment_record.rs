@@ -6,7 +6,7 @@ use crate::train::classify::RunSpec;
 use crate::train::experiment::{
     ArmResult, EpochAccuracy, ExperimentSpec, Summary, SweepProgress, summarize,
 };
-use crate::train::protocol::{ExperimentEnd, ExperimentEvent};
+use crate::train::protocol::{ExperimentEnd, ExperimentEvent, SecondEncoder};
 
 /// Where the latest experiment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -32,6 +32,8 @@ pub struct ExperimentRecord {
     pub encoder_epochs: crate::model::PhaseEpochs,
     /// Whether the recipe was trained for it first.
     pub trained_autoencoder: bool,
+    /// The second encoder whose pretrained arms ran beside the model's.
+    pub against: Option<SecondEncoder>,
     pub progress: Option<SweepProgress>,
     /// Every finished run, in the order they arrived.
     pub results: Vec<ArmResult>,
@@ -52,13 +54,19 @@ impl ExperimentRecord {
         summarize(&self.results)
     }
 
-    /// Every result as CSV, one line per run.
+    /// Every result as CSV, one line per run; the encoder A (the model) or B.
     pub fn results_csv(&self) -> String {
-        let mut out = String::from("arm,labels,seed,test_accuracy,steps,seconds\n");
+        let mut out = String::from("arm,labels,seed,test_accuracy,steps,seconds,encoder\n");
         for r in &self.results {
             out.push_str(&format!(
-                "{},{},{},{},{},{:.3}\n",
-                r.arm, r.labels, r.seed, r.test_accuracy, r.steps, r.seconds
+                "{},{},{},{},{},{:.3},{}\n",
+                r.arm,
+                r.labels,
+                r.seed,
+                r.test_accuracy,
+                r.steps,
+                r.seconds,
+                if r.against { "B" } else { "A" }
             ));
         }
         out
@@ -78,6 +86,7 @@ impl ExperimentRecord {
                 runs,
                 steps,
                 encoder_epochs,
+                against,
             } => {
                 *self = Self {
                     state: ExperimentState::Running,
@@ -85,6 +94,7 @@ impl ExperimentRecord {
                     runs,
                     steps,
                     encoder_epochs,
+                    against,
                     trained_autoencoder: self.state == ExperimentState::TrainingAutoencoder,
                     ..Self::default()
                 };
@@ -132,6 +142,7 @@ mod tests {
             runs: 2,
             steps: 20,
             encoder_epochs: [4, 4, 0, 0].into(),
+            against: None,
         });
         assert_eq!(r.state, ExperimentState::Running);
         assert!(r.trained_autoencoder, "kept from the stage before");
@@ -142,8 +153,8 @@ mod tests {
         assert_eq!(table[1].vs_scratch, Some((0.25, 0.0)));
         assert_eq!(
             r.results_csv(),
-            "arm,labels,seed,test_accuracy,steps,seconds\n\
-             scratch,100,1,0.5,10,0.500\nfrozen,100,1,0.75,10,0.500\n"
+            "arm,labels,seed,test_accuracy,steps,seconds,encoder\n\
+             scratch,100,1,0.5,10,0.500,A\nfrozen,100,1,0.75,10,0.500,A\n"
         );
         r.apply(ExperimentEvent::Ended {
             end: ExperimentEnd::Done,
@@ -156,6 +167,7 @@ mod tests {
             runs: 2,
             steps: 1064,
             encoder_epochs: [4, 4, 0, 0].into(),
+            against: None,
         });
         assert!(r.results.is_empty() && !r.trained_autoencoder);
     }

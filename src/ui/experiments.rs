@@ -4,7 +4,9 @@
 //! experiment and see its printed numbers beside ours.
 
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Corner, GridMark, HoverPosition, Legend, Line, Plot, PlotPoints, PlotUi, Points};
+use egui_plot::{
+    Corner, GridMark, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, PlotUi, Points,
+};
 use serde::{Deserialize, Serialize};
 
 use super::command::UiCommand;
@@ -16,7 +18,7 @@ use crate::train::experiment::{
     DEFAULT_STEPS, ExperimentSpec, MAX_STEPS, NOTEBOOK_PRETRAINED, NOTEBOOK_SCRATCH, Protocol,
     Summary, classifier_shape,
 };
-use crate::train::protocol::ExperimentEnd;
+use crate::train::protocol::{ExperimentEnd, SecondEncoder};
 
 /// What the user chose to run; persisted with the settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,12 +95,30 @@ impl ExperimentsPanel {
         record: &ExperimentRecord,
         idle: bool,
         encoder: Arch,
+        second: Option<&SecondEncoder>,
         choice: &mut ExperimentChoice,
     ) -> Vec<UiCommand> {
         let mut clicked = Vec::new();
         let problem = ui
             .add_enabled_ui(!record.is_running(), |ui| choice_ui(ui, choice))
             .inner;
+        ui.horizontal_wrapped(|ui| {
+            let free = idle && !record.is_running();
+            ui.label("Encoder B:");
+            for (cmd, enabled) in [
+                (UiCommand::KeepEncoderB, free),
+                (UiCommand::LoadEncoderB, free),
+                (UiCommand::ForgetEncoderB, free && second.is_some()),
+            ] {
+                if cmd.button(ui, enabled) {
+                    clicked.push(cmd);
+                }
+            }
+            match second {
+                Some(b) => ui.label(format!("{} (test MSE {:.6})", b.name, b.test_mse)),
+                None => ui.weak("none: sweeps run the model's encoder alone"),
+            };
+        });
         ui.horizontal(|ui| {
             let can_run = idle && !record.is_running();
             for (cmd, enabled) in [
@@ -116,6 +136,7 @@ impl ExperimentsPanel {
             }
         });
         status_ui(ui, record, encoder);
+        let compared = record.against.is_some();
         ui.separator();
         // One scroll for the chart and the table: a table in a scroll area of its own
         // under the chart showed 2 of its 16 rows in the default window.
@@ -127,8 +148,8 @@ impl ExperimentsPanel {
                     book_ui(ui, record);
                 } else {
                     let summary = record.summary();
-                    chart_ui(ui, &summary);
-                    table_ui(ui, &summary);
+                    chart_ui(ui, &summary, compared);
+                    table_ui(ui, &summary, compared);
                 }
             });
         clicked
@@ -188,6 +209,17 @@ fn status_ui(ui: &mut Ui, r: &ExperimentRecord, encoder: Arch) {
         ExperimentState::Ended(ExperimentEnd::Failed) => "Failed (see the error).".to_string(),
     };
     ui.label(RichText::new(text).weak());
+    if let Some(b) = &r.against {
+        ui.label(
+            RichText::new(format!(
+                "A is the model; B is {} (test MSE {:.6}). Each of B's pretrained runs \
+                 follows A's of the same labels, arm and seed: \"vs A\" is their paired \
+                 difference.",
+                b.name, b.test_mse
+            ))
+            .weak(),
+        );
+    }
     if let Some(p) = r.progress {
         ui.horizontal(|ui| {
             ui.add(
@@ -208,11 +240,14 @@ fn status_ui(ui: &mut Ui, r: &ExperimentRecord, encoder: Arch) {
 
 /// Test accuracy against the number of labels (log scale), one line per arm with
 /// error bars of ± one standard deviation over the seeds.
-fn chart_ui(ui: &mut Ui, summary: &[Summary]) {
+fn chart_ui(ui: &mut Ui, summary: &[Summary], compared: bool) {
     let find = |name: &str, x: f64| {
         summary
             .iter()
-            .find(|s| s.arm.name() == name && ((s.labels as f64).log10() - x).abs() < 0.05)
+            .find(|s| {
+                series(s.arm, s.against, compared) == name
+                    && ((s.labels as f64).log10() - x).abs() < 0.05
+            })
             .cloned()
     };
     // Room for the chart and, below it, the first rows of the table; the rest scrolls.
@@ -251,13 +286,14 @@ fn chart_ui(ui: &mut Ui, summary: &[Summary]) {
                 return None;
             };
             let s = find(plot_name, position.x)?;
-            let vs = s
-                .vs_scratch
-                .map(|(m, sd)| format!("\n{:+.2} ± {:.2} points vs scratch", m * 100.0, sd * 100.0))
-                .unwrap_or_default();
+            let points = |d: Option<(f64, f64)>, vs: &str| {
+                d.map(|(m, sd)| format!("\n{:+.2} ± {:.2} points vs {vs}", m * 100.0, sd * 100.0))
+                    .unwrap_or_default()
+            };
+            let vs = points(s.vs_scratch, "scratch") + &points(s.vs_first, "A");
             Some(format!(
                 "{}: {} labels\n{:.4} ± {:.4} over {} seed(s){vs}",
-                s.arm.name(),
+                series(s.arm, s.against, compared),
                 thousands(s.labels),
                 s.mean,
                 s.sd,
@@ -266,38 +302,65 @@ fn chart_ui(ui: &mut Ui, summary: &[Summary]) {
         })
         .show(ui, |plot| {
             for (k, arm) in Arm::ALL.into_iter().enumerate() {
-                arm_ui(plot, arm, summary, k);
+                for against in [false, true] {
+                    arm_ui(plot, arm, against, summary, k, compared);
+                }
             }
         });
 }
 
-/// One arm: its means joined by a line, and an error bar of ± one standard deviation
-/// at each budget, nudged sideways per arm so that the bars of the arms do not cover
-/// each other.
-fn arm_ui<'a>(plot: &mut PlotUi<'a>, arm: Arm, summary: &[Summary], k: usize) {
-    let rows: Vec<&Summary> = summary.iter().filter(|s| s.arm == arm).collect();
+/// The name of an arm's line (and legend entry): "frozen", or "frozen (B)" when two
+/// encoders are compared.
+fn series(arm: Arm, against: bool, compared: bool) -> String {
+    match (compared, against, arm) {
+        (false, ..) | (true, false, Arm::Scratch) => arm.name().to_string(),
+        (true, false, _) => format!("{} (A)", arm.name()),
+        (true, true, _) => format!("{} (B)", arm.name()),
+    }
+}
+
+/// One arm of one encoder: its means joined by a line (dashed for encoder B), and an
+/// error bar of ± one standard deviation at each budget, nudged sideways per arm and
+/// encoder so that the bars do not cover each other.
+fn arm_ui<'a>(
+    plot: &mut PlotUi<'a>,
+    arm: Arm,
+    against: bool,
+    summary: &[Summary],
+    k: usize,
+    compared: bool,
+) {
+    let rows: Vec<&Summary> = (summary.iter())
+        .filter(|s| (s.arm, s.against) == (arm, against))
+        .collect();
     if rows.is_empty() {
         return;
     }
-    let color = arm_color(arm);
-    let nudge = (k as f64 - 1.5) * 0.02;
+    let (name, color) = (series(arm, against, compared), arm_color(arm));
+    let nudge = (k as f64 - 1.5) * 0.02 + if against { 0.01 } else { 0.0 };
+    let style = match against {
+        true => LineStyle::dashed_dense(),
+        false => LineStyle::Solid,
+    };
     let at = |s: &Summary| (s.labels as f64).log10() + nudge;
     let means: Vec<[f64; 2]> = rows.iter().map(|s| [at(s), s.mean]).collect();
     // The line first: the legend takes its colour from the first item of a name.
     plot.line(
-        Line::new(arm.name(), PlotPoints::from(means.clone()))
+        Line::new(name.as_str(), PlotPoints::from(means.clone()))
             .color(color)
+            .style(style)
             .width(2.0),
     );
     plot.points(
-        Points::new(arm.name(), PlotPoints::from(means))
+        Points::new(name.as_str(), PlotPoints::from(means))
             .color(color)
+            .filled(!against)
             .radius(3.5),
     );
     for s in rows.iter().filter(|s| s.runs > 1) {
         let bar = vec![[at(s), s.mean - s.sd], [at(s), s.mean + s.sd]];
         plot.line(
-            Line::new(arm.name(), PlotPoints::from(bar))
+            Line::new(name.as_str(), PlotPoints::from(bar))
                 .color(color)
                 .width(1.5),
         );
@@ -305,33 +368,34 @@ fn arm_ui<'a>(plot: &mut PlotUi<'a>, arm: Arm, summary: &[Summary], k: usize) {
 }
 
 /// The numbers behind the chart.
-fn table_ui(ui: &mut Ui, summary: &[Summary]) {
+fn table_ui(ui: &mut Ui, summary: &[Summary], compared: bool) {
     if summary.is_empty() {
         return;
     }
+    let points = |d: Option<(f64, f64)>| {
+        d.map(|(m, sd)| format!("{:+.2} ± {:.2}", m * 100.0, sd * 100.0))
+            .unwrap_or_default()
+    };
     egui::Grid::new("experiment-summary")
         .striped(true)
         .spacing([16.0, 2.0])
         .show(ui, |ui| {
-            for h in [
-                "labels",
-                "arm",
-                "test accuracy",
-                "vs scratch (points)",
-                "seeds",
-            ] {
+            let mut heads = vec!["labels", "arm", "test accuracy", "vs scratch (points)"];
+            if compared {
+                heads.push("vs A (points)");
+            }
+            for h in heads.into_iter().chain(["seeds"]) {
                 ui.strong(h);
             }
             ui.end_row();
             for s in summary {
                 ui.monospace(thousands(s.labels));
-                ui.colored_label(arm_color(s.arm), s.arm.name());
+                ui.colored_label(arm_color(s.arm), series(s.arm, s.against, compared));
                 ui.monospace(format!("{:.4} ± {:.4}", s.mean, s.sd));
-                ui.monospace(
-                    s.vs_scratch
-                        .map(|(m, sd)| format!("{:+.2} ± {:.2}", m * 100.0, sd * 100.0))
-                        .unwrap_or_default(),
-                );
+                ui.monospace(points(s.vs_scratch));
+                if compared {
+                    ui.monospace(points(s.vs_first));
+                }
                 ui.monospace(s.runs.to_string());
                 ui.end_row();
             }

@@ -10,6 +10,8 @@ use egui::{RichText, Ui};
 pub enum Purpose {
     OpenData,
     LoadCheckpoint,
+    /// A checkpoint whose encoder sweeps compare the model's with.
+    LoadEncoderB,
     SaveCheckpoint,
     ExportImages,
     ExportLosses,
@@ -27,6 +29,7 @@ impl Purpose {
         match self {
             Purpose::OpenData => "Open an MNIST-format folder",
             Purpose::LoadCheckpoint => "Load a checkpoint",
+            Purpose::LoadEncoderB => "Load a checkpoint as encoder B",
             Purpose::SaveCheckpoint => "Save the model",
             Purpose::ExportImages => "Export the views as PNG into a folder",
             Purpose::ExportLosses => "Export the loss history as CSV",
@@ -37,7 +40,7 @@ impl Purpose {
     fn action(self) -> &'static str {
         match self {
             Purpose::OpenData => "Open folder",
-            Purpose::LoadCheckpoint => "Load",
+            Purpose::LoadCheckpoint | Purpose::LoadEncoderB => "Load",
             Purpose::SaveCheckpoint | Purpose::ExportLosses => "Save",
             Purpose::ExportImages | Purpose::ExportExperiment => "Export here",
         }
@@ -46,7 +49,7 @@ impl Purpose {
     fn pick(self) -> Pick {
         match self {
             Purpose::OpenData | Purpose::ExportImages | Purpose::ExportExperiment => Pick::Folder,
-            Purpose::LoadCheckpoint => Pick::ExistingFile("safetensors"),
+            Purpose::LoadCheckpoint | Purpose::LoadEncoderB => Pick::ExistingFile("safetensors"),
             Purpose::SaveCheckpoint => Pick::NewFile("layerwise.safetensors"),
             Purpose::ExportLosses => Pick::NewFile("losses.csv"),
         }

@@ -8,7 +8,7 @@ use super::autosave;
 use super::disk::{Job, Work};
 use super::file_dialog::{FileDialog, Outcome, Purpose};
 use super::shown;
-use crate::train::protocol::Command;
+use crate::train::protocol::{Command, SecondSource};
 
 impl LayerwiseApp {
     pub(super) fn open_dialog(&mut self, purpose: Purpose) {
@@ -42,6 +42,9 @@ impl LayerwiseApp {
         match purpose {
             Purpose::OpenData => self.send(Command::OpenData(path)),
             Purpose::LoadCheckpoint => self.send(Command::LoadCheckpoint(path)),
+            Purpose::LoadEncoderB => {
+                self.send(Command::SetSecondEncoder(Some(SecondSource::File(path))))
+            }
             Purpose::SaveCheckpoint => self.send(Command::SaveCheckpoint(path)),
             Purpose::ExportImages => match self.export_images(path) {
                 Ok(work) => self.export(work),

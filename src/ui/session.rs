@@ -12,7 +12,7 @@ use crate::model::Phase;
 use crate::space::Yardstick;
 use crate::train::CacheInfo;
 use crate::train::eval::Errors;
-use crate::train::protocol::{Event, Progress, RunState, Snapshot};
+use crate::train::protocol::{Event, Progress, RunState, SecondEncoder, Snapshot};
 
 /// Weight of a new batch loss in the smoothed line (an exponential moving average
 /// over roughly 10 batches).
@@ -167,6 +167,8 @@ pub struct Session {
     subspace_overlap: Option<f64>,
     /// The latest classifier experiment and its results.
     experiment: ExperimentRecord,
+    /// The encoder the worker keeps for sweeps to compare the model's with.
+    second: Option<SecondEncoder>,
 }
 
 /// A kept record, as `Session::restore` takes it back.
@@ -222,6 +224,8 @@ getters! {
         experiment: ExperimentRecord;
         /// PCA's test MSE at every rank on the data, once measured.
         yardstick: Option<Arc<Yardstick>>;
+        /// The encoder the worker keeps for sweeps to compare the model's with.
+        second: Option<SecondEncoder>;
     }
 }
 
@@ -243,6 +247,7 @@ impl Session {
             yardstick: None,
             subspace_overlap: None,
             experiment: ExperimentRecord::default(),
+            second: None,
         }
     }
 
@@ -411,6 +416,14 @@ impl Session {
             }
             Event::CheckpointSaved(path) => return notice(format!("saved {}", path.display())),
             Event::Experiment(e) => self.experiment.apply(e),
+            Event::SecondEncoder(second) => {
+                let said = match &second {
+                    Some(e) => format!("kept {} to compare encoders with", e.name),
+                    None => "forgot the second encoder".into(),
+                };
+                self.second = second;
+                return notice(said);
+            }
             Event::Error(msg) => return Some(Note::Error(msg)),
             // The app keeps the session with it; nothing here changes.
             Event::Checkpointed(_) | Event::Handled(_) => {}

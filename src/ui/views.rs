@@ -53,9 +53,9 @@ impl Behavior<Pane> for Views<'_> {
                 let (record, idle) = (&self.session.experiment(), self.session.is_idle());
                 let s = &mut *self.settings;
                 let arch = super::app::model_arch(self.session, &s.hyperparams);
-                let choice = &mut s.experiment;
-                self.clicked
-                    .extend(self.experiments.ui(ui, record, idle, arch, choice));
+                let (choice, second) = (&mut s.experiment, self.session.second().as_ref());
+                let clicked = (self.experiments).ui(ui, record, idle, arch, second, choice);
+                self.clicked.extend(clicked);
             }
             Pane::Map => {
                 let (test, s) = (&self.session.data().test, &mut *self.settings);

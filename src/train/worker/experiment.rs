@@ -2,12 +2,17 @@
 //! like a phase's batches, on the current model's encoder, after the recipe's phases
 //! when no phase has trained the model yet.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::Worker;
-use crate::model::Phase;
-use crate::train::experiment::{ExperimentSpec, Sweep};
-use crate::train::protocol::{Event, ExperimentEnd, ExperimentEvent, RunState};
+use crate::checkpoint;
+use crate::model::{Params, Phase};
+use crate::train::experiment::{ExperimentSpec, SpecError, Sweep};
+use crate::train::protocol::{
+    Event, ExperimentEnd, ExperimentEvent, RunState, SecondEncoder, SecondSource,
+};
+use crate::train::{check_inputs, eval};
 
 /// Where an experiment stands.
 pub(super) enum Stage {
@@ -66,15 +71,65 @@ impl Worker {
         }
     }
 
+    /// Keeps (or forgets) the encoder later sweeps compare the model's with.
+    pub(super) fn set_second(&mut self, source: Option<SecondSource>) {
+        if self.experiment.is_some() {
+            return self.error("cancel the experiment before changing the second encoder");
+        }
+        let second = match source {
+            None => None,
+            Some(SecondSource::Current) => {
+                if self.trainer.running().is_some() {
+                    return self.error("stop the running phase before keeping its encoder");
+                }
+                if self.failed || !self.trainer.trained() {
+                    return self.error(
+                        "train the model first: an untrained encoder compares with nothing",
+                    );
+                }
+                let hp = self.trainer.hyperparams();
+                let mut name = self.trainer.params().arch().to_string();
+                if !hp.noise.is_none() {
+                    name += &format!(", denoising {}", hp.noise);
+                }
+                if !hp.sparsity.is_none() {
+                    name += &format!(", sparsity {}", hp.sparsity);
+                }
+                name += &format!(", {}", self.trainer.epochs_done());
+                Some((self.trainer.params().clone(), name))
+            }
+            Some(SecondSource::File(path)) => match encoder_file(&path) {
+                Ok(second) => Some(second),
+                Err(e) => return self.error(e),
+            },
+        };
+        self.second = second.map(|(params, name)| {
+            let test_mse = eval::reconstruction_mse(&params, &self.trainer.data().test);
+            (Arc::new(params), SecondEncoder { name, test_mse })
+        });
+        let info = self.second.as_ref().map(|(_, e)| e.clone());
+        self.send(Event::SecondEncoder(info), true);
+    }
+
     fn begin_sweep(&mut self, spec: ExperimentSpec) {
         let (data, encoder) = (self.trainer.data().clone(), self.trainer.params().clone());
-        match Sweep::new(data, Arc::new(encoder), spec.clone()) {
+        // The notebook's experiment and a scratch-only sweep run one encoder.
+        let second = self
+            .second
+            .clone()
+            .filter(|_| !spec.is_book() && spec.arms.iter().any(|a| a.pretrained()));
+        let sweep = Sweep::new(data, Arc::new(encoder), spec.clone()).and_then(|s| match &second {
+            Some((params, _)) => s.against(params.clone()),
+            None => Ok(s),
+        });
+        match sweep {
             Ok(sweep) => {
                 let started = ExperimentEvent::Started {
                     spec,
                     runs: sweep.runs(),
                     steps: sweep.progress().steps_total,
                     encoder_epochs: self.trainer.epochs_done(),
+                    against: second.map(|(_, e)| e),
                 };
                 self.experiment = Some(Stage::Running(Box::new(sweep)));
                 self.tell(started, true);
@@ -147,4 +202,16 @@ impl Worker {
             self.send(Event::State(RunState::Idle), true);
         }
     }
+}
+
+/// A checkpoint's parameters as a second encoder, and its name.
+fn encoder_file(path: &Path) -> Result<(Params, String), SpecError> {
+    let ck = checkpoint::load(path, None).map_err(|e| SpecError(e.to_string()))?;
+    check_inputs(ck.params.arch()).map_err(|e| SpecError(format!("{}: {e}", path.display())))?;
+    let file = path
+        .file_name()
+        .unwrap_or(path.as_os_str())
+        .to_string_lossy();
+    let name = format!("{file}: {}, {}", ck.params.arch(), ck.epochs_done);
+    Ok((ck.params, name))
 }

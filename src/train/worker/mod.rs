@@ -39,6 +39,8 @@ pub(super) struct Worker {
     last_step: Instant,
     /// A classifier experiment, running or waiting for the recipe's phases.
     experiment: Option<experiment::Stage>,
+    /// The encoder later sweeps compare the model's with (`Command::SetSecondEncoder`).
+    second: Option<(Arc<crate::model::Params>, super::protocol::SecondEncoder)>,
 }
 
 enum Flow {
@@ -62,6 +64,7 @@ impl Worker {
             step_seconds: None,
             last_step: now,
             experiment: None,
+            second: None,
         }
     }
 
@@ -273,6 +276,7 @@ impl Worker {
             Command::OpenData(dir) => self.open_data(&dir),
             Command::RunExperiment(spec) => self.run_experiment(spec),
             Command::CancelExperiment => self.cancel_experiment(),
+            Command::SetSecondEncoder(source) => self.set_second(source),
             #[cfg(feature = "test-hooks")]
             Command::InjectPanic => panic!("injected by a test"),
             #[cfg(feature = "test-hooks")]
