@@ -188,3 +188,66 @@ fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
         .unwrap();
     h.get_by_label(&format!("{:.4} ± {:.4}", frozen.mean, frozen.sd));
 }
+
+/// Encoder B through the buttons: refused (visibly) before any training; kept after
+/// the first sweep trained the model; the model trained further is A; the next sweep
+/// runs B's frozen arm beside A's and the table says by how much they differ.
+#[test]
+fn encoder_b_is_kept_and_its_runs_appear_beside_the_models_with_their_difference() {
+    let mut h = app(ExperimentChoice {
+        labels: "100".into(),
+        arms: vec![Arm::Scratch, Arm::Frozen],
+        seeds: 2,
+        steps: 20,
+    });
+    h.get_by_label("none: sweeps run the model's encoder alone");
+    h.get_by_label("Keep as encoder B").click();
+    h.run_steps(2);
+    assert!(ui_app::wait_notes(&mut h, |n| n
+        .errors()
+        .iter()
+        .any(|e| e.contains("train the model first"))));
+    assert!(h.state().session().second().is_none());
+
+    h.get_by_label("Run experiments").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.experiment().state
+        == ExperimentState::Ended(ExperimentEnd::Done)));
+    assert!(h.query_by_label("vs A (points)").is_none(), "one encoder");
+    h.get_by_label("Keep as encoder B").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.second().is_some()));
+    let b = h.state().session().second().clone().unwrap();
+    let name = b.name.clone();
+    assert!(
+        name.starts_with("784-64-32-64-784, 1 epoch(s) of phase 1 and 1 of phase 2"),
+        "{name}"
+    );
+    h.get_by_label(&format!("{name} (test MSE {:.6})", b.test_mse));
+    h.get_by_label_contains("to compare encoders with");
+
+    // A trains on: one more epoch of phase 2.
+    h.key_press(egui::Key::Num2);
+    h.run_steps(2);
+    assert!(wait(&mut h, ui_app::phases_done(3)));
+    h.get_by_label("Run experiments").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.experiment().results.len() == 6
+        && s.experiment().state
+            == ExperimentState::Ended(ExperimentEnd::Done)));
+    let summary = h.state().session().experiment().summary();
+    let b = summary.iter().find(|s| s.against).unwrap();
+    assert_eq!((b.arm, b.runs), (Arm::Frozen, 2));
+    let (m, sd) = b.vs_first.unwrap();
+    h.get_by_label("vs A (points)");
+    for series in ["frozen (A)", "frozen (B)"] {
+        assert_eq!(h.get_all_by_label(series).count(), 2, "legend and table");
+    }
+    h.get_by_label(&format!("{:+.2} ± {:.2}", m * 100.0, sd * 100.0));
+    h.get_by_label_contains("A is the model; B is 784-64-32-64-784");
+
+    h.get_by_label("Forget encoder B").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.second().is_none()));
+    h.get_by_label("none: sweeps run the model's encoder alone");
+}
