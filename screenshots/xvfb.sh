@@ -44,3 +44,30 @@ quit_app() {
   kill "$app" 2>/dev/null && echo "the app had not closed on ctrl+q within 10 s" || true
   wait "$app" || true
 }
+# Clicks (button ${3:-1}) at window coordinates ($1, $2) of window $win.
+click() { xdotool mousemove --window "$win" "$1" "$2" click "${3:-1}"; sleep 0.5; }
+# Replaces the text of the field at ($1, $2) with $3.
+type_in() {
+  click "$1" "$2"
+  xdotool key --window "$win" ctrl+a
+  xdotool type --window "$win" --delay 20 "$3"
+  sleep 0.3
+}
+# Brings the Experiments view to the front and drags the divider under it down, so that
+# the chart and the table's first rows fit (the default layout of a 1500x950 window).
+experiments_view() {
+  xdotool windowfocus --sync "$win" 2>/dev/null || true
+  click 547 68
+  xdotool mousemove --window "$win" 760 477 mousedown 1
+  for y in $(seq 490 20 790); do xdotool mousemove --window "$win" 760 "$y"; sleep 0.05; done
+  xdotool mouseup 1
+  sleep 0.5
+}
+# Saves the Experiments view as $out/$1, the pointer off the chart.
+shoot_experiments() {
+  xdotool mousemove --window "$win" 1300 900
+  sleep 1
+  import -window root "$tmp/screen.png"
+  convert "$tmp/screen.png" -crop 748x730+405+58 +repage "$out/$1"
+  echo "saved $out/$1"
+}

@@ -262,7 +262,11 @@ fn chart_ui(ui: &mut Ui, summary: &[Summary], compared: bool) {
             .include_y(1.0);
     }
     plot.height(height)
-        .legend(Legend::default().position(Corner::RightBottom))
+        .legend(
+            Legend::default()
+                .position(Corner::RightBottom)
+                .follow_insertion_order(true),
+        )
         .x_axis_label("labelled training images")
         .y_axis_label("test accuracy")
         .x_grid_spacer(|input| {
@@ -301,8 +305,10 @@ fn chart_ui(ui: &mut Ui, summary: &[Summary], compared: bool) {
             ))
         })
         .show(ui, |plot| {
-            for (k, arm) in Arm::ALL.into_iter().enumerate() {
-                for against in [false, true] {
+            // Backwards: a legend in a bottom corner lists the last item first, and
+            // should read scratch, frozen (A), frozen (B), ... from the top.
+            for (k, arm) in Arm::ALL.into_iter().enumerate().rev() {
+                for against in [true, false] {
                     arm_ui(plot, arm, against, summary, k, compared);
                 }
             }
