@@ -211,8 +211,10 @@ fn encoder_b_is_kept_and_its_runs_appear_beside_the_models_with_their_difference
 
     h.get_by_label("Run experiments").click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.experiment().state
-        == ExperimentState::Ended(ExperimentEnd::Done)));
+    // Idle too: the buttons are enabled from the worker's Idle, which follows the end.
+    assert!(wait(&mut h, |s| s.is_idle()
+        && s.experiment().state
+            == ExperimentState::Ended(ExperimentEnd::Done)));
     assert!(h.query_by_label("vs A (points)").is_none(), "one encoder");
     h.get_by_label("Keep as encoder B").click();
     h.run_steps(2);
@@ -250,4 +252,63 @@ fn encoder_b_is_kept_and_its_runs_appear_beside_the_models_with_their_difference
     h.run_steps(2);
     assert!(wait(&mut h, |s| s.second().is_none()));
     h.get_by_label("none: sweeps run the model's encoder alone");
+}
+
+/// Encoder B is kept with the session as soon as it is set: after a crash the restored
+/// session has it back, under its name, and the next sweep runs it beside the model.
+#[test]
+fn encoder_b_is_kept_with_the_session_and_comes_back_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        hyperparams: Hyperparams {
+            layers: layerwise::model::Widths::two(64, 32),
+            ..short()
+        },
+        experiment: ExperimentChoice {
+            labels: "100".into(),
+            arms: vec![Arm::Scratch, Arm::Frozen],
+            seeds: 1,
+            steps: 20,
+        },
+        ..Settings::default()
+    };
+    let mut h = launch(settings.clone(), Some(dir.path().to_path_buf()));
+    h.get_by_label("Experiments").click();
+    h.run_steps(3);
+    h.get_by_label("Run experiments").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.is_idle()
+        && s.experiment().state
+            == ExperimentState::Ended(ExperimentEnd::Done)));
+    assert!(h.state_mut().wait_for_disk(ui_app::TIMEOUT));
+    h.get_by_label("Keep as encoder B").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.second().is_some()));
+    assert!(h.state_mut().wait_for_disk(ui_app::TIMEOUT), "kept at once");
+    let b = h.state().session().second().clone().unwrap();
+    drop(h);
+
+    let mut h = launch(settings, Some(dir.path().to_path_buf()));
+    assert!(h.state().restore_offered());
+    h.run_steps(2);
+    h.get_by_label_contains(&format!("encoder B: {}", b.name));
+    h.get_by_label("Restore").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.second().is_some()));
+    assert_eq!(
+        h.state().session().second().as_ref(),
+        Some(&b),
+        "same name, same MSE"
+    );
+    h.get_by_label("Experiments").click();
+    h.run_steps(3);
+    h.get_by_label("Run experiments").click();
+    h.run_steps(2);
+    assert!(wait(&mut h, |s| s.experiment().results.len() == 3
+        && s.experiment().state
+            == ExperimentState::Ended(ExperimentEnd::Done)));
+    let rs = &h.state().session().experiment().results;
+    assert!(rs[2].against && rs[2].arm == Arm::Frozen);
+    // The same encoder on both sides: B's run is A's, bit for bit.
+    assert_eq!(rs[2].test_accuracy.to_bits(), rs[1].test_accuracy.to_bits());
 }

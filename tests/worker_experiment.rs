@@ -353,7 +353,7 @@ fn errors(events: &[Event]) -> Vec<String> {
 
 fn second_of(events: &[Event]) -> Option<Option<SecondEncoder>> {
     events.iter().find_map(|e| match e {
-        Event::SecondEncoder(s) => Some(s.clone()),
+        Event::SecondEncoder(s) => Some(s.as_ref().map(|(e, _)| e.clone())),
         _ => None,
     })
 }
@@ -374,9 +374,12 @@ fn a_second_encoder_is_kept_from_the_model_or_a_file_and_runs_beside_the_first()
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.safetensors");
     std::fs::write(&junk, b"not a checkpoint").unwrap();
-    let e = set(Some(SecondSource::File(junk)));
+    let e = set(Some(SecondSource::File(junk.clone())));
     assert_eq!(errors(&e).len(), 1, "{e:?}");
     assert_eq!(second_of(&e), None);
+    let name = "kept".to_string();
+    let e = set(Some(SecondSource::Kept { path: junk, name }));
+    assert!(errors(&e)[0].starts_with("encoder B of the kept session: "), "{e:?}");
 
     // B: phase 1 alone (its inner layers as initialised).
     h.send(Command::StartPhase(Phase::ONE));

@@ -119,6 +119,8 @@ pub enum SecondSource {
     Current,
     /// A checkpoint's encoder.
     File(PathBuf),
+    /// The encoder B a kept session held, under the name it had.
+    Kept { path: PathBuf, name: String },
 }
 
 /// The second encoder a sweep compares the model's with, as the app shows it.
@@ -276,8 +278,9 @@ pub enum Event {
     /// The answer to `Command::Checkpoint`.
     Checkpointed(Box<crate::checkpoint::Checkpoint>),
     Experiment(ExperimentEvent),
-    /// The answer to `Command::SetSecondEncoder`: the encoder kept, or none.
-    SecondEncoder(Option<SecondEncoder>),
+    /// The answer to `Command::SetSecondEncoder`: the encoder kept (and its parameters,
+    /// for the app to keep with the session), or none.
+    SecondEncoder(Option<(SecondEncoder, Arc<Params>)>),
     Error(String),
     /// Every command but `Shutdown` is answered by this, after the events it caused,
     /// in the order the commands were sent.

@@ -326,7 +326,13 @@ impl LayerwiseApp {
             _ => false,
         };
         let phase_done = matches!(e, Event::PhaseDone { .. });
-        let experiment_done = matches!(e, Event::Experiment(ExperimentEvent::Ended { .. }));
+        // Encoder B is kept with the session at once, as a phase's end is: a kill must
+        // not lose it.
+        let keep_now = phase_done
+            || matches!(
+                e,
+                Event::Experiment(ExperimentEvent::Ended { .. }) | Event::SecondEncoder(_)
+            );
         if let Event::Checkpointed(ck) = e {
             return self.keep_with(ck);
         }
@@ -347,7 +353,7 @@ impl LayerwiseApp {
         if failed {
             self.autostart.clear();
         }
-        if phase_done || experiment_done {
+        if keep_now {
             self.keep_session();
         }
         if phase_done {

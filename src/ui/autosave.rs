@@ -48,6 +48,8 @@ pub struct Offer {
     pub summary: String,
     /// Its training record (curves, epochs, snapshots), when one was kept and reads.
     pub record: Option<(SessionRecord, Vec<Snapshot>)>,
+    /// Encoder B's file and name, when the session held one.
+    pub second: Option<(PathBuf, crate::train::protocol::SecondEncoder)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +95,9 @@ pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
             if let Some(n) = r.experiment_results() {
                 summary += &format!(" and an experiment's {n} result(s)");
             }
+            if let Some(b) = r.second() {
+                summary += &format!("; encoder B: {}", b.name);
+            }
             Some((r, snapshots))
         }
         Ok(None) => None,
@@ -101,11 +106,16 @@ pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
             None
         }
     };
+    let second = (record.as_ref())
+        .and_then(|(r, _)| r.second())
+        .zip(path.parent().map(|set| set.join(record::ENCODER_B)))
+        .map(|(b, file)| (file, b.clone()));
     Ok(Some(Offer {
         summary,
         arch: ck.params.arch(),
         path,
         record,
+        second,
     }))
 }
 

@@ -138,6 +138,13 @@ impl LayerwiseApp {
                 }
                 self.pending_record = offer.record.map(|r| (offer.path.clone(), r));
                 self.send(Command::LoadCheckpoint(offer.path));
+                if let Some((path, b)) = offer.second {
+                    let name = b.name;
+                    self.send(Command::SetSecondEncoder(Some(SecondSource::Kept {
+                        path,
+                        name,
+                    })));
+                }
             }
             autosave::Choice::Discard => {
                 if let Some(dir) = &self.data_dir {

@@ -17,7 +17,7 @@ use super::session::{EpochRow, LossRun, PhaseResult, Restored, Session};
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::model::{Arch, Params, Phase, PhaseEpochs};
 use crate::train::eval::Errors;
-use crate::train::protocol::{ExperimentEnd, Snapshot};
+use crate::train::protocol::{ExperimentEnd, SecondEncoder, Snapshot};
 
 /// The most recent epoch-end snapshots kept (2.2 MB each for the recipe's network).
 pub const KEPT_SNAPSHOTS: usize = 16;
@@ -25,6 +25,8 @@ pub const KEPT_SNAPSHOTS: usize = 16;
 pub const MODEL: &str = "model.safetensors";
 pub const RECORD: &str = "session.json";
 pub const HISTORY: &str = "history.safetensors";
+/// Encoder B's parameters, when the session held one.
+pub const ENCODER_B: &str = "encoder-b.safetensors";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -40,6 +42,9 @@ pub struct SessionRecord {
     /// The latest experiment (absent in records from before it was kept).
     #[serde(default)]
     experiment: ExperimentRecord,
+    /// Encoder B, whose parameters are in `ENCODER_B`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    second: Option<SecondEncoder>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +77,7 @@ pub struct Keeping {
     pub checkpoint: Box<Checkpoint>,
     record: SessionRecord,
     history: Vec<Snapshot>,
+    second: Option<Arc<Params>>,
 }
 
 impl Keeping {
@@ -88,16 +94,18 @@ impl Keeping {
                 .filter_map(|s| s.epoch_end.map(|(p, e)| (p, e, s.epochs_done)))
                 .collect(),
             experiment: session.experiment().clone(),
+            second: session.second().clone(),
         };
         Self {
             checkpoint,
             record,
             history: kept.to_vec(),
+            second: session.second_params().clone(),
         }
     }
 
-    /// The three files' names and bytes.
-    pub fn encode(&self) -> Result<[(&'static str, Vec<u8>); 3], RecordError> {
+    /// The files' names and bytes: the model, the record, the history, encoder B's.
+    pub fn encode(&self) -> Result<Vec<(&'static str, Vec<u8>)>, RecordError> {
         let model = checkpoint::to_bytes(&self.checkpoint)
             .map_err(|p| CheckpointError::new(Path::new(MODEL), p))?;
         let mut tensors = Vec::new();
@@ -115,7 +123,13 @@ impl Keeping {
             .map_err(|p| CheckpointError::new(Path::new(HISTORY), p))?;
         let json =
             serde_json::to_vec(&self.record).map_err(|e| RecordError::Json(RECORD.into(), e))?;
-        Ok([(MODEL, model), (RECORD, json), (HISTORY, history)])
+        let mut files = vec![(MODEL, model), (RECORD, json), (HISTORY, history)];
+        if let Some(p) = &self.second {
+            let b = checkpoint::to_bytes(&Checkpoint::bare(Params::clone(p)))
+                .map_err(|p| CheckpointError::new(Path::new(ENCODER_B), p))?;
+            files.push((ENCODER_B, b));
+        }
+        Ok(files)
     }
 }
 
@@ -184,6 +198,11 @@ impl SessionRecord {
     /// How many experiment results it holds, if any.
     pub fn experiment_results(&self) -> Option<usize> {
         Some(self.experiment.results.len()).filter(|&n| n > 0)
+    }
+
+    /// Encoder B, when the session held one.
+    pub fn second(&self) -> Option<&SecondEncoder> {
+        self.second.as_ref()
     }
 }
 

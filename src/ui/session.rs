@@ -169,6 +169,8 @@ pub struct Session {
     experiment: ExperimentRecord,
     /// The encoder the worker keeps for sweeps to compare the model's with.
     second: Option<SecondEncoder>,
+    /// Its parameters, kept with the session.
+    second_params: Option<Arc<crate::model::Params>>,
 }
 
 /// A kept record, as `Session::restore` takes it back.
@@ -226,6 +228,8 @@ getters! {
         yardstick: Option<Arc<Yardstick>>;
         /// The encoder the worker keeps for sweeps to compare the model's with.
         second: Option<SecondEncoder>;
+        /// Its parameters, kept with the session.
+        second_params: Option<Arc<crate::model::Params>>;
     }
 }
 
@@ -248,6 +252,7 @@ impl Session {
             subspace_overlap: None,
             experiment: ExperimentRecord::default(),
             second: None,
+            second_params: None,
         }
     }
 
@@ -418,10 +423,11 @@ impl Session {
             Event::Experiment(e) => self.experiment.apply(e),
             Event::SecondEncoder(second) => {
                 let said = match &second {
-                    Some(e) => format!("kept {} to compare encoders with", e.name),
+                    Some((e, _)) => format!("kept {} to compare encoders with", e.name),
                     None => "forgot the second encoder".into(),
                 };
-                self.second = second;
+                (self.second, self.second_params) =
+                    second.map(|(e, p)| (Some(e), Some(p))).unwrap_or_default();
                 return notice(said);
             }
             Event::Error(msg) => return Some(Note::Error(msg)),

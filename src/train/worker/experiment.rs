@@ -102,12 +102,16 @@ impl Worker {
                 Ok(second) => Some(second),
                 Err(e) => return self.error(e),
             },
+            Some(SecondSource::Kept { path, name }) => match encoder_file(&path) {
+                Ok((params, _)) => Some((params, name)),
+                Err(e) => return self.error(format!("encoder B of the kept session: {e}")),
+            },
         };
         self.second = second.map(|(params, name)| {
             let test_mse = eval::reconstruction_mse(&params, &self.trainer.data().test);
             (Arc::new(params), SecondEncoder { name, test_mse })
         });
-        let info = self.second.as_ref().map(|(_, e)| e.clone());
+        let info = self.second.as_ref().map(|(p, e)| (e.clone(), p.clone()));
         self.send(Event::SecondEncoder(info), true);
     }
 
