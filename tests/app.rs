@@ -889,17 +889,20 @@ fn a_linear_autoencoder_shows_its_overlap_with_pcas_subspace() {
     h.get_by_label_contains(&format!("overlap {after:.4}"));
 }
 
-/// A kill loses the settings but not the kept model: restoring a tied model into an
-/// app whose settings say untied builds the kept network first, then takes the model.
+/// A kill loses the settings but not the kept model: restoring a tied, denoising model
+/// into an app whose settings say plain builds the kept network first, takes the model,
+/// and the settings it was trained with.
 #[test]
 fn a_kept_model_of_another_network_than_the_settings_restores_whole() {
     use layerwise::checkpoint;
     let dir = tempfile::tempdir().unwrap();
     let tied = Hyperparams {
         tied_weights: true,
+        noise: layerwise::model::Noise::Mask { fraction: 0.25 },
+        epochs: 2,
         ..short()
     };
-    let mut h = app_keeping_models_in(dir.path(), tied);
+    let mut h = app_keeping_models_in(dir.path(), tied.clone());
     h.get_by_label(PHASE1).click();
     h.run_steps(2);
     assert!(wait(&mut h, phases_done(1)));
@@ -921,7 +924,8 @@ fn a_kept_model_of_another_network_than_the_settings_restores_whole() {
         .snapshot()
         .as_ref()
         .is_some_and(|p| *p.params == kept.params)));
-    assert!(h.state().settings().hyperparams.tied_weights);
+    // The kept model's settings, not the older ones the app was launched with.
+    assert_eq!(h.state().settings().hyperparams, tied);
     assert!(
         h.state().notes().errors().is_empty(),
         "{:?}",

@@ -234,7 +234,8 @@ fn encoder_b_is_kept_and_its_runs_appear_beside_the_models_with_their_difference
     assert!(wait(&mut h, ui_app::phases_done(3)));
     h.get_by_label("Run experiments").click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.experiment().results.len() == 6
+    assert!(wait(&mut h, |s| s.is_idle()
+        && s.experiment().results.len() == 6
         && s.experiment().state
             == ExperimentState::Ended(ExperimentEnd::Done)));
     let summary = h.state().session().experiment().summary();
@@ -304,7 +305,8 @@ fn encoder_b_is_kept_with_the_session_and_comes_back_after_a_crash() {
     h.run_steps(3);
     h.get_by_label("Run experiments").click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.experiment().results.len() == 3
+    assert!(wait(&mut h, |s| s.is_idle()
+        && s.experiment().results.len() == 3
         && s.experiment().state
             == ExperimentState::Ended(ExperimentEnd::Done)));
     let rs = &h.state().session().experiment().results;

@@ -379,7 +379,10 @@ fn a_second_encoder_is_kept_from_the_model_or_a_file_and_runs_beside_the_first()
     assert_eq!(second_of(&e), None);
     let name = "kept".to_string();
     let e = set(Some(SecondSource::Kept { path: junk, name }));
-    assert!(errors(&e)[0].starts_with("encoder B of the kept session: "), "{e:?}");
+    assert!(
+        errors(&e)[0].starts_with("encoder B of the kept session: "),
+        "{e:?}"
+    );
 
     // B: phase 1 alone (its inner layers as initialised).
     h.send(Command::StartPhase(Phase::ONE));

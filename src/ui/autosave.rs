@@ -48,6 +48,9 @@ pub struct Offer {
     pub summary: String,
     /// Its training record (curves, epochs, snapshots), when one was kept and reads.
     pub record: Option<(SessionRecord, Vec<Snapshot>)>,
+    /// The training settings the model was kept with, when its file holds readable
+    /// ones: after a kill, newer than the settings saved on the last clean exit.
+    pub hyperparams: Option<crate::train::Hyperparams>,
     /// Encoder B's file and name, when the session held one.
     pub second: Option<(PathBuf, crate::train::protocol::SecondEncoder)>,
 }
@@ -110,8 +113,10 @@ pub fn find(dir: &Path) -> Result<Option<Offer>, Unreadable> {
         .and_then(|(r, _)| r.second())
         .zip(path.parent().map(|set| set.join(record::ENCODER_B)))
         .map(|(b, file)| (file, b.clone()));
+    let hyperparams = (ck.settings.as_deref()).and_then(|s| serde_json::from_str(s).ok());
     Ok(Some(Offer {
         summary,
+        hyperparams,
         arch: ck.params.arch(),
         path,
         record,

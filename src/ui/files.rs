@@ -129,11 +129,18 @@ impl LayerwiseApp {
         };
         match choice {
             autosave::Choice::Restore => {
-                // The worker takes only a model of its own network: after a kill the
-                // saved settings can be older than the kept model, so build its first.
+                // The worker takes only a model of its own network, and after a kill
+                // the saved settings are older than the kept model's: take the model's
+                // settings (or at least its shape), and build its network first.
+                let train = self.session.data().train.len();
+                let kept = (offer.hyperparams).filter(|k| k.validate(train).is_ok());
                 let hp = &mut self.settings.hyperparams;
-                if offer.arch != super::app::model_arch(&self.session, hp) {
-                    hp.take_shape(offer.arch);
+                let old = hp.clone();
+                if let Some(k) = kept {
+                    *hp = k;
+                }
+                hp.take_shape(offer.arch);
+                if *hp != old || offer.arch != super::app::model_arch(&self.session, hp) {
                     self.reset();
                 }
                 self.pending_record = offer.record.map(|r| (offer.path.clone(), r));
