@@ -129,46 +129,52 @@ impl LayerwiseApp {
     }
 
     pub(super) fn status_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            let data = self.session.data();
-            ui.weak(format!(
-                "{} · {} train / {} test images",
-                data.source,
-                data.train.len(),
-                data.test.len()
-            ));
-            if let Some(t) = self.session.test() {
-                ui.separator();
-                if self.session.inner_trained() {
-                    ui.label(format!(
-                        "test MSE: full stack {:.6} · outer autoencoder {:.6}",
-                        t.full, t.outer
-                    ));
-                    if let Some(line) = self.session.code_yardstick() {
-                        ui.weak(line.against(t.full))
-                            .on_hover_text(super::losses::YARDSTICK_HOVER);
-                    }
-                } else {
-                    ui.label(format!("test MSE: outer autoencoder {:.6}", t.outer));
-                    ui.weak(format!(
-                        "· full stack {:.6} (inner layers untrained)",
-                        t.full
-                    ));
-                }
+        // The frame times first, at the right: a long notice is cut short before them
+        // (in full on hover) instead of running under them.
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if let Some((p50, p95)) = self.frames.recent_ms() {
+                ui.weak(format!("frame {p50:.1} ms (p95 {p95:.1})"));
             }
-            if let Some(n) = self.notes.latest() {
-                ui.separator();
-                ui.weak(n);
-            }
-            if self.disk.busy() {
-                ui.spinner().on_hover_text("writing files");
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if let Some((p50, p95)) = self.frames.recent_ms() {
-                    ui.weak(format!("frame {p50:.1} ms (p95 {p95:.1})"));
-                }
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                self.status_left_ui(ui);
             });
         });
+    }
+
+    fn status_left_ui(&mut self, ui: &mut egui::Ui) {
+        let data = self.session.data();
+        ui.weak(format!(
+            "{} · {} train / {} test images",
+            data.source,
+            data.train.len(),
+            data.test.len()
+        ));
+        if let Some(t) = self.session.test() {
+            ui.separator();
+            if self.session.inner_trained() {
+                ui.label(format!(
+                    "test MSE: full stack {:.6} · outer autoencoder {:.6}",
+                    t.full, t.outer
+                ));
+                if let Some(line) = self.session.code_yardstick() {
+                    ui.weak(line.against(t.full))
+                        .on_hover_text(super::losses::YARDSTICK_HOVER);
+                }
+            } else {
+                ui.label(format!("test MSE: outer autoencoder {:.6}", t.outer));
+                ui.weak(format!(
+                    "· full stack {:.6} (inner layers untrained)",
+                    t.full
+                ));
+            }
+        }
+        if self.disk.busy() {
+            ui.spinner().on_hover_text("writing files");
+        }
+        if let Some(n) = self.notes.latest() {
+            ui.separator();
+            ui.add(egui::Label::new(egui::RichText::new(n).weak()).truncate());
+        }
     }
 
     /// Errors float over the bottom of the plot, so that no control moves when one
