@@ -1,6 +1,15 @@
-//! Rasters to egui textures, drawn crisp (nearest-neighbour) at any size.
+//! Rasters to egui textures: crisp (nearest-neighbour) when enlarged, averaged (mipmaps)
+//! when shrunk, so that a grid of tiles drawn smaller than its raster keeps every tile
+//! and every separator even (nearest-neighbour dropped every other separator line).
 
-use egui::{ColorImage, TextureHandle, TextureOptions};
+use egui::{ColorImage, TextureFilter, TextureHandle, TextureOptions};
+
+const OPTIONS: TextureOptions = TextureOptions {
+    magnification: TextureFilter::Nearest,
+    minification: TextureFilter::Linear,
+    mipmap_mode: Some(TextureFilter::Linear),
+    ..TextureOptions::NEAREST
+};
 
 use crate::picture::Raster;
 
@@ -18,8 +27,8 @@ impl Texture {
     pub fn set(&mut self, ctx: &egui::Context, name: &str, r: &Raster) {
         let image = color_image(r);
         match &mut self.handle {
-            Some(h) => h.set(image, TextureOptions::NEAREST),
-            None => self.handle = Some(ctx.load_texture(name, image, TextureOptions::NEAREST)),
+            Some(h) => h.set(image, OPTIONS),
+            None => self.handle = Some(ctx.load_texture(name, image, OPTIONS)),
         }
     }
 
