@@ -7,9 +7,11 @@
 set -euo pipefail
 source "$(dirname "$0")/xvfb.sh"
 
+# run NAME LAST-PHASE ARGS...: waits for phase LAST-PHASE to start, then to end (the
+# title is bare between autostarted phases too).
 run() {
-  local name=$1
-  shift
+  local name=$1 last=$2
+  shift 2
   # Fresh settings and no kept session to offer: each run starts clean.
   rm -rf "${XDG_DATA_HOME:?}"/*
   start=$SECONDS
@@ -17,14 +19,15 @@ run() {
   app=$!
   win=$(window)
   wait_title '^layerwise$' 5
-  wait_title 'phase' 60
+  wait_title "phase $last" 120
   wait_title '^layerwise$' 600
   echo "$name: done $((SECONDS - start)) s after launch"
-  sleep 2
+  # 2 s once caught the window still drawing phase 2 at 94% under its bare title.
+  sleep 4
   shot "$name"
   quit_app
   cat "$tmp/stderr"
 }
 
-run denoising.png --noise mask:0.25 --autostart 1,2
-run linear-pca.png --preset linear --autostart 1
+run denoising.png 2 --noise mask:0.25 --autostart 1,2
+run linear-pca.png 1 --preset linear --autostart 1
