@@ -15,14 +15,14 @@ xdotool mousemove --window "$win" 520 250
 wait_title 'phase 1 · [4-9][0-9]%' 60
 shot training-phase1.png
 wait_title '^layerwise$' 120
-sleep 1   # the last snapshot's redraw
+sleep 4   # the last frame (1-2 s once showed an older one under a bare title)
 shot after-phase1.png
 
 xdotool windowfocus --sync "$win" 2>/dev/null || true
 xdotool key --window "$win" 2
 wait_title 'phase 2' 10
 wait_title '^layerwise$' 120
-sleep 1
+sleep 4
 shot after-phase2.png
 
 # Killed mid-phase (kill -9, as a crash or an OOM kill would): the next launch offers
