@@ -21,18 +21,22 @@ mod mnist;
 mod ui_app;
 use ui_app::{launch, short, wait};
 
-/// The app with a small model already trained (one short epoch of each phase), the
-/// Experiments view in front, and `choice` as its settings.
-fn app(choice: ExperimentChoice) -> Harness<'static, LayerwiseApp> {
-    let settings = Settings {
+/// A small model's settings (784-64-32, one short epoch a phase) and `choice`.
+fn settings(choice: ExperimentChoice) -> Settings {
+    Settings {
         hyperparams: Hyperparams {
             layers: layerwise::model::Widths::two(64, 32),
             ..short()
         },
         experiment: choice,
         ..Settings::default()
-    };
-    let mut h = launch(settings, None);
+    }
+}
+
+/// The app with a small model already trained (one short epoch of each phase), the
+/// Experiments view in front, and `choice` as its settings.
+fn app(choice: ExperimentChoice) -> Harness<'static, LayerwiseApp> {
+    let mut h = launch(settings(choice), None);
     // The view's tab, behind Losses at first.
     h.get_by_label("Experiments").click();
     h.run_steps(3);
@@ -123,19 +127,12 @@ fn cancel_stops_a_long_sweep_and_says_so() {
 #[test]
 fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        hyperparams: Hyperparams {
-            layers: layerwise::model::Widths::two(64, 32),
-            ..short()
-        },
-        experiment: ExperimentChoice {
-            labels: "100".into(),
-            arms: vec![Arm::Scratch, Arm::Frozen],
-            seeds: 1,
-            steps: 20,
-        },
-        ..Settings::default()
-    };
+    let settings = settings(ExperimentChoice {
+        labels: "100".into(),
+        arms: vec![Arm::Scratch, Arm::Frozen],
+        seeds: 1,
+        steps: 20,
+    });
     let mut h = launch(settings.clone(), Some(dir.path().to_path_buf()));
     h.get_by_label("Experiments").click();
     h.run_steps(3);
@@ -260,19 +257,12 @@ fn encoder_b_is_kept_and_its_runs_appear_beside_the_models_with_their_difference
 #[test]
 fn encoder_b_is_kept_with_the_session_and_comes_back_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        hyperparams: Hyperparams {
-            layers: layerwise::model::Widths::two(64, 32),
-            ..short()
-        },
-        experiment: ExperimentChoice {
-            labels: "100".into(),
-            arms: vec![Arm::Scratch, Arm::Frozen],
-            seeds: 1,
-            steps: 20,
-        },
-        ..Settings::default()
-    };
+    let settings = settings(ExperimentChoice {
+        labels: "100".into(),
+        arms: vec![Arm::Scratch, Arm::Frozen],
+        seeds: 1,
+        steps: 20,
+    });
     let mut h = launch(settings.clone(), Some(dir.path().to_path_buf()));
     h.get_by_label("Experiments").click();
     h.run_steps(3);
