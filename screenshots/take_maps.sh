@@ -2,7 +2,7 @@
 # The code-space screenshots: runs the real app under Xvfb (as take.sh does), shows the
 # Map during phase 1, takes the PCA map and a t-SNE after phase 1 and after phase 2
 # (the second warm-started from the first), then draws a digit on the Draw pad.
-# Coordinates are those of the default layout in a 1600x1000 window.
+# Coordinates are those of the default layout (a 1500x950 window at the screen's corner).
 # Needs: xvfb xdotool imagemagick.
 set -euo pipefail
 source "$(dirname "$0")/xvfb.sh"
@@ -23,25 +23,25 @@ pixel() {
 }
 # Runs a t-SNE and waits (up to 5 minutes) until its progress bar is gone.
 tsne() {
-  xdotool mousemove 495 142 click 1   # Run t-SNE
+  xdotool mousemove 566 142 click 1   # Run t-SNE
   sleep 2
   local deadline=$((SECONDS + 300))
-  until [ "$(pixel 700 142)" = "#1B1B1B" ]; do
+  until [ "$(pixel 771 142)" = "#1B1B1B" ]; do
     [ $SECONDS -lt $deadline ] || { echo "t-SNE did not finish"; exit 1; }
     sleep 1
   done
   sleep 1
 }
 
-MAP=800x420+330+50        # the top-middle pane: Losses | Map
+MAP=745x420+405+50        # the top-middle pane: Losses | Map
 win=$(window)
 sleep 0.5
-xdotool mousemove 411 68 click 1   # the Map tab
+xdotool mousemove 482 68 click 1   # the Map tab
 wait_title 'phase 1' 30
 wait_title '^layerwise$' 180
 sleep 1.5
 shot map-pca-phase1.png "$MAP"
-xdotool mousemove 738 96 click 1   # t-SNE
+xdotool mousemove 809 96 click 1   # t-SNE
 sleep 0.5
 tsne
 shot map-phase1.png "$MAP"
@@ -53,12 +53,12 @@ wait_title '^layerwise$' 180
 sleep 1.5
 tsne
 shot map-phase2.png "$MAP"
-xdotool mousemove 660 96 click 1   # PCA (live)
+xdotool mousemove 731 96 click 1   # PCA (live)
 sleep 1.5
 shot map-pca-phase2.png "$MAP"
 
 # Draw a 4 on the pad (the Draw tab, bottom middle), slowly enough for every frame.
-xdotool mousemove 515 489 click 1
+xdotool mousemove 586 489 click 1
 sleep 0.5
 stroke() {  # x0 y0 x1 y1: press, move in 12 steps, release
   xdotool mousemove "$1" "$2" mousedown 1
@@ -68,11 +68,11 @@ stroke() {  # x0 y0 x1 y1: press, move in 12 steps, release
   done
   xdotool mouseup 1
 }
-stroke 420 545 395 660
-stroke 395 660 500 655
-stroke 470 560 480 735
+stroke 491 545 466 660
+stroke 466 660 571 655
+stroke 541 560 551 735
 sleep 2
-shot draw.png 800x870+330+50
+shot draw.png 745x870+405+50
 
 xdotool key --window "$win" ctrl+q
 for _ in $(seq 50); do kill -0 $app 2>/dev/null || break; sleep 0.1; done
