@@ -121,29 +121,37 @@ fn cancel_stops_a_long_sweep_and_says_so() {
     h.get_by_label("Cancelled.");
 }
 
-/// A finished experiment is kept at once, not only when the window closes: an app that
-/// dies without closing (here: dropped, as a kill would leave it) offers the phases and
-/// the experiment's results at the next launch.
-#[test]
-fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
+/// The app keeping its session in `dir`, after a one-budget sweep (the recipe's phases
+/// first) has ended and been kept; and the settings it was launched with.
+fn kept_sweep(dir: &std::path::Path) -> (Harness<'static, LayerwiseApp>, Settings) {
     let settings = settings(ExperimentChoice {
         labels: "100".into(),
         arms: vec![Arm::Scratch, Arm::Frozen],
         seeds: 1,
         steps: 20,
     });
-    let mut h = launch(settings.clone(), Some(dir.path().to_path_buf()));
+    let mut h = launch(settings.clone(), Some(dir.to_path_buf()));
     h.get_by_label("Experiments").click();
     h.run_steps(3);
     h.get_by_label("Run experiments").click();
     h.run_steps(2);
-    assert!(wait(&mut h, |s| s.experiment().state
-        == ExperimentState::Ended(ExperimentEnd::Done)));
+    assert!(wait(&mut h, |s| s.is_idle()
+        && s.experiment().state
+            == ExperimentState::Ended(ExperimentEnd::Done)));
     assert!(
         h.state_mut().wait_for_disk(ui_app::TIMEOUT),
         "the session was kept"
     );
+    (h, settings)
+}
+
+/// A finished experiment is kept at once, not only when the window closes: an app that
+/// dies without closing (here: dropped, as a kill would leave it) offers the phases and
+/// the experiment's results at the next launch.
+#[test]
+fn a_finished_experiment_is_kept_at_once_and_restores_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, settings) = kept_sweep(dir.path());
     let results = h.state().session().experiment().results.clone();
     let epochs = h.state().session().epochs().clone();
     assert_eq!(results.len(), 2);
@@ -257,21 +265,7 @@ fn encoder_b_is_kept_and_its_runs_appear_beside_the_models_with_their_difference
 #[test]
 fn encoder_b_is_kept_with_the_session_and_comes_back_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = settings(ExperimentChoice {
-        labels: "100".into(),
-        arms: vec![Arm::Scratch, Arm::Frozen],
-        seeds: 1,
-        steps: 20,
-    });
-    let mut h = launch(settings.clone(), Some(dir.path().to_path_buf()));
-    h.get_by_label("Experiments").click();
-    h.run_steps(3);
-    h.get_by_label("Run experiments").click();
-    h.run_steps(2);
-    assert!(wait(&mut h, |s| s.is_idle()
-        && s.experiment().state
-            == ExperimentState::Ended(ExperimentEnd::Done)));
-    assert!(h.state_mut().wait_for_disk(ui_app::TIMEOUT));
+    let (mut h, settings) = kept_sweep(dir.path());
     h.get_by_label("Keep as encoder B").click();
     h.run_steps(2);
     assert!(wait(&mut h, |s| s.second().is_some()));
